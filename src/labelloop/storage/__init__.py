@@ -1,0 +1,20 @@
+"""L2 storage: the only user of SQLAlchemy and Alembic; database, blobs and repositories."""
+
+from __future__ import annotations
+
+from labelloop.storage.blobs import BlobStore, StagedBlob
+from labelloop.storage.repositories import BlobRow, ImportRepo, ItemRepo, LabelRepo, ProjectRepo, now
+from labelloop.storage.store import Store, UnitOfWork
+
+__all__ = [
+    "BlobRow",
+    "BlobStore",
+    "ImportRepo",
+    "ItemRepo",
+    "LabelRepo",
+    "ProjectRepo",
+    "StagedBlob",
+    "Store",
+    "UnitOfWork",
+    "now",
+]

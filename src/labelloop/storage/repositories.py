@@ -1,0 +1,482 @@
+"""Repositories: the only place that reads and writes rows. Each is bound to one connection.
+
+Rows map to the domain types of :mod:`labelloop.core`; nothing above storage sees SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Row, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from labelloop.core import (
+    Annotation,
+    AnnotationStatus,
+    Item,
+    ItemError,
+    LabelSchema,
+    MediaRef,
+    NewAnnotation,
+    NewItem,
+    NewReview,
+    NewSuggestion,
+    Project,
+    Review,
+    ReviewVerdict,
+    Suggestion,
+)
+from labelloop.errors import Conflict, NotFound
+from labelloop.storage import tables as t
+
+__all__ = ["BlobRow", "ImportRepo", "ItemRepo", "LabelRepo", "ProjectRepo", "now"]
+
+
+def now() -> datetime:
+    """The current UTC time (one place, so tests can reason about it)."""
+    return datetime.now(UTC)
+
+
+def _insert_ignore(conn: Connection, table: Any) -> Insert:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+class ProjectRepo:
+    """Projects."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, name: str, schema: LabelSchema, created_by: str, created_at: datetime | None = None) -> Project:
+        """Create a project.
+
+        Raises:
+            Conflict: a project of that name exists.
+        """
+        if self.conn.execute(select(t.projects.c.id).where(t.projects.c.name == name)).first():
+            raise Conflict(f"project {name!r} already exists")
+        when = created_at or now()
+        schema_json = schema.model_dump(mode="json", exclude_defaults=True)
+        try:
+            pid = self.conn.execute(
+                insert(t.projects)
+                .values(name=name, schema=schema_json, created_at=when, created_by=created_by)
+                .returning(t.projects.c.id)
+            ).scalar_one()
+        except IntegrityError as exc:  # a concurrent create of the same name
+            raise Conflict(f"project {name!r} already exists") from exc
+        return Project(pid, name, schema, when, created_by)
+
+    def get(self, name_or_id: str | int) -> Project:
+        """Return a project by name or id.
+
+        Raises:
+            NotFound: no such project.
+        """
+        q = select(t.projects)
+        if isinstance(name_or_id, int) or (isinstance(name_or_id, str) and name_or_id.isdigit()):
+            row = self.conn.execute(q.where(t.projects.c.id == int(name_or_id))).first()
+            if row is None and isinstance(name_or_id, str):
+                row = self.conn.execute(q.where(t.projects.c.name == name_or_id)).first()
+        else:
+            row = self.conn.execute(q.where(t.projects.c.name == name_or_id)).first()
+        if row is None:
+            raise NotFound("project", name_or_id)
+        return _project(row)
+
+    def list(self) -> list[Project]:
+        """All projects, oldest first."""
+        return [_project(r) for r in self.conn.execute(select(t.projects).order_by(t.projects.c.id))]
+
+    def counts(self, project_id: int) -> dict[str, int]:
+        """Row counts of a project's items and label records."""
+        out = {}
+        for name, table in (
+            ("items", t.items),
+            ("suggestions", t.suggestions),
+            ("annotations", t.annotations),
+            ("reviews", t.reviews),
+        ):
+            out[name] = self.conn.execute(
+                select(func.count()).select_from(table).where(table.c.project_id == project_id)
+            ).scalar_one()
+        return out
+
+
+def _project(row: Row[Any]) -> Project:
+    return Project(row.id, row.name, LabelSchema.model_validate(row.schema), row.created_at, row.created_by)
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRow:
+    """Metadata of a stored blob."""
+
+    sha256: str
+    size: int
+    kind: str
+    media_type: str
+    meta: dict[str, Any]
+
+
+class ItemRepo:
+    """Items and blob metadata."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add_blobs(self, rows: Sequence[BlobRow]) -> None:
+        """Record blob metadata (existing blobs are left as they are)."""
+        if not rows:
+            return
+        when = now()
+        self.conn.execute(
+            _insert_ignore(self.conn, t.blobs),
+            [
+                {
+                    "sha256": b.sha256,
+                    "size": b.size,
+                    "kind": b.kind,
+                    "media_type": b.media_type,
+                    "meta": b.meta,
+                    "created_at": when,
+                }
+                for b in rows
+            ],
+        )
+
+    def blob(self, sha256: str) -> BlobRow | None:
+        """Return a blob's metadata, or None."""
+        r = self.conn.execute(select(t.blobs).where(t.blobs.c.sha256 == sha256)).first()
+        return None if r is None else BlobRow(r.sha256, r.size, r.kind, r.media_type, r.meta)
+
+    def blob_known(self, sha256s: Iterable[str]) -> set[str]:
+        """Return which of ``sha256s`` have a blob row."""
+        keys = list(set(sha256s))
+        if not keys:
+            return set()
+        rows = self.conn.execute(select(t.blobs.c.sha256).where(t.blobs.c.sha256.in_(keys)))
+        return {r[0] for r in rows}
+
+    def add_many(
+        self,
+        project_id: int,
+        new: Sequence[NewItem],
+        *,
+        created_by: str | Sequence[str],
+        import_id: int | None = None,
+        created_at: Sequence[datetime] | None = None,
+    ) -> list[int | None]:
+        """Insert items; return the new id of each, or None where the content already exists.
+
+        Duplicates (same content hash in the project, or earlier in ``new``) are skipped.
+        """
+        if not new:
+            return []
+        when = now()
+        seen: dict[str, int] = {}
+        rows = []
+        for i, it in enumerate(new):
+            if it.content_hash in seen:
+                continue
+            seen[it.content_hash] = i
+            rows.append(
+                {
+                    "project_id": project_id,
+                    "key": it.key,
+                    "content_hash": it.content_hash,
+                    "data": {name: ref.to_json() for name, ref in it.data.items()},
+                    "meta": it.meta,
+                    "source": it.source,
+                    "import_id": import_id,
+                    "created_at": created_at[i] if created_at is not None else when,
+                    "created_by": created_by if isinstance(created_by, str) else created_by[i],
+                }
+            )
+        stmt = _insert_ignore(self.conn, t.items).returning(t.items.c.id, t.items.c.content_hash)
+        inserted = {h: i for i, h in self.conn.execute(stmt, rows)}
+        out: list[int | None] = []
+        for i, it in enumerate(new):
+            first = seen[it.content_hash] == i
+            out.append(inserted.get(it.content_hash) if first else None)
+        return out
+
+    def get(self, project_id: int, item_id: int) -> Item:
+        """Return one item of a project.
+
+        Raises:
+            NotFound: no such item in this project.
+        """
+        row = self.conn.execute(
+            select(t.items).where(t.items.c.id == item_id, t.items.c.project_id == project_id)
+        ).first()
+        if row is None:
+            raise NotFound("item", item_id)
+        return _item(row)
+
+    def page(
+        self, project_id: int, *, after_id: int = 0, limit: int = 1000, as_of: datetime | None = None
+    ) -> list[Item]:
+        """Return up to ``limit`` items with id > ``after_id`` (keyset pagination)."""
+        q = select(t.items).where(t.items.c.project_id == project_id, t.items.c.id > after_id)
+        if as_of is not None:
+            q = q.where(t.items.c.created_at <= as_of)
+        return [_item(r) for r in self.conn.execute(q.order_by(t.items.c.id).limit(limit))]
+
+    def iter_all(self, project_id: int, *, batch: int = 2000, as_of: datetime | None = None) -> Iterator[list[Item]]:
+        """Yield all items of a project in pages, memory bounded by ``batch``."""
+        after = 0
+        while True:
+            page = self.page(project_id, after_id=after, limit=batch, as_of=as_of)
+            if not page:
+                return
+            yield page
+            after = page[-1].id
+
+
+def _item(row: Row[Any]) -> Item:
+    return Item(
+        id=row.id,
+        project_id=row.project_id,
+        data={k: MediaRef.from_json(v) for k, v in row.data.items()},
+        content_hash=row.content_hash,
+        key=row.key,
+        source=row.source,
+        meta=row.meta,
+        import_id=row.import_id,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+class LabelRepo:
+    """Suggestions, annotations and reviews (append-only)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _insert(self, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+        if not rows:
+            return []
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return [r[0] for r in self.conn.execute(stmt, rows)]
+
+    def add_suggestions(
+        self,
+        project_id: int,
+        new: Sequence[NewSuggestion],
+        *,
+        created_at: Sequence[datetime] | None = None,
+        created_by: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Store suggestions (already validated); return their ids in order."""
+        when = now()
+        return self._insert(
+            t.suggestions,
+            [
+                {
+                    "project_id": project_id,
+                    "item_id": s.item_id,
+                    "value": s.value,
+                    "score": s.score,
+                    "backend": s.backend,
+                    "model_version": s.model_version,
+                    "created_at": created_at[i] if created_at is not None else when,
+                    "created_by": created_by[i] if created_by is not None else f"backend:{s.backend}@{s.model_version}",
+                }
+                for i, s in enumerate(new)
+            ],
+        )
+
+    def add_annotations(
+        self,
+        project_id: int,
+        new: Sequence[NewAnnotation],
+        *,
+        created_at: Sequence[datetime] | None = None,
+        created_by: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Store annotation versions (already validated); return their ids in order."""
+        when = now()
+        return self._insert(
+            t.annotations,
+            [
+                {
+                    "project_id": project_id,
+                    "item_id": a.item_id,
+                    "value": a.value,
+                    "annotator": a.annotator,
+                    "status": a.status.value,
+                    "lead_time_s": a.lead_time_s,
+                    "parent_id": a.parent_id,
+                    "suggestion_id": a.suggestion_id,
+                    "created_at": created_at[i] if created_at is not None else when,
+                    "created_by": created_by[i] if created_by is not None else f"user:{a.annotator}",
+                }
+                for i, a in enumerate(new)
+            ],
+        )
+
+    def add_reviews(
+        self,
+        project_id: int,
+        new: Sequence[NewReview],
+        item_ids: Sequence[int],
+        *,
+        created_at: Sequence[datetime] | None = None,
+        created_by: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Store reviews; ``item_ids`` gives the item of each reviewed annotation."""
+        when = now()
+        return self._insert(
+            t.reviews,
+            [
+                {
+                    "project_id": project_id,
+                    "item_id": item_ids[i],
+                    "annotation_id": r.annotation_id,
+                    "reviewer": r.reviewer,
+                    "verdict": r.verdict.value,
+                    "correction_id": r.correction_id,
+                    "comment": r.comment,
+                    "created_at": created_at[i] if created_at is not None else when,
+                    "created_by": created_by[i] if created_by is not None else f"user:{r.reviewer}",
+                }
+                for i, r in enumerate(new)
+            ],
+        )
+
+    def for_items(
+        self, item_ids: Sequence[int], *, as_of: datetime | None = None
+    ) -> tuple[list[Suggestion], list[Annotation], list[Review]]:
+        """Return all label records of the given items, in id order."""
+        if not item_ids:
+            return [], [], []
+        out: list[list[Any]] = []
+        for table, mapper in ((t.suggestions, _suggestion), (t.annotations, _annotation), (t.reviews, _review)):
+            q = select(table).where(table.c.item_id.in_(list(item_ids)))
+            if as_of is not None:
+                q = q.where(table.c.created_at <= as_of)
+            out.append([mapper(r) for r in self.conn.execute(q.order_by(table.c.id))])
+        return out[0], out[1], out[2]
+
+    def annotation(self, annotation_id: int) -> Annotation:
+        """Return one annotation version.
+
+        Raises:
+            NotFound: no such annotation.
+        """
+        row = self.conn.execute(select(t.annotations).where(t.annotations.c.id == annotation_id)).first()
+        if row is None:
+            raise NotFound("annotation", annotation_id)
+        return _annotation(row)
+
+
+def _suggestion(r: Row[Any]) -> Suggestion:
+    return Suggestion(
+        r.id, r.project_id, r.item_id, r.value, r.score, r.backend, r.model_version, r.created_at, r.created_by
+    )
+
+
+def _annotation(r: Row[Any]) -> Annotation:
+    return Annotation(
+        r.id,
+        r.project_id,
+        r.item_id,
+        r.value,
+        r.annotator,
+        AnnotationStatus(r.status),
+        r.lead_time_s,
+        r.parent_id,
+        r.suggestion_id,
+        r.created_at,
+        r.created_by,
+    )
+
+
+def _review(r: Row[Any]) -> Review:
+    return Review(
+        r.id,
+        r.project_id,
+        r.item_id,
+        r.annotation_id,
+        r.reviewer,
+        ReviewVerdict(r.verdict),
+        r.correction_id,
+        r.comment,
+        r.created_at,
+        r.created_by,
+    )
+
+
+class ImportRepo:
+    """Import runs and their per-item errors."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def start(self, project_id: int, source: str, created_by: str) -> int:
+        """Record a running import; return its id."""
+        return int(
+            self.conn.execute(
+                insert(t.imports)
+                .values(
+                    project_id=project_id,
+                    source=source,
+                    status="running",
+                    items=0,
+                    duplicates=0,
+                    errors=0,
+                    message="",
+                    created_at=now(),
+                    created_by=created_by,
+                )
+                .returning(t.imports.c.id)
+            ).scalar_one()
+        )
+
+    def finish(
+        self, import_id: int, *, status: str, items: int, duplicates: int, errors: int, message: str = ""
+    ) -> None:
+        """Close an import with its outcome."""
+        self.conn.execute(
+            update(t.imports)
+            .where(t.imports.c.id == import_id)
+            .values(
+                status=status, items=items, duplicates=duplicates, errors=errors, message=message, finished_at=now()
+            )
+        )
+
+    def add_errors(self, import_id: int, errors: Sequence[ItemError]) -> None:
+        """Record per-item errors of an import."""
+        if errors:
+            self.conn.execute(
+                insert(t.import_errors),
+                [
+                    {"import_id": import_id, "source": e.source, "line": e.line, "code": e.code, "reason": e.reason}
+                    for e in errors
+                ],
+            )
+
+    def get(self, import_id: int) -> dict[str, Any]:
+        """Return an import's row as a dict.
+
+        Raises:
+            NotFound: no such import.
+        """
+        row = self.conn.execute(select(t.imports).where(t.imports.c.id == import_id)).first()
+        if row is None:
+            raise NotFound("import", import_id)
+        return dict(row._mapping)
+
+    def errors(self, import_id: int) -> list[ItemError]:
+        """Return an import's recorded errors."""
+        rows = self.conn.execute(
+            select(t.import_errors).where(t.import_errors.c.import_id == import_id).order_by(t.import_errors.c.id)
+        )
+        return [ItemError(r.source, r.reason, r.code, r.line) for r in rows]

@@ -1,0 +1,94 @@
+"""The store: one database plus one blob directory, and transactions over them.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from labelloop.core import LabelSchema
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> store = Store.open(None, d)
+    >>> schema = LabelSchema.model_validate({"media": [{"name": "text", "kind": "text"}]})
+    >>> with store.transaction() as tx:
+    ...     p = tx.projects.create("demo", schema, "user:me")
+    >>> with store.read() as tx:
+    ...     tx.projects.get("demo").id == p.id
+    True
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from labelloop.errors import StorageError
+from labelloop.storage.blobs import BlobStore
+from labelloop.storage.engine import WRITE, make_engine, sqlite_url
+from labelloop.storage.migrate import upgrade
+from labelloop.storage.repositories import ImportRepo, ItemRepo, LabelRepo, ProjectRepo
+
+__all__ = ["Store", "UnitOfWork"]
+
+
+class UnitOfWork:
+    """Repositories bound to one connection inside one transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.projects = ProjectRepo(conn)
+        self.items = ItemRepo(conn)
+        self.labels = LabelRepo(conn)
+        self.imports = ImportRepo(conn)
+
+
+class Store:
+    """A database (SQLite by default, PostgreSQL by URL) and a content-addressed blob store."""
+
+    def __init__(self, engine: Engine, blobs: BlobStore, data_dir: Path) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.data_dir = data_dir
+
+    @classmethod
+    def open(cls, database_url: str | None, data_dir: Path, *, migrate: bool = True) -> Store:
+        """Open (and by default migrate) the store.
+
+        Args:
+            database_url: SQLAlchemy URL; None means SQLite at ``<data_dir>/labelloop.db``.
+            data_dir: Where blobs (and the default database) live; created if missing.
+            migrate: Upgrade the schema to the newest revision.
+
+        Raises:
+            StorageError: the database is unreachable or its schema is unknown.
+        """
+        data_dir.mkdir(parents=True, exist_ok=True)
+        url = database_url or sqlite_url(data_dir / "labelloop.db")
+        engine = make_engine(url)
+        try:
+            if migrate:
+                upgrade(engine)
+        except OperationalError as exc:
+            engine.dispose()
+            raise StorageError(f"cannot open the database {engine.url.render_as_string()}: {exc.orig}") from exc
+        except StorageError:
+            engine.dispose()
+            raise
+        return cls(engine, BlobStore(data_dir / "blobs"), data_dir)
+
+    @contextmanager
+    def transaction(self) -> Iterator[UnitOfWork]:
+        """A write transaction: committed when the block ends, rolled back on any error."""
+        with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+            yield UnitOfWork(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[UnitOfWork]:
+        """A read transaction (a consistent snapshot on PostgreSQL and SQLite WAL)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield UnitOfWork(conn)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()

@@ -1,0 +1,197 @@
+"""Table definitions (SQLAlchemy Core). The migrations create exactly these.
+
+Suggestions, annotations and reviews are append-only: database triggers refuse UPDATE and
+DELETE on them (see the initial migration), so history cannot be rewritten.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "annotations",
+    "blobs",
+    "import_errors",
+    "imports",
+    "items",
+    "metadata",
+    "projects",
+    "reviews",
+    "suggestions",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: labelloop stores UTC-aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _who() -> Column[str]:
+    return Column("created_by", String(200), nullable=False)
+
+
+def _when() -> Column[datetime]:
+    return Column("created_at", UTCDateTime(), nullable=False)
+
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("schema", JsonType, nullable=False),
+    _when(),
+    _who(),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("meta", JsonType, nullable=False),
+    _when(),
+)
+
+imports = Table(
+    "imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False, index=True),
+    Column("source", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("items", Integer, nullable=False, default=0),
+    Column("duplicates", Integer, nullable=False, default=0),
+    Column("errors", Integer, nullable=False, default=0),
+    Column("message", Text, nullable=False, default=""),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    _when(),
+    _who(),
+)
+
+import_errors = Table(
+    "import_errors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("import_id", ForeignKey("imports.id"), nullable=False, index=True),
+    Column("source", Text, nullable=False),
+    Column("line", Integer, nullable=True),
+    Column("code", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("key", String(512), nullable=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("data", JsonType, nullable=False),
+    Column("meta", JsonType, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("import_id", ForeignKey("imports.id"), nullable=True),
+    _when(),
+    _who(),
+    UniqueConstraint("project_id", "content_hash", name="uq_items_project_content"),
+    Index("ix_items_project_key", "project_id", "key"),
+)
+
+suggestions = Table(
+    "suggestions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("item_id", ForeignKey("items.id"), nullable=False, index=True),
+    Column("value", JsonType, nullable=False),
+    Column("score", Float, nullable=True),
+    Column("backend", String(200), nullable=False),
+    Column("model_version", String(200), nullable=False),
+    _when(),
+    _who(),
+    Index("ix_suggestions_project_model", "project_id", "backend", "model_version"),
+)
+
+annotations = Table(
+    "annotations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False, index=True),
+    Column("item_id", ForeignKey("items.id"), nullable=False, index=True),
+    Column("value", JsonType, nullable=False),
+    Column("annotator", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("lead_time_s", Float, nullable=True),
+    Column("parent_id", ForeignKey("annotations.id"), nullable=True, index=True),
+    Column("suggestion_id", ForeignKey("suggestions.id"), nullable=True),
+    _when(),
+    _who(),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("item_id", ForeignKey("items.id"), nullable=False, index=True),
+    Column("annotation_id", ForeignKey("annotations.id"), nullable=False, index=True),
+    Column("reviewer", String(200), nullable=False),
+    Column("verdict", String(20), nullable=False),
+    Column("correction_id", ForeignKey("annotations.id"), nullable=True),
+    Column("comment", Text, nullable=False),
+    _when(),
+    _who(),
+)
+
+APPEND_ONLY_TABLES = ("suggestions", "annotations", "reviews")
