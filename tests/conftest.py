@@ -17,7 +17,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from labelloop.core import LabelSchema
+from labelloop.services.projects import create_project
 from labelloop.storage import Store
+from tests.helpers import IMAGE_SCHEMA, TEXT_SCHEMA
 
 PG_URL = os.environ.get("LABELLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -33,7 +35,7 @@ def _pg_available() -> str | None:
         return f"{type(exc).__name__}: {exc}"
 
 
-_PG_PROBLEM: str | None | bool = False  # False: not probed yet
+_PG_PROBLEM: str | bool | None = False  # False: not probed yet
 
 
 def pg_problem() -> str | None:
@@ -86,22 +88,6 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
         s.close()
 
 
-TEXT_SCHEMA = {
-    "media": [{"name": "text", "kind": "text"}],
-    "controls": [
-        {"name": "sentiment", "kind": "classification", "target": "text", "labels": ["pos", "neg", "neu"]},
-        {"name": "entities", "kind": "spans", "target": "text", "labels": ["PER", "ORG", "LOC"]},
-    ],
-}
-
-IMAGE_SCHEMA = {
-    "media": [{"name": "image", "kind": "image"}],
-    "controls": [
-        {"name": "objects", "kind": "boxes", "target": "image", "labels": ["cat", "dog"]},
-    ],
-}
-
-
 @pytest.fixture
 def text_schema() -> LabelSchema:
     return LabelSchema.model_validate(TEXT_SCHEMA)
@@ -110,3 +96,12 @@ def text_schema() -> LabelSchema:
 @pytest.fixture
 def image_schema() -> LabelSchema:
     return LabelSchema.model_validate(IMAGE_SCHEMA)
+
+
+@pytest.fixture
+def make_project(sqlite_store: Store):  # type: ignore[no-untyped-def]
+    def make(name: str, schema: dict, store: Store | None = None) -> str:  # type: ignore[type-arg]
+        create_project(store or sqlite_store, name, LabelSchema.model_validate(schema), "user:test")
+        return name
+
+    return make

@@ -1,0 +1,1 @@
+"""L3 use cases that own transactions: ingest, export, demo, projects."""

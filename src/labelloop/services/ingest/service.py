@@ -1,0 +1,268 @@
+"""Import use case: a folder, a zip, or a JSONL/CSV manifest into a project, all or nothing.
+
+Per-item problems (a corrupt file, a broken line, an annotation that does not fit the schema)
+are reported with file, line and reason while the rest imports. A failure of the import as a
+whole (an unsafe archive, a database error, an interrupt) rolls everything back: no item, no
+label and no new blob file is left behind, and the import is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import BinaryIO
+
+from labelloop.core import (
+    ImportReport,
+    ItemError,
+    LabelSchema,
+    MediaRef,
+    Medium,
+    NewAnnotation,
+    NewItem,
+    NewSuggestion,
+    content_hash,
+    sha256_text,
+)
+from labelloop.errors import InputRejected, LabelloopError
+from labelloop.modalities import ProbeLimits, probe_file
+from labelloop.services.ingest.archive import ZipLimits, extract_zip, is_zip
+from labelloop.services.ingest.candidates import Candidate, FileRef
+from labelloop.services.ingest.folder import iter_files, read_folder
+from labelloop.services.ingest.labels import IncomingAnnotation, IncomingSuggestion, parse_labels
+from labelloop.services.ingest.manifests import read_csv, read_jsonl
+from labelloop.storage import BlobRow, Store, UnitOfWork
+
+__all__ = ["ImportLimits", "ProgressFn", "import_source"]
+
+ProgressFn = Callable[[int, int | None], None]
+_MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv")
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLimits:
+    """Limits of one import."""
+
+    max_file_bytes: int = 2 * 2**30
+    max_line_bytes: int = 16 * 2**20
+    batch_size: int = 2000
+    zip: ZipLimits = field(default_factory=ZipLimits)
+    probe: ProbeLimits = field(default_factory=ProbeLimits)
+
+
+@dataclass(slots=True)
+class _Resolved:
+    item: NewItem
+    annotations: list[IncomingAnnotation]
+    suggestions: list[IncomingSuggestion]
+
+
+class _Run:
+    """State of one import run inside its transaction."""
+
+    def __init__(self, store: Store, tx: UnitOfWork, schema: LabelSchema, limits: ImportLimits) -> None:
+        self.store = store
+        self.tx = tx
+        self.schema = schema
+        self.limits = limits
+        self.new_blobs: list[str] = []
+        self.report = ImportReport()
+        self.kinds = {m.name: m.kind for m in schema.media}
+
+    def _media_from_file(self, ref: FileRef, field_name: str, kind: Medium, blob_rows: list[BlobRow]) -> MediaRef:
+        try:
+            f = ref.path.open("rb")
+        except OSError as exc:
+            raise InputRejected(ref.display, "a readable file", f"an OS error ({exc.strerror})") from None
+        with f, self.store.blobs.stage(f, source=ref.display, max_bytes=self.limits.max_file_bytes) as staged:
+            probed = probe_file(staged.path, source=ref.display, limits=self.limits.probe)
+            if probed.kind != kind:
+                raise InputRejected(
+                    ref.display, f"{kind.value} content for {field_name!r}", f"{probed.kind.value} content"
+                )
+            if probed.kind == Medium.TEXT:
+                assert probed.text is not None
+                return MediaRef(Medium.TEXT, sha256_text(probed.text), "text/plain", probed.text, dict(probed.meta))
+            if self.store.blobs.commit_staged(staged):
+                self.new_blobs.append(staged.sha256)
+            blob_rows.append(BlobRow(staged.sha256, staged.size, kind.value, probed.media_type, dict(probed.meta)))
+            return MediaRef(kind, staged.sha256, probed.media_type, None, dict(probed.meta))
+
+    def resolve(self, c: Candidate, blob_rows: list[BlobRow]) -> _Resolved:
+        data: dict[str, MediaRef] = {}
+        mine: list[BlobRow] = []
+        for name, value in c.fields.items():
+            kind = self.kinds[name]
+            if isinstance(value, str):
+                if kind != Medium.TEXT:
+                    raise InputRejected(c.source, f"a file path for {kind.value} field {name!r}", "inline text")
+                if len(value) > self.limits.probe.max_text_bytes:
+                    raise InputRejected(c.source, f"text under {self.limits.probe.max_text_bytes} bytes", "longer text")
+                data[name] = MediaRef.from_text(value)
+            else:
+                data[name] = self._media_from_file(value, name, kind, mine)
+        annotations, suggestions = (
+            parse_labels(c.annotations, c.suggestions, self.schema, data, c.source)
+            if c.annotations or c.suggestions
+            else ([], [])
+        )
+        blob_rows.extend(mine)
+        item = NewItem(
+            data=data,
+            content_hash=content_hash({n: r.sha256 for n, r in data.items()}),
+            key=c.key,
+            source=c.source,
+            meta=c.meta,
+        )
+        return _Resolved(item, annotations, suggestions)
+
+    def store_batch(self, project_id: int, import_id: int, batch: list[Candidate | ItemError], actor: str) -> None:
+        resolved: list[_Resolved] = []
+        blob_rows: list[BlobRow] = []
+        for entry in batch:
+            if isinstance(entry, ItemError):
+                self.report.errors.append(entry)
+                continue
+            try:
+                resolved.append(self.resolve(entry, blob_rows))
+            except InputRejected as exc:
+                reason = f"expected {exc.expected}, got {exc.got}"
+                if exc.source not in (entry.source, entry.origin):
+                    reason = f"{exc.source}: {reason}"  # a media file named by a manifest line
+                self.report.errors.append(ItemError(entry.origin, reason, exc.code, entry.line))
+        if not resolved:
+            return
+        self.tx.items.add_blobs(blob_rows)
+        ids = self.tx.items.add_many(project_id, [r.item for r in resolved], created_by=actor, import_id=import_id)
+        new_s: list[NewSuggestion] = []
+        new_a: list[NewAnnotation] = []
+        for r, item_id in zip(resolved, ids, strict=True):
+            if item_id is None:
+                self.report.duplicates += 1
+                continue
+            self.report.items += 1
+            new_s.extend(NewSuggestion(item_id, s.value, s.backend, s.model_version, s.score) for s in r.suggestions)
+            new_a.extend(NewAnnotation(item_id, a.value, a.annotator, a.status, a.lead_time_s) for a in r.annotations)
+        self.tx.labels.add_suggestions(project_id, new_s)
+        self.tx.labels.add_annotations(project_id, new_a)
+        self.report.suggestions += len(new_s)
+        self.report.annotations += len(new_a)
+
+    def drop_orphan_blobs(self) -> None:
+        """Delete new blob files that no committed blob row refers to."""
+        if not self.new_blobs:
+            return
+        with self.store.read() as tx:
+            known = tx.items.blob_known(self.new_blobs)
+        for sha in self.new_blobs:
+            if sha not in known:
+                self.store.blobs.delete(sha)
+
+
+def _batched(it: Iterable[Candidate | ItemError], n: int) -> Iterator[list[Candidate | ItemError]]:
+    iterator = iter(it)
+    while batch := list(islice(iterator, n)):
+        yield batch
+
+
+def _manifest_reader(
+    f: BinaryIO, name: str, root: Path, schema: LabelSchema, limits: ImportLimits
+) -> Iterator[Candidate | ItemError]:
+    reader = read_csv if name.lower().endswith((".csv", ".tsv")) else read_jsonl
+    return reader(f, name=name, root=root, schema=schema, max_line_bytes=limits.max_line_bytes)
+
+
+def import_source(
+    store: Store,
+    project: str | int,
+    source: Path,
+    *,
+    actor: str,
+    limits: ImportLimits | None = None,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import ``source`` into ``project`` and return what happened.
+
+    Args:
+        store: The store.
+        project: Project name or id.
+        source: A folder (every file an item, or a root ``manifest.jsonl``/``manifest.csv``),
+            a zip archive (extracted safely, then as a folder), or a JSONL/CSV manifest.
+        actor: Who imports (``user:alice``); recorded on every item.
+        limits: Size limits; defaults are generous but finite.
+        progress: Called as ``progress(done, total)`` (bytes for manifests, files otherwise).
+
+    Raises:
+        InputRejected: the source as a whole is unusable (unsafe archive, unknown kind).
+        LabelloopError: the import failed and was rolled back.
+    """
+    limits = limits or ImportLimits()
+    with store.read() as tx:
+        proj = tx.projects.get(project)
+    display = source.name or str(source)
+    with store.transaction() as tx:
+        import_id = tx.imports.start(proj.id, display, actor)
+    tmp: Path | None = None
+    run: _Run | None = None
+    try:
+        if not source.exists():
+            raise InputRejected(display, "an existing folder, zip archive or manifest", "nothing at that path")
+        root = source
+        manifest: Path | None = None
+        if source.is_file():
+            with source.open("rb") as fh:
+                head = fh.read(8)
+            if is_zip(head):
+                (store.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
+                tmp = Path(tempfile.mkdtemp(prefix="import-", dir=store.data_dir / "tmp"))
+                extract_zip(source, tmp, name=display, limits=limits.zip)
+                root = tmp
+            else:
+                manifest, root = source, source.parent
+        if manifest is None:
+            manifest = next((root / n for n in _MANIFEST_NAMES if (root / n).is_file()), None)
+        with store.transaction() as tx:
+            run = _Run(store, tx, proj.schema, limits)
+            if manifest is not None:
+                total = manifest.stat().st_size
+                with manifest.open("rb") as f:
+                    entries = _manifest_reader(f, manifest.name, root, proj.schema, limits)
+                    for batch in _batched(entries, limits.batch_size):
+                        run.store_batch(proj.id, import_id, batch, actor)
+                        if progress:
+                            progress(f.tell(), total)
+            else:
+                total_files = sum(1 for _ in iter_files(root))
+                done = 0
+                for batch in _batched(read_folder(root, proj.schema), limits.batch_size):
+                    run.store_batch(proj.id, import_id, batch, actor)
+                    done += len(batch)
+                    if progress:
+                        progress(min(done, total_files), total_files)
+            report = run.report
+            report.import_id = import_id
+            report.blobs_new = len(run.new_blobs)
+            tx.imports.add_errors(import_id, report.errors)
+            tx.imports.finish(
+                import_id,
+                status="committed",
+                items=report.items,
+                duplicates=report.duplicates,
+                errors=len(report.errors),
+            )
+        run.drop_orphan_blobs()
+        return report
+    except BaseException as exc:
+        if run is not None:
+            run.drop_orphan_blobs()
+        message = str(exc) if isinstance(exc, LabelloopError) else f"{type(exc).__name__}: {exc}"
+        with store.transaction() as tx:
+            tx.imports.finish(import_id, status="failed", items=0, duplicates=0, errors=0, message=message[:2000])
+        raise
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,64 @@
+"""Test helpers: schemas and real media files made on the spot."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from PIL import Image
+
+TEXT_SCHEMA = {
+    "media": [{"name": "text", "kind": "text"}],
+    "controls": [
+        {"name": "sentiment", "kind": "classification", "target": "text", "labels": ["pos", "neg", "neu"]},
+        {"name": "entities", "kind": "spans", "target": "text", "labels": ["PER", "ORG", "LOC"]},
+    ],
+}
+
+IMAGE_SCHEMA = {
+    "media": [{"name": "image", "kind": "image"}],
+    "controls": [
+        {"name": "objects", "kind": "boxes", "target": "image", "labels": ["cat", "dog"]},
+    ],
+}
+
+
+def png_bytes(w: int = 32, h: int = 24, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (w, h), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def jpeg_bytes(w: int = 40, h: int = 30, seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def wav_bytes(seconds: float = 0.5, sr: int = 16000) -> bytes:
+    t = np.arange(int(seconds * sr)) / sr
+    buf = io.BytesIO()
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr, format="WAV")
+    return buf.getvalue()
+
+
+def pcd_ascii(n: int = 50) -> bytes:
+    rng = np.random.default_rng(1)
+    pts = rng.normal(size=(n, 3)).astype(np.float32)
+    header = (
+        "# .PCD v0.7 - Point Cloud Data file format\nVERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\n"
+        f"COUNT 1 1 1\nWIDTH {n}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS {n}\nDATA ascii\n"
+    )
+    return (header + "\n".join(" ".join(f"{v:.5f}" for v in p) for p in pts) + "\n").encode()
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        path.write_text(data, encoding="utf-8")
+    else:
+        path.write_bytes(data)
+    return path
