@@ -17,7 +17,7 @@ from labelloop.core.media import Medium
 from labelloop.errors import InputRejected
 from labelloop.modalities import Probed, ProbeLimits, probe_bytes, probe_file
 
-from .conftest import Media
+from tests.modalities.conftest import Media
 
 Build = Callable[[Media], Path]
 

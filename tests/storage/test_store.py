@@ -142,7 +142,7 @@ def test_transaction_rolls_back_on_error(store: Store, text_schema: LabelSchema)
 
 def test_naive_datetimes_are_refused(store: Store, text_schema: LabelSchema) -> None:
     with pytest.raises(Exception, match="naive datetime"), store.transaction() as tx:
-        tx.projects.create("p", text_schema, "user:a", created_at=datetime(2026, 1, 1))  # noqa: DTZ001
+        tx.projects.create("p", text_schema, "user:a", created_at=datetime(2026, 1, 1))
 
 
 def test_sqlite_concurrent_writers_queue_instead_of_failing(tmp_path: Path, text_schema: LabelSchema) -> None:

@@ -57,7 +57,7 @@ class Actor:
 
     @staticmethod
     def system(what: str) -> str:
-        """labelloop itself (an import, a migration)."""
+        """Labelloop itself (an import, a migration)."""
         return f"system:{what}"
 
 

@@ -45,6 +45,7 @@ import math
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from functools import cached_property
+from itertools import pairwise
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -344,10 +345,9 @@ def _attributes_model(control: Control) -> Any:
         else:
             typ = Annotated[str, Field(max_length=10_000)]
         fields[a.name] = (typ, ...) if a.required else (typ | None, None)
-    model = create_model(  # type: ignore[call-overload]
+    return create_model(  # type: ignore[call-overload]
         f"{control.name}_attributes", __config__=ConfigDict(extra="forbid"), **fields
     )
-    return model
 
 
 def _region_model(control: Control) -> Any:
@@ -358,7 +358,8 @@ def _region_model(control: Control) -> Any:
     label = (_literal(control.labels), ...)
     k = control.kind
     if k == ControlKind.CLASSIFICATION:
-        fields["labels"] = (list[_literal(control.labels)], Field(min_length=1))  # type: ignore[valid-type]
+        label_type = _literal(control.labels)
+        fields["labels"] = (list[label_type], Field(min_length=1))  # type: ignore[valid-type]
     elif k == ControlKind.SPANS:
         fields |= {
             "label": label,
@@ -405,12 +406,11 @@ def _region_model(control: Control) -> Any:
     if k in _GEOMETRIC:
         fields["frame_index"] = (Annotated[int, Field(ge=0)] | None, None)
         fields["track"] = (Annotated[str, Field(max_length=128)] | None, None)
-    model = create_model(  # type: ignore[call-overload]
+    return create_model(  # type: ignore[call-overload]
         f"{control.name}_region",
         __config__=ConfigDict(extra="forbid", title=f"{control.name} ({k.value})"),
         **fields,
     )
-    return model
 
 
 def _value_type(schema: LabelSchema) -> Any:
@@ -553,7 +553,7 @@ def _overlaps(ctl: Control, items: list[tuple[int, Any]]) -> list[str]:
     else:
         spans = sorted(((r.start_s, r.end_s, i) for i, r in items))
     out = []
-    for (s0, e0, i0), (s1, _e1, i1) in zip(spans, spans[1:], strict=False):
+    for (_s0, e0, i0), (s1, _e1, i1) in pairwise(spans):
         if s1 < e0 and not math.isclose(s1, e0):
             out.append(f"regions[{i1}]: overlaps regions[{i0}] in {ctl.name!r}, which does not allow overlap")
     return out

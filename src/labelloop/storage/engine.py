@@ -39,8 +39,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
-        return engine
+        return create_engine(parsed, pool_pre_ping=True, **kwargs)
     engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
 
     @event.listens_for(engine, "connect")

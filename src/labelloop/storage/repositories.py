@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Insert, Row, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -174,37 +175,48 @@ class ItemRepo:
     ) -> list[int | None]:
         """Insert items; return the new id of each, or None where the content already exists.
 
-        Duplicates (same content hash in the project, or earlier in ``new``) are skipped.
+        Duplicates (same content hash in the project, or earlier in ``new``) are skipped. This
+        is the bulk path of imports: rows go to the driver's ``executemany`` with values
+        converted by the columns' own bind processors, computed once per call.
         """
         if not new:
             return []
+        first: dict[str, int] = {}
+        for i, it in enumerate(new):
+            first.setdefault(it.content_hash, i)
+        dialect = self.conn.dialect
+        when_proc = t.items.c.created_at.type._cached_bind_processor(dialect)
+        assert when_proc is not None
+        jsonb = dialect.name == "postgresql"
         when = now()
-        seen: dict[str, int] = {}
-        rows = []
-        for i, it in enumerate(new):
-            if it.content_hash in seen:
-                continue
-            seen[it.content_hash] = i
-            rows.append(
-                {
-                    "project_id": project_id,
-                    "key": it.key,
-                    "content_hash": it.content_hash,
-                    "data": {name: ref.to_json() for name, ref in it.data.items()},
-                    "meta": it.meta,
-                    "source": it.source,
-                    "import_id": import_id,
-                    "created_at": created_at[i] if created_at is not None else when,
-                    "created_by": created_by if isinstance(created_by, str) else created_by[i],
-                }
+        rows = [
+            (
+                project_id,
+                new[i].key,
+                new[i].content_hash,
+                _dumps({name: ref.to_json() for name, ref in new[i].data.items()}),
+                _dumps(new[i].meta),
+                new[i].source,
+                import_id,
+                when_proc(created_at[i] if created_at is not None else when),
+                created_by if isinstance(created_by, str) else created_by[i],
             )
-        stmt = _insert_ignore(self.conn, t.items).returning(t.items.c.id, t.items.c.content_hash)
-        inserted = {h: i for i, h in self.conn.execute(stmt, rows)}
-        out: list[int | None] = []
-        for i, it in enumerate(new):
-            first = seen[it.content_hash] == i
-            out.append(inserted.get(it.content_hash) if first else None)
-        return out
+            for i in first.values()
+        ]
+        ph = "?" if dialect.paramstyle == "qmark" else "%s"
+        values = ", ".join(f"CAST({ph} AS jsonb)" if jsonb and c in ("data", "meta") else ph for c in _ITEM_COLUMNS)
+        # Rows inserted now get ids above the current maximum: that identifies the new ones, so
+        # duplicates need no look-up (ON CONFLICT skips them). SQLite writers are serialised by
+        # BEGIN IMMEDIATE; on PostgreSQL the content hash (unique per project) keeps the mapping right.
+        before = self.conn.execute(select(func.coalesce(func.max(t.items.c.id), 0))).scalar_one()
+        columns = ", ".join(_ITEM_COLUMNS)
+        sql = f"INSERT INTO items ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"  # noqa: S608 (constants only)
+        self.conn.exec_driver_sql(sql, rows)
+        q = select(t.items.c.content_hash, t.items.c.id).where(
+            t.items.c.id > before, t.items.c.project_id == project_id
+        )
+        ids: dict[str, int] = dict(self.conn.execute(q).tuples().all())
+        return [ids.get(it.content_hash) if first[it.content_hash] == i else None for i, it in enumerate(new)]
 
     def get(self, project_id: int, item_id: int) -> Item:
         """Return one item of a project.
@@ -237,6 +249,23 @@ class ItemRepo:
                 return
             yield page
             after = page[-1].id
+
+
+_ITEM_COLUMNS = (
+    "project_id",
+    "key",
+    "content_hash",
+    "data",
+    "meta",
+    "source",
+    "import_id",
+    "created_at",
+    "created_by",
+)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
 
 
 def _item(row: Row[Any]) -> Item:

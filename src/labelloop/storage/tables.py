@@ -4,8 +4,6 @@ Suggestions, annotations and reviews are append-only: database triggers refuse U
 DELETE on them (see the initial migration), so history cannot be rewritten.
 """
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Any
 
