@@ -1,0 +1,49 @@
+# labelloop: the two commands of the README. Everything else is a helper for them.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+DEMO_DIR ?= demo-data
+
+.PHONY: demo test lint typecheck imports pytest serve bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "labelloop needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# Re-install when the dependency list changes.
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -q -e ".[demo]"
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -q -e ".[dev]"
+	@touch $@ $(VENV)/.demo-installed
+
+demo: $(VENV)/.demo-installed
+	$(BIN)/labelloop --data-dir $(DEMO_DIR) demo
+
+test: $(VENV)/.dev-installed lint typecheck imports pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
+
+imports: $(VENV)/.dev-installed
+	$(BIN)/lint-imports
+
+pytest: $(VENV)/.dev-installed
+	$(BIN)/pytest -n 2 --dist loadfile -q
+
+serve: $(VENV)/.demo-installed
+	$(BIN)/labelloop --data-dir $(DEMO_DIR) serve
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/import_export.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""L4 command line: a thin Typer shell over the services."""

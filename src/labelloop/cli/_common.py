@@ -1,0 +1,60 @@
+"""Shared CLI plumbing: settings and store from the context, progress bars, output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from labelloop.config import Settings
+from labelloop.storage import Store
+
+__all__ = ["console", "err_console", "open_store", "progress_bar", "settings"]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def settings(ctx: typer.Context) -> Settings:
+    """The settings the root command built."""
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Settings)
+    return obj
+
+
+def open_store(ctx: typer.Context) -> Store:
+    """Open (and migrate) the store named by the settings."""
+    s = settings(ctx)
+    return Store.open(s.database_url, s.data_dir)
+
+
+@contextmanager
+def progress_bar(description: str, *, unit: str = "") -> Iterator[Any]:
+    """A rich progress bar; yields a ``progress(done, total)`` callback for services."""
+    columns = [
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if unit != "bytes" else TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=err_console, transient=True, disable=not err_console.is_terminal) as prog:
+        task = prog.add_task(description, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            prog.update(task, completed=done, total=total)
+
+        yield update

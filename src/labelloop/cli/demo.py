@@ -1,0 +1,40 @@
+"""``labelloop demo``: a demo workspace with sample data of all four media."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from labelloop.cli._common import console, err_console, open_store, settings
+from labelloop.cli.serve import serve_cmd
+from labelloop.services.demo import run_demo
+
+
+def demo_cmd(
+    ctx: typer.Context,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after building the workspace.")] = False,
+) -> None:
+    """Build the demo workspace (text, images, audio, point clouds, multimodal), then serve it.
+
+    Use the root option ``--data-dir`` to choose where it goes.
+
+    Example: ``labelloop --data-dir demo-data demo --no-serve``
+    """
+    s = settings(ctx)
+    store = open_store(ctx)
+    try:
+        report = run_demo(store, Path(s.data_dir) / "demo", on_step=lambda n, d: console.print(f"[bold]{n:>10}[/] {d}", soft_wrap=True))
+    finally:
+        store.close()
+    for p in report.problems:
+        err_console.print(f"  problem: {p}", markup=False, soft_wrap=True)
+    console.print(f"demo ready: {len(report.projects)} projects in {s.data_dir}")
+    if not no_serve:
+        serve_cmd(ctx)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``demo`` to the root app."""
+    app.command("demo")(demo_cmd)

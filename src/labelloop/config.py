@@ -1,0 +1,40 @@
+"""Settings: one typed object, built once by the CLI or the app factory and passed down.
+
+Values come from arguments, then ``LABELLOOP_*`` environment variables, then defaults.
+
+Example:
+    >>> s = Settings(data_dir="/tmp/ll")
+    >>> s.database_url_or_default().startswith("sqlite:///")
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """labelloop settings.
+
+    Attributes:
+        data_dir: Blobs, the default SQLite database and temporary files.
+        database_url: A SQLAlchemy URL (``postgresql+psycopg://user@host/db``); default SQLite.
+        host: Where ``labelloop serve`` listens.
+        port: Its port.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LABELLOOP_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".labelloop")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    def database_url_or_default(self) -> str:
+        """The configured URL, or SQLite inside ``data_dir``."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'labelloop.db'}"

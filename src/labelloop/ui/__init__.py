@@ -1,0 +1,1 @@
+"""L4 built web assets served by the API."""

@@ -1,0 +1,117 @@
+"""The command line: real commands end to end, one-line errors with stable codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from labelloop.cli.main import main
+from tests.helpers import TEXT_SCHEMA
+
+
+@pytest.fixture
+def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--data-dir", str(data), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_create_import_export_restore(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(yaml.safe_dump(TEXT_SCHEMA), encoding="utf-8")
+    code, out, _ = cli("project", "create", "reviews", "--schema", str(schema))
+    assert code == 0 and "created project 'reviews'" in out
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        json.dumps({"text": "good"}) + "\n" + "{broken\n" + json.dumps({"text": "坏"}) + "\n", encoding="utf-8"
+    )
+    errors = tmp_path / "errors.txt"
+    code, out, err = cli("import", "reviews", str(manifest), "--errors-file", str(errors))
+    assert code == 0 and "2 items" in out and "1 refused" in out
+    assert "m.jsonl:2: expected a JSON object, got malformed JSON" in err
+    assert errors.read_text(encoding="utf-8").startswith("m.jsonl:2:")
+    code, _, err = cli("import", "reviews", str(manifest), "--strict")
+    assert code == 2 and "error[LL-INPUT]" in err
+    code, out, _ = cli("project", "list")
+    assert code == 0 and "reviews" in out
+    code, out, _ = cli("project", "show", "reviews")
+    assert json.loads(out)["items"] == 2
+    code, out, _ = cli("project", "show", "reviews", "--json-schema")
+    assert json.loads(out)["type"] == "array"
+    code, out, _ = cli("export", "reviews", str(tmp_path / "backup"))
+    assert code == 0 and "exported 2 items" in out
+    code, out, _ = cli("restore", str(tmp_path / "backup"), "--name", "copy")
+    assert code == 0 and "restored project 'copy': 2 items" in out
+
+
+def test_create_from_flags(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli(
+        "project", "create", "boxes", "--media", "photo:image", "--control", "objects:boxes:photo:car,person"
+    )
+    assert code == 0 and "['photo']" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["project", "show", "nope"], 3, "error[LL-NOTFOUND]: project 'nope' not found"),
+        (["project", "create", "x"], 2, "error[LL-SCHEMA]: a project needs --schema"),
+        (["project", "create", "x", "--media", "video"], 2, "error[LL-SCHEMA]"),
+        (["project", "create", "x", "--media", "text", "--control", "a:b"], 2, "expected NAME:KIND:TARGET"),
+        (["import", "nope", "."], 3, "error[LL-NOTFOUND]"),
+        (["restore", "/nonexistent"], 2, "error[LL-FORMAT]"),
+        (["schema", "check", "/nonexistent.yaml"], 2, "error[LL-SCHEMA]"),
+        (["no-such-command"], 2, "error[LL-USAGE]"),
+    ],
+)
+def test_errors_are_one_line_with_codes(cli, args: list[str], code: int, message: str) -> None:  # type: ignore[no-untyped-def]
+    got, _, err = cli(*args)
+    assert got == code
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_schema_commands(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = tmp_path / "s.json"
+    good.write_text(json.dumps(TEXT_SCHEMA))
+    code, out, _ = cli("schema", "check", str(good))
+    assert code == 0 and "valid" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("media: [{name: t, kind: text}]\ncontrols: [{name: c, kind: boxes, target: t, labels: [a]}]\n")
+    code, _, err = cli("schema", "check", str(bad))
+    assert code == 2 and "invalid label schema: control 'c': boxes cannot target text media" in err
+    evil = tmp_path / "evil.yaml"
+    evil.write_text("!!python/object/apply:os.system ['echo pwned']\n")
+    code, _, err = cli("schema", "check", str(evil))
+    assert code == 2 and "syntax error" in err
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "LABELLOOP_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", "from labelloop.cli.main import run; run()", "project", "show", "missing"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.strip() == "error[LL-NOTFOUND]: project 'missing' not found"
+
+
+def test_db_commands(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli("db", "upgrade")
+    assert code == 0 and "revision 0001" in out
+    code, out, _ = cli("db", "current")
+    assert "current: 0001  head: 0001" in out
