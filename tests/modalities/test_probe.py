@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from labelloop.core.media import Medium
 from labelloop.errors import InputRejected
 from labelloop.modalities import Probed, ProbeLimits, probe_bytes, probe_file
-
 from tests.modalities.conftest import Media
 
 Build = Callable[[Media], Path]

@@ -215,7 +215,7 @@ class ItemRepo:
         q = select(t.items.c.content_hash, t.items.c.id).where(
             t.items.c.id > before, t.items.c.project_id == project_id
         )
-        ids: dict[str, int] = dict(self.conn.execute(q).tuples().all())
+        ids: dict[str, int] = {row[0]: row[1] for row in self.conn.execute(q)}
         return [ids.get(it.content_hash) if first[it.content_hash] == i else None for i, it in enumerate(new)]
 
     def get(self, project_id: int, item_id: int) -> Item:

@@ -14,7 +14,7 @@ from labelloop.errors import InputRejected
 from labelloop.services.ingest import ImportLimits, ZipLimits, import_source
 from labelloop.storage import Store
 from labelloop.storage import repositories as repos
-from tests.helpers import IMAGE_SCHEMA, jpeg_bytes, pcd_ascii, png_bytes, wav_bytes, write
+from tests.helpers import IMAGE_SCHEMA, jpeg_bytes, pcd_ascii, png_bomb, png_bytes, wav_bytes, write
 
 MULTI_SCHEMA = {
     "media": [{"name": "image", "kind": "image"}, {"name": "caption", "kind": "text"}],
@@ -36,11 +36,13 @@ def test_folder_detects_media_from_content(sqlite_store: Store, make_project, tm
     write(src / "truncated.jpg", jpeg_bytes(seed=3)[:200])
     write(src / "song.wav", wav_bytes())
     write(src / "empty.png", b"")
+    write(src / "bomb.png", png_bomb())
     write(src / ".hidden.png", png_bytes(color=(9, 9, 9)))
     report = import_source(sqlite_store, "img", src, actor="user:test")
     assert report.items == 3, report.errors
     reasons = {e.source: e.reason for e in report.errors}
-    assert set(reasons) == {"page.png", "truncated.jpg", "song.wav", "empty.png"}
+    assert set(reasons) == {"page.png", "truncated.jpg", "song.wav", "empty.png", "bomb.png"}
+    assert "100000x100000" in reasons["bomb.png"]
     assert "image content" in reasons["page.png"] and "got text content" in reasons["page.png"]
     assert "got audio content" in reasons["song.wav"]
     with sqlite_store.read() as tx:
