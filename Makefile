@@ -22,7 +22,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/labelloop --data-dir $(DEMO_DIR) demo
+	$(BIN)/labelloop demo --data-dir $(DEMO_DIR)
 
 test: $(VENV)/.dev-installed lint typecheck imports pytest
 

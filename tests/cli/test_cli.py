@@ -115,3 +115,16 @@ def test_db_commands(cli) -> None:  # type: ignore[no-untyped-def]
     assert code == 0 and "revision 0001" in out
     code, out, _ = cli("db", "current")
     assert "current: 0001  head: 0001" in out
+
+
+def test_demo_builds_all_four_media(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["demo", "--data-dir", str(tmp_path / "d"), "--no-serve"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "demo ready: 6 projects" in out
+    assert out.count("identical after export") == 6
+    assert "problem:" not in err
+    code = main(["--data-dir", str(tmp_path / "d"), "project", "list"])
+    listing = capsys.readouterr().out
+    for medium in ("text", "image", "audio", "pointcloud"):
+        assert medium in listing

@@ -14,18 +14,24 @@ from labelloop.services.demo import run_demo
 
 def demo_cmd(
     ctx: typer.Context,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the demo workspace goes.")] = None,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after building the workspace.")] = False,
 ) -> None:
     """Build the demo workspace (text, images, audio, point clouds, multimodal), then serve it.
 
-    Use the root option ``--data-dir`` to choose where it goes.
-
-    Example: ``labelloop --data-dir demo-data demo --no-serve``
+    Example: ``labelloop demo --data-dir demo-data --no-serve``
     """
+    if data_dir is not None:
+        root = ctx.find_root()
+        root.obj = settings(ctx).model_copy(update={"data_dir": data_dir})
     s = settings(ctx)
     store = open_store(ctx)
     try:
-        report = run_demo(store, Path(s.data_dir) / "demo", on_step=lambda n, d: console.print(f"[bold]{n:>10}[/] {d}", soft_wrap=True))
+        report = run_demo(
+            store,
+            Path(s.data_dir) / "demo",
+            on_step=lambda n, d: console.print(f"[bold]{n:>10}[/] {d}", soft_wrap=True),
+        )
     finally:
         store.close()
     for p in report.problems:
