@@ -188,7 +188,7 @@ class ItemRepo:
         when_proc = t.items.c.created_at.type._cached_bind_processor(dialect)
         assert when_proc is not None
         jsonb = dialect.name == "postgresql"
-        when = now()
+        when = when_proc(now())
         rows = [
             (
                 project_id,
@@ -198,7 +198,7 @@ class ItemRepo:
                 _dumps(new[i].meta),
                 new[i].source,
                 import_id,
-                when_proc(created_at[i] if created_at is not None else when),
+                when if created_at is None else when_proc(created_at[i]),
                 created_by if isinstance(created_by, str) else created_by[i],
             )
             for i in first.values()
@@ -404,6 +404,75 @@ class LabelRepo:
         if row is None:
             raise NotFound("annotation", annotation_id)
         return _annotation(row)
+
+    def _no_suggestion_from(self, backend: str, model_version: str) -> Any:
+        s = t.suggestions
+        return ~(
+            select(s.c.id)
+            .where(s.c.item_id == t.items.c.id, s.c.backend == backend, s.c.model_version == model_version)
+            .exists()
+        )
+
+    def items_without_suggestion(
+        self, project_id: int, backend: str, model_version: str, *, after_id: int = 0, limit: int = 100
+    ) -> list[Item]:
+        """Items with id > ``after_id`` that have no suggestion from (backend, model_version).
+
+        An anti-join (``NOT EXISTS``) paginated by item id, so a resumed pre-annotation run skips
+        done work and each page costs the same however far the run has got.
+        """
+        q = (
+            select(t.items)
+            .where(
+                t.items.c.project_id == project_id,
+                t.items.c.id > after_id,
+                self._no_suggestion_from(backend, model_version),
+            )
+            .order_by(t.items.c.id)
+            .limit(limit)
+        )
+        return [_item(r) for r in self.conn.execute(q)]
+
+    def count_without_suggestion(self, project_id: int, backend: str, model_version: str) -> int:
+        """How many items of a project have no suggestion from (backend, model_version)."""
+        q = (
+            select(func.count())
+            .select_from(t.items)
+            .where(t.items.c.project_id == project_id, self._no_suggestion_from(backend, model_version))
+        )
+        return int(self.conn.execute(q).scalar_one())
+
+    def latest_submitted(
+        self, project_id: int, *, after_item_id: int = 0, limit: int = 1000
+    ) -> list[tuple[Item, Annotation]]:
+        """Items with their newest submitted annotation version, by item id after ``after_item_id``."""
+        a = t.annotations
+        newest = (
+            select(func.max(a.c.id).label("id"))
+            .where(a.c.project_id == project_id, a.c.status == AnnotationStatus.SUBMITTED.value)
+            .where(a.c.item_id > after_item_id)
+            .group_by(a.c.item_id)
+            .subquery()
+        )
+        cols = [c.label(f"a_{c.name}") for c in a.c]
+        q = (
+            select(t.items, *cols)
+            .join(a, a.c.item_id == t.items.c.id)
+            .where(a.c.id.in_(select(newest.c.id)))
+            .order_by(t.items.c.id)
+            .limit(limit)
+        )
+        out = []
+        for row in self.conn.execute(q):
+            m = row._mapping
+            item = _item(row)
+            ann = Annotation(
+                m["a_id"], m["a_project_id"], m["a_item_id"], m["a_value"], m["a_annotator"],
+                AnnotationStatus(m["a_status"]), m["a_lead_time_s"], m["a_parent_id"], m["a_suggestion_id"],
+                m["a_created_at"], m["a_created_by"],
+            )  # fmt: skip
+            out.append((item, ann))
+        return out
 
 
 def _suggestion(r: Row[Any]) -> Suggestion:

@@ -8,8 +8,10 @@ label and no new blob file is left behind, and the import is recorded as failed.
 
 from __future__ import annotations
 
+import queue
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -59,6 +61,64 @@ class _Resolved:
     item: NewItem
     annotations: list[IncomingAnnotation]
     suggestions: list[IncomingSuggestion]
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A batch resolved outside the transaction: items, their new blobs, refusals, progress."""
+
+    resolved: list[_Resolved]
+    blob_rows: list[BlobRow]
+    errors: list[ItemError]
+    position: int
+
+
+_END = object()
+
+
+def _pipelined(batches: Iterator[_Prepared], depth: int = 2) -> Iterator[_Prepared]:
+    """Run ``batches`` in a helper thread, at most ``depth`` batches ahead of the consumer.
+
+    Parsing, hashing, probing and validation overlap with the database writes of the
+    previous batch (SQLite and psycopg release the GIL while they work). Memory stays bounded
+    by ``depth`` batches. An error in the helper thread is raised here; when the consumer
+    stops (error or interrupt) the helper is told to stop and is joined before returning.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(obj: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(obj, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for prepared in batches:
+                if not put(prepared):
+                    return
+            put(_END)
+        except BaseException as exc:
+            put(exc)
+
+    worker = threading.Thread(target=produce, name="labelloop-import-prepare", daemon=True)
+    worker.start()
+    try:
+        while True:
+            got = q.get()
+            if got is _END:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            assert isinstance(got, _Prepared)
+            yield got
+    finally:
+        stop.set()
+        worker.join()
 
 
 class _Run:
@@ -120,27 +180,34 @@ class _Run:
         )
         return _Resolved(item, annotations, suggestions)
 
-    def store_batch(self, project_id: int, import_id: int, batch: list[Candidate | ItemError], actor: str) -> None:
-        resolved: list[_Resolved] = []
-        blob_rows: list[BlobRow] = []
+    def prepare(self, batch: list[Candidate | ItemError], position: int) -> _Prepared:
+        """Resolve a batch without touching the database (runs in the prepare thread)."""
+        out = _Prepared([], [], [], position)
         for entry in batch:
             if isinstance(entry, ItemError):
-                self.report.errors.append(entry)
+                out.errors.append(entry)
                 continue
             try:
-                resolved.append(self.resolve(entry, blob_rows))
+                out.resolved.append(self.resolve(entry, out.blob_rows))
             except InputRejected as exc:
                 reason = f"expected {exc.expected}, got {exc.got}"
                 if exc.source not in (entry.source, entry.origin):
                     reason = f"{exc.source}: {reason}"  # a media file named by a manifest line
-                self.report.errors.append(ItemError(entry.origin, reason, exc.code, entry.line))
-        if not resolved:
+                out.errors.append(ItemError(entry.origin, reason, exc.code, entry.line))
+        return out
+
+    def write(self, project_id: int, import_id: int, prepared: _Prepared, actor: str) -> None:
+        """Store a prepared batch in the import's transaction."""
+        self.report.errors.extend(prepared.errors)
+        if not prepared.resolved:
             return
-        self.tx.items.add_blobs(blob_rows)
-        ids = self.tx.items.add_many(project_id, [r.item for r in resolved], created_by=actor, import_id=import_id)
+        self.tx.items.add_blobs(prepared.blob_rows)
+        ids = self.tx.items.add_many(
+            project_id, [r.item for r in prepared.resolved], created_by=actor, import_id=import_id
+        )
         new_s: list[NewSuggestion] = []
         new_a: list[NewAnnotation] = []
-        for r, item_id in zip(resolved, ids, strict=True):
+        for r, item_id in zip(prepared.resolved, ids, strict=True):
             if item_id is None:
                 self.report.duplicates += 1
                 continue
@@ -167,6 +234,13 @@ def _batched(it: Iterable[Candidate | ItemError], n: int) -> Iterator[list[Candi
     iterator = iter(it)
     while batch := list(islice(iterator, n)):
         yield batch
+
+
+def _count(batches: Iterator[list[Candidate | ItemError]]) -> Iterator[tuple[list[Candidate | ItemError], int]]:
+    done = 0
+    for batch in batches:
+        done += len(batch)
+        yield batch, done
 
 
 def _manifest_reader(
@@ -231,18 +305,19 @@ def import_source(
                 total = manifest.stat().st_size
                 with manifest.open("rb") as f:
                     entries = _manifest_reader(f, manifest.name, root, proj.schema, limits)
-                    for batch in _batched(entries, limits.batch_size):
-                        run.store_batch(proj.id, import_id, batch, actor)
+                    batches = (run.prepare(b, f.tell()) for b in _batched(entries, limits.batch_size))
+                    for prepared in _pipelined(batches):
+                        run.write(proj.id, import_id, prepared, actor)
                         if progress:
-                            progress(f.tell(), total)
+                            progress(prepared.position, total)
             else:
-                total_files = sum(1 for _ in iter_files(root))
-                done = 0
-                for batch in _batched(read_folder(root, proj.schema), limits.batch_size):
-                    run.store_batch(proj.id, import_id, batch, actor)
-                    done += len(batch)
+                total = sum(1 for _ in iter_files(root))
+                counted = _count(_batched(read_folder(root, proj.schema), limits.batch_size))
+                batches = (run.prepare(b, done) for b, done in counted)
+                for prepared in _pipelined(batches):
+                    run.write(proj.id, import_id, prepared, actor)
                     if progress:
-                        progress(min(done, total_files), total_files)
+                        progress(min(prepared.position, total), total)
             report = run.report
             report.import_id = import_id
             report.blobs_new = len(run.new_blobs)
