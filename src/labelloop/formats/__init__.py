@@ -1,0 +1,83 @@
+"""Dataset formats: streaming exporters and safe importers, one module per format.
+
+* ``EXPORTERS[name](records, schema, out, media_path)`` writes a dataset folder atomically
+  and returns an :class:`ExportReport`.
+* ``IMPORTERS[name](root, schema)`` yields :class:`ImportedItem` or
+  :class:`~labelloop.core.ItemError` per item and never reads outside ``root``.
+
+Format options are keyword arguments of each module's function (``export_yolo(...,
+task="segment")``). A name that is not registered raises :class:`~labelloop.errors.PluginError`
+listing the names that are.
+
+Example:
+    >>> sorted(EXPORTERS), sorted(IMPORTERS)
+    (['coco', 'conll2003', 'csv', 'voc', 'yolo'], ['coco', 'conll2003', 'voc', 'yolo'])
+    >>> EXPORTERS["parquet"]
+    Traceback (most recent call last):
+    ...
+    labelloop.errors.PluginError: no exporter 'parquet'; available: coco, conll2003, csv, voc, yolo
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from labelloop.errors import PluginError
+from labelloop.formats._base import (
+    Exporter,
+    ExportRecord,
+    ExportReport,
+    ExportSuggestion,
+    ImportedItem,
+    Importer,
+    MediaPath,
+)
+from labelloop.formats.coco import export_coco, import_coco
+from labelloop.formats.conll2003 import export_conll2003, import_conll2003
+from labelloop.formats.csv_rows import export_csv
+from labelloop.formats.voc import export_voc, import_voc
+from labelloop.formats.yolo import export_yolo, import_yolo
+
+__all__ = [
+    "EXPORTERS",
+    "IMPORTERS",
+    "ExportRecord",
+    "ExportReport",
+    "ExportSuggestion",
+    "Exporter",
+    "ImportedItem",
+    "Importer",
+    "MediaPath",
+    "export_coco",
+    "export_conll2003",
+    "export_csv",
+    "export_voc",
+    "export_yolo",
+    "import_coco",
+    "import_conll2003",
+    "import_voc",
+    "import_yolo",
+]
+
+T = TypeVar("T")
+
+
+class _Registry(dict[str, T]):
+    """A name -> plugin mapping whose misses raise :class:`PluginError` with the names."""
+
+    def __init__(self, kind: str, entries: dict[str, T]) -> None:
+        super().__init__(entries)
+        self.kind = kind
+
+    def __missing__(self, name: str) -> T:
+        raise PluginError(f"no {self.kind} {name!r}; available: {', '.join(sorted(self))}")
+
+
+EXPORTERS: dict[str, Exporter] = _Registry(
+    "exporter",
+    {"coco": export_coco, "yolo": export_yolo, "voc": export_voc, "conll2003": export_conll2003, "csv": export_csv},
+)
+IMPORTERS: dict[str, Importer] = _Registry(
+    "importer",
+    {"coco": import_coco, "yolo": import_yolo, "voc": import_voc, "conll2003": import_conll2003},
+)
