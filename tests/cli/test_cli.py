@@ -128,3 +128,34 @@ def test_demo_builds_all_four_media(tmp_path: Path, capsys: pytest.CaptureFixtur
     listing = capsys.readouterr().out
     for medium in ("text", "image", "audio", "pointcloud"):
         assert medium in listing
+
+
+def test_export_and_import_a_training_format(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers import png_bytes, write
+
+    cli("project", "create", "pets", "--media", "image", "--control", "objects:boxes:image:cat,dog")
+    write(tmp_path / "ds" / "a.png", png_bytes())
+    write(
+        tmp_path / "ds" / "m.jsonl",
+        json.dumps(
+            {
+                "image": "a.png",
+                "annotations": [
+                    {
+                        "annotator": "a",
+                        "value": [{"id": "b", "control": "objects", "label": "dog", "xyxy": [1, 1, 9, 9]}],
+                    }
+                ],
+            }
+        )
+        + "\n",
+    )
+    assert cli("import", "pets", str(tmp_path / "ds" / "m.jsonl"))[0] == 0
+    code, out, _ = cli("export", "pets", str(tmp_path / "yolo"), "--format", "yolo")
+    assert code == 0 and "exported 1 items, 1 regions as yolo" in out
+    assert (tmp_path / "yolo" / "data.yaml").is_file()
+    cli("project", "create", "pets2", "--media", "image", "--control", "objects:boxes:image:cat,dog")
+    code, out, _ = cli("import", "pets2", str(tmp_path / "yolo"), "--format", "yolo")
+    assert code == 0 and "1 items" in out and "1 annotations" in out
+    code, _, err = cli("export", "pets", str(tmp_path / "x"), "--format", "nope")
+    assert code == 6 and "error[LL-PLUGIN]: no exporter 'nope'" in err

@@ -12,6 +12,7 @@ import typer
 from labelloop.cli._common import console, err_console, open_store, progress_bar
 from labelloop.core import Actor
 from labelloop.errors import InputRejected
+from labelloop.services.exports import export_dataset
 from labelloop.services.ingest import import_source
 from labelloop.services.native import export_native, restore_native
 
@@ -24,6 +25,9 @@ def import_cmd(
     source: Annotated[Path, typer.Argument(help="A folder, a .zip, or a JSONL/CSV manifest.")],
     errors_file: Annotated[Path | None, typer.Option("--errors-file", help="Write every item error here.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero if any item was refused.")] = False,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Dataset format of SOURCE: coco, yolo, voc, conll2003.")
+    ] = None,
 ) -> None:
     """Import items (and labels in manifests) into a project.
 
@@ -35,7 +39,9 @@ def import_cmd(
     store = open_store(ctx)
     try:
         with progress_bar(f"importing {source.name}") as progress:
-            report = import_source(store, project, source, actor=Actor.user(getpass.getuser()), progress=progress)
+            report = import_source(
+                store, project, source, actor=Actor.user(getpass.getuser()), fmt=fmt, progress=progress
+            )
     finally:
         store.close()
     console.print(
@@ -60,14 +66,28 @@ def export_cmd(
         datetime | None, typer.Option("--as-of", help="Export the state at this time (ISO 8601, UTC if no zone).")
     ] = None,
     no_media: Annotated[bool, typer.Option("--no-media", help="Leave binary media files out.")] = False,
+    fmt: Annotated[
+        str, typer.Option("--format", help="native (lossless), coco, yolo, voc, conll2003 or csv.")
+    ] = "native",
 ) -> None:
-    """Export a project losslessly (native JSONL + media) for backup or transfer.
+    """Export a project: losslessly (native JSONL + media) or in a training format.
 
-    Example: ``labelloop export reviews backups/reviews-2026-11-23``
+    Example: ``labelloop export reviews backups/reviews-2026-11-23``;
+    ``labelloop export pets out/coco --format coco``
     """
     if as_of is not None and as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
     store = open_store(ctx)
+    if fmt != "native":
+        try:
+            with progress_bar(f"exporting {project} as {fmt}") as progress:
+                rep = export_dataset(store, project, fmt, out, as_of=as_of, progress=progress)
+        finally:
+            store.close()
+        console.print(f"exported {rep.items} items, {rep.regions} regions as {fmt} to {out}; {len(rep.errors)} skipped")
+        for e in rep.errors[:MAX_SHOWN_ERRORS]:
+            err_console.print(f"  skipped {e}", soft_wrap=True, markup=False)
+        return
     try:
         with progress_bar(f"exporting {project}") as progress:
             r = export_native(store, project, out, as_of=as_of, include_media=not no_media, progress=progress)

@@ -31,6 +31,7 @@ from labelloop.core import (
     sha256_text,
 )
 from labelloop.errors import InputRejected, LabelloopError
+from labelloop.formats import IMPORTERS
 from labelloop.modalities import ProbeLimits, probe_file
 from labelloop.services.ingest.archive import ZipLimits, extract_zip, is_zip
 from labelloop.services.ingest.candidates import Candidate, FileRef
@@ -250,12 +251,29 @@ def _manifest_reader(
     return reader(f, name=name, root=root, schema=schema, max_line_bytes=limits.max_line_bytes)
 
 
+def _format_entries(fmt: str, root: Path, schema: LabelSchema) -> Iterator[Candidate | ItemError]:
+    """Candidates from a dataset-format importer; its labels become annotations of ``external:<fmt>``."""
+    for got in IMPORTERS[fmt](root, schema):
+        if isinstance(got, ItemError):
+            yield got
+            continue
+        media: str | FileRef | None = got.text if got.path is None else FileRef(got.path, got.key)
+        if media is None:
+            yield ItemError(got.source, "expected media (a file or text), got none")
+            continue
+        annotations = [{"annotator": f"external:{fmt}", "value": got.regions}] if got.regions else []
+        yield Candidate(
+            source=got.source, line=None, fields={got.field: media}, key=got.key, meta=got.meta, annotations=annotations
+        )
+
+
 def import_source(
     store: Store,
     project: str | int,
     source: Path,
     *,
     actor: str,
+    fmt: str | None = None,
     limits: ImportLimits | None = None,
     progress: ProgressFn | None = None,
 ) -> ImportReport:
@@ -267,6 +285,8 @@ def import_source(
         source: A folder (every file an item, or a root ``manifest.jsonl``/``manifest.csv``),
             a zip archive (extracted safely, then as a folder), or a JSONL/CSV manifest.
         actor: Who imports (``user:alice``); recorded on every item.
+        fmt: A dataset format (``coco``, ``yolo``, ``voc``, ``conll2003``) of the folder or zip;
+            its labels are validated against the schema and stored as annotations.
         limits: Size limits; defaults are generous but finite.
         progress: Called as ``progress(done, total)`` (bytes for manifests, files otherwise).
 
@@ -297,7 +317,11 @@ def import_source(
                 root = tmp
             else:
                 manifest, root = source, source.parent
-        if manifest is None:
+        if fmt is not None:
+            if manifest is not None:
+                raise InputRejected(display, f"a {fmt} dataset folder or zip", "a single file")
+            _ = IMPORTERS[fmt]  # an unknown format fails here, naming the known ones
+        elif manifest is None:
             manifest = next((root / n for n in _MANIFEST_NAMES if (root / n).is_file()), None)
         with store.transaction() as tx:
             run = _Run(store, tx, proj.schema, limits)
@@ -312,7 +336,8 @@ def import_source(
                             progress(prepared.position, total)
             else:
                 total = sum(1 for _ in iter_files(root))
-                counted = _count(_batched(read_folder(root, proj.schema), limits.batch_size))
+                entries = read_folder(root, proj.schema) if fmt is None else _format_entries(fmt, root, proj.schema)
+                counted = _count(_batched(entries, limits.batch_size))
                 batches = (run.prepare(b, done) for b, done in counted)
                 for prepared in _pipelined(batches):
                     run.write(proj.id, import_id, prepared, actor)

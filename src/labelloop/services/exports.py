@@ -1,0 +1,76 @@
+"""Export a project's current labels in a standard dataset format.
+
+The *current* annotation of an item is its newest submitted version that no later version
+replaces (drafts never leave labelloop). Items without one are exported unlabelled, as
+formats such as COCO expect. Suggestions travel where the format has a place for them.
+
+Example:
+    >>> # export_dataset(store, "pets", "coco", Path("out/coco"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from labelloop.core import Annotation, AnnotationStatus
+from labelloop.formats import EXPORTERS, ExportRecord, ExportReport, ExportSuggestion
+from labelloop.storage import Store
+
+__all__ = ["current_annotation", "export_dataset"]
+
+ProgressFn = Callable[[int, int | None], None]
+
+
+def current_annotation(versions: Sequence[Annotation]) -> Annotation | None:
+    """Return the newest submitted annotation version that no other version replaces.
+
+    Example:
+        >>> current_annotation([]) is None
+        True
+    """
+    replaced = {a.parent_id for a in versions if a.parent_id is not None}
+    leaves = [a for a in versions if a.status is AnnotationStatus.SUBMITTED and a.id not in replaced]
+    return max(leaves, key=lambda a: (a.created_at, a.id), default=None)
+
+
+def export_dataset(
+    store: Store,
+    project: str | int,
+    fmt: str,
+    out: Path,
+    *,
+    as_of: datetime | None = None,
+    progress: ProgressFn | None = None,
+    **options: Any,
+) -> ExportReport:
+    """Write ``project`` to ``out`` in format ``fmt`` (``coco``, ``yolo``, ``voc``, ``conll2003``, ``csv``).
+
+    Raises:
+        PluginError: no such format (the message lists them).
+    """
+    exporter = EXPORTERS[fmt]
+    with store.read() as tx:
+        proj = tx.projects.get(project)
+        total = tx.projects.counts(proj.id)["items"]
+
+        def records() -> Iterator[ExportRecord]:
+            done = 0
+            for page in tx.items.iter_all(proj.id, as_of=as_of):
+                sugg, anns, _ = tx.labels.for_items([it.id for it in page], as_of=as_of)
+                by_item: dict[int, list[Annotation]] = {}
+                for a in anns:
+                    by_item.setdefault(a.item_id, []).append(a)
+                s_by_item: dict[int, list[ExportSuggestion]] = {}
+                for s in sugg:
+                    s_by_item.setdefault(s.item_id, []).append(ExportSuggestion(s.value, s.score, s.model_version))
+                for it in page:
+                    cur = current_annotation(by_item.get(it.id, []))
+                    yield ExportRecord(it, None if cur is None else cur.value, tuple(s_by_item.get(it.id, ())))
+                done += len(page)
+                if progress:
+                    progress(done, total)
+
+        return exporter(records(), proj.schema, out, store.blobs.path, **options)
