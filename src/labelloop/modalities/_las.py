@@ -6,6 +6,7 @@ read must equal the header's point count.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from labelloop.errors import InputRejected
@@ -17,6 +18,8 @@ __all__ = ["read_las"]
 _EXPECTED = "a point cloud"
 _CHUNK = 1_000_000
 _XYZ = ("X", "Y", "Z")
+_VLR_HEADER = 54
+_EVLR_HEADER = 60
 
 
 def read_las(inp: Input, limits: ProbeLimits, sink: Sink) -> tuple[str, str, list[str]]:
@@ -24,6 +27,7 @@ def read_las(inp: Input, limits: ProbeLimits, sink: Sink) -> tuple[str, str, lis
     import laspy
     import numpy as np
 
+    _check_header(inp)
     with inp.open() as fp:
         try:
             with laspy.LasReader(fp, closefd=False) as reader:
@@ -59,6 +63,24 @@ def read_las(inp: Input, limits: ProbeLimits, sink: Sink) -> tuple[str, str, lis
     if compressed:
         return "application/vnd.laszip", "laz", fields_out
     return "application/vnd.las", "las", fields_out
+
+
+def _check_header(inp: Input) -> None:
+    """Bound the VLR and EVLR counts by the bytes that could hold them, before laspy loops over them."""
+    head = inp.head()
+    if len(head) < 227:
+        raise inp.reject(_EXPECTED, f"a LAS header cut short ({inp.size} bytes)")
+    header_size, point_offset, vlrs = struct.unpack_from("<HII", head, 94)
+    if header_size < 227 or not header_size <= point_offset <= inp.size:
+        raise inp.reject(
+            _EXPECTED, f"a LAS header with impossible offsets (header {header_size}, points at {point_offset})"
+        )
+    if vlrs * _VLR_HEADER > point_offset - header_size:
+        raise inp.reject(_EXPECTED, f"a LAS header declaring {vlrs} VLRs in {point_offset - header_size} bytes")
+    if head[24:26] >= b"\x01\x04" and header_size >= 247 and len(head) >= 247:
+        evlr_start, evlrs = struct.unpack_from("<QI", head, 235)
+        if evlrs and (evlr_start > inp.size or evlrs * _EVLR_HEADER > inp.size - evlr_start):
+            raise inp.reject(_EXPECTED, f"a LAS header declaring {evlrs} EVLRs that the file cannot hold")
 
 
 def _short(kind: str, declared: int, found: int) -> str:

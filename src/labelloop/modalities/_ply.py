@@ -7,6 +7,7 @@ in the bytes that follow the header, so plyfile never allocates rows that cannot
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -57,8 +58,11 @@ def read_ply(inp: Input, limits: ProbeLimits, sink: Sink) -> tuple[str, list[str
     _check_room(inp, encoding, elements, inp.size - start)
 
     with inp.open() as fp:
+        # An ascii PLY is handed over as text: a wrapper plyfile made itself would close our file
+        # when garbage-collected (ResourceWarning). Binary files from disk are memory-mapped.
+        stream: IO[Any] = io.TextIOWrapper(fp, encoding="ascii") if encoding == "ascii" else fp
         try:
-            ply = PlyData.read(fp, mmap="c" if inp.path is not None else False)
+            ply = PlyData.read(stream, mmap="c" if inp.path is not None else False)
             data = ply["vertex"].data
             xyz = np.stack([np.asarray(data[a], dtype=np.float64) for a in "xyz"], axis=1)
             fields: dict[str, Any] = {
@@ -72,6 +76,9 @@ def read_ply(inp: Input, limits: ProbeLimits, sink: Sink) -> tuple[str, list[str
             raise inp.reject(_EXPECTED, f"a PLY file whose data does not match its header ({why(exc, inp)})") from None
         except Exception as exc:
             raise inp.reject(_EXPECTED, f"an unreadable PLY file ({why(exc, inp)})") from None
+        finally:
+            if isinstance(stream, io.TextIOWrapper):
+                stream.detach()
     sink.add(xyz, fields)
     del ply, data
     return ("ply-ascii" if encoding == "ascii" else "ply-binary"), vertex.scalars + vertex.lists
