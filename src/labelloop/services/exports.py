@@ -59,7 +59,7 @@ def export_dataset(
         def records() -> Iterator[ExportRecord]:
             done = 0
             for page in tx.items.iter_all(proj.id, as_of=as_of):
-                sugg, anns, _ = tx.labels.for_items([it.id for it in page], as_of=as_of)
+                sugg, anns, _ = tx.labels.for_item_range(proj.id, page[0].id, page[-1].id, as_of=as_of)
                 by_item: dict[int, list[Annotation]] = {}
                 for a in anns:
                     by_item.setdefault(a.item_id, []).append(a)

@@ -186,7 +186,7 @@ def _write_page(
     store: Store,
     as_of: datetime | None,
 ) -> None:
-    sugg, anns, revs = tx.labels.for_items([it.id for it in page], as_of=as_of)
+    sugg, anns, revs = tx.labels.for_item_range(page[0].project_id, page[0].id, page[-1].id, as_of=as_of)
     by_item: dict[int, tuple[list[Any], list[Any], list[Any]]] = {it.id: ([], [], []) for it in page}
     for s in sugg:
         by_item[s.item_id][0].append(_suggestion_json(s))

@@ -97,10 +97,12 @@ def read_jsonl(
         if not raw.strip():
             continue
         try:
-            text = _decode(raw, name, number == 1)
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
             try:
-                obj = orjson.loads(text)
+                obj = orjson.loads(raw)  # validates UTF-8 itself; decode only to explain a failure
             except orjson.JSONDecodeError as exc:
+                _decode(raw, name, first=False)
                 raise InputRejected(source, "a JSON object", f"malformed JSON ({exc})") from None
             yield _to_candidate(obj, media, root, source, number)
         except InputRejected as exc:
