@@ -97,12 +97,11 @@ def read_jsonl(
         if not raw.strip():
             continue
         try:
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
+            data = raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
             try:
-                obj = orjson.loads(raw)  # validates UTF-8 itself; decode only to explain a failure
+                obj = orjson.loads(data)  # validates UTF-8 itself; decode only to explain a failure
             except orjson.JSONDecodeError as exc:
-                _decode(raw, name, first=False)
+                _decode(data, name, first=False)
                 raise InputRejected(source, "a JSON object", f"malformed JSON ({exc})") from None
             yield _to_candidate(obj, media, root, source, number)
         except InputRejected as exc:
