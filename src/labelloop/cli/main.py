@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from labelloop.cli import data, db, demo, project, schema, serve
+from labelloop.cli import data, db, demo, preannotate, project, schema, serve
 from labelloop.cli._common import err_console
 from labelloop.config import Settings
 from labelloop.errors import LabelloopError
@@ -53,6 +53,7 @@ app.add_typer(db.app, name="db")
 data.register(app)
 demo.register(app)
 serve.register(app)
+preannotate.register(app)
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130

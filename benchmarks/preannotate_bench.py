@@ -1,0 +1,147 @@
+"""Pre-annotation benchmark: items/s per backend, engine overhead, cuboid recall, digits accuracy.
+
+Run: ``PYTHONPATH=. .venv/bin/python benchmarks/preannotate_bench.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from labelloop.backends.geometry3d import Box3D, recall_at_iou
+from labelloop.backends.image_classify import FewShotClassifier
+from labelloop.backends.pointcloud_cuboids import CuboidConfig, detect_cuboids
+from labelloop.core.plugins import BackendContext
+from labelloop.plugins import PluginManager
+from labelloop.services.preannotate import StoreMedia, preannotate
+from labelloop.services.samples import make_scene
+from labelloop.services.samples._pointclouds import visible_objects
+from labelloop.storage import Store
+from tests.backends.factories import CLOUD_SCHEMA, TEXT_SCHEMA, add_items, cloud_ref, make_project, text_ref
+
+QUICK = "--quick" in sys.argv
+RULES = {
+    "rules": [
+        {
+            "name": "places",
+            "kind": "gazetteer",
+            "control": "entities",
+            "entries": {
+                "北京": "LOC",
+                "上海": "LOC",
+                "London": "LOC",
+                "Paris": "LOC",
+                "阿里巴巴": "ORG",
+                "Google": "ORG",
+            },
+        },
+        {"name": "people", "kind": "dictionary", "control": "entities", "label": "PER", "terms": ["Alice", "张三"]},
+        {
+            "name": "email",
+            "kind": "regex",
+            "control": "entities",
+            "label": "ORG",
+            "pattern": r"@(\w+)\.com",
+            "group": 1,
+        },
+        {"name": "good", "kind": "regex", "control": "sentiment", "label": "pos", "pattern": "(?i)great|好"},
+    ]
+}
+SENTENCES = [
+    "张三在北京的阿里巴巴工作，觉得很好。",
+    "Alice flew from London to Paris to meet Google people, great trip.",
+    "Write to alice@acme.com about the 上海 office.",
+    "Nothing to see in this sentence at all, just words and more words.",
+]
+
+
+def engine_vs_direct(name: str, schema: dict, field: str, refs_fn, config: dict, batch: int) -> None:  # type: ignore[type-arg]
+    with tempfile.TemporaryDirectory() as d:
+        store = Store.open(None, Path(d))
+        s = make_project(store, "p", schema)
+        items = add_items(store, "p", field, refs_fn(store))
+        pm = PluginManager()
+        direct = pm.create_backend(name, config)
+        direct.setup(BackendContext(media=StoreMedia(store)))
+        controls = [c for c in s.controls if direct.capabilities.supports(c, s)]
+        direct.predict(items[:batch], s, controls)  # warm-up (imports, caches)
+        t = time.perf_counter()
+        for i in range(0, len(items), batch):
+            direct.predict(items[i : i + batch], s, controls)
+        t_direct = time.perf_counter() - t
+        r = preannotate(store, "p", name, plugins=pm, config=config, batch_size=batch)
+        assert r.failed == 0, r.errors[:3]
+        store.close()
+    n = len(items)
+    print(
+        f"{name:20s} {n:6d} items  direct {n / t_direct:9.1f} items/s  engine {r.items_per_s:9.1f} items/s  "
+        f"overhead {r.seconds / t_direct - 1:+.1%} (batch {batch})"
+    )
+
+
+def cuboids(frames: int, points: int) -> None:
+    cfg = CuboidConfig()
+    scenes = [make_scene(np.random.default_rng(100 + i), n_objects=10, n_points=points) for i in range(frames)]
+    detect_cuboids(scenes[0].xyz, cfg)  # warm-up: imports
+    hit = total = 0
+    per_class: dict[str, list[int]] = {}
+    t = time.perf_counter()
+    results = [detect_cuboids(sc.xyz, cfg) for sc in scenes]
+    dt = time.perf_counter() - t
+    for sc, dets in zip(scenes, results, strict=True):
+        vis = visible_objects(sc)
+        truth = [Box3D(sc.cuboids[k].center, sc.cuboids[k].size, sc.cuboids[k].yaw) for k in vis]
+        h, n = recall_at_iou([d.box for d in dets if d.label], truth, 0.5)
+        hit, total = hit + h, total + n
+        for k, tb in zip(vis, truth, strict=True):
+            lab = sc.cuboids[k].label
+            hh, _ = recall_at_iou([d.box for d in dets if d.label == lab], [tb], 0.5)
+            per_class.setdefault(lab, [0, 0])
+            per_class[lab][0] += hh
+            per_class[lab][1] += 1
+    pts = np.mean([len(sc.xyz) for sc in scenes])
+    classes = ", ".join(f"{k} {a}/{b}" for k, (a, b) in sorted(per_class.items()))
+    print(
+        f"pointcloud.cuboids   {frames} frames x {pts:.0f} pts: {frames / dt:.1f} frames/s; "
+        f"recall@3D-IoU0.5 {hit}/{total} = {hit / total:.3f} (class-agnostic); with the right class: {classes}"
+    )
+
+
+def digits() -> None:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    for shots in (5, 20, 100):
+        accs = []
+        for seed in range(5):
+            rng = np.random.default_rng(seed)
+            tr = np.concatenate([rng.choice(np.flatnonzero(d.target == k), shots, replace=False) for k in range(10)])
+            te = np.setdiff1d(np.arange(len(d.target)), tr)
+            clf = FewShotClassifier().fit(list(d.images[tr]), [str(v) for v in d.target[tr]])
+            labels, _ = clf.predict(list(d.images[te]))
+            accs.append(float(np.mean(np.array(labels) == d.target[te].astype(str))))
+        print(f"image.classify digits {shots:3d}-shot: accuracy {np.mean(accs):.3f} ± {np.std(accs):.3f} (5 splits)")
+
+
+def main() -> None:
+    n_text = 2000 if QUICK else 20000
+    engine_vs_direct(
+        "text.rules", TEXT_SCHEMA, "text",
+        lambda st: [text_ref(f"{SENTENCES[i % 4]} #{i}") for i in range(n_text)], RULES, 500,
+    )  # fmt: skip
+    n_frames = 4 if QUICK else 12
+
+    def clouds(st: Store) -> list:  # type: ignore[type-arg]
+        return [cloud_ref(st, make_scene(np.random.default_rng(i), 10, 100_000).xyz) for i in range(n_frames)]
+
+    engine_vs_direct("pointcloud.cuboids", CLOUD_SCHEMA, "pointcloud", clouds, {}, 4)
+    cuboids(5 if QUICK else 20, 100_000)
+    digits()
+
+
+if __name__ == "__main__":
+    main()

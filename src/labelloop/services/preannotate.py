@@ -1,0 +1,283 @@
+"""Pre-annotation use case: run a backend over a project's items, batch by batch, resumably.
+
+The engine covers every item that has no suggestion from the backend's (name, model_version),
+so a re-run resumes and skips done work. Each batch is read, predicted, validated and stored in
+its own transaction: a killed run loses at most the batch in flight. Every output is validated
+with :meth:`LabelSchema.validate_value` against the item's media; invalid outputs are dropped
+with a per-item error. A backend that raises, or returns garbage (wrong count, foreign item ids,
+wrong stamp, a non-list value, a score outside [0, 1]), has its batch retried item by item so
+only the bad items fail. Failed items get no suggestion and are retried by the next run.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from labelloop.core import LabelSchema, NewItem, MediaRef
+    >>> from labelloop.plugins import PluginManager
+    >>> store = Store.open(None, pathlib.Path(tempfile.mkdtemp()))
+    >>> schema = LabelSchema.model_validate({"media": [{"name": "text", "kind": "text"}], "controls": [
+    ...     {"name": "entities", "kind": "spans", "target": "text", "labels": ["LOC"]}]})
+    >>> with store.transaction() as tx:
+    ...     p = tx.projects.create("demo", schema, "user:me")
+    ...     _ = tx.items.add_many(p.id, [NewItem({"text": MediaRef.from_text("去北京")}, "h1")], created_by="me")
+    >>> rules = {"rules": [{"name": "c", "kind": "dictionary", "control": "entities", "label": "LOC",
+    ...                     "terms": ["北京"]}]}
+    >>> r = preannotate(store, "demo", "text.rules", plugins=PluginManager(), config=rules)
+    >>> r.suggestions, r.failed, preannotate(store, "demo", "text.rules", config=rules).skipped
+    (1, 0, 1)
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labelloop.core import Control, Item, ItemError, LabelSchema, MediaRef, NewSuggestion
+from labelloop.core.plugins import Backend, BackendContext, BackendOutput, TrainableBackend
+from labelloop.errors import BackendUnavailable, PluginError
+from labelloop.plugins import PluginManager
+from labelloop.storage import Store
+
+__all__ = ["PreannotateReport", "ProgressFn", "StoreMedia", "preannotate", "run_batch"]
+
+ProgressFn = Callable[[int, int | None], None]
+MAX_ERRORS_KEPT = 1000
+
+
+@dataclass(slots=True)
+class PreannotateReport:
+    """What a run did.
+
+    Attributes:
+        backend: The backend name.
+        model_version: The version that stamped the suggestions.
+        todo: Items without a suggestion from that version when the run started.
+        skipped: Items already done (resumed runs).
+        suggestions: Suggestions stored.
+        failed: Items that got no suggestion (errors holds the first ``MAX_ERRORS_KEPT``).
+        batches: Batches committed.
+        retried_batches: Batches retried item by item after a backend failure.
+        seconds: Wall time of the prediction loop (after setup and fit).
+        predict_seconds: Time spent predicting and validating (the rest is reads and writes).
+        errors: One line per failed item: ``item <id>: <reason>``.
+    """
+
+    backend: str
+    model_version: str
+    todo: int = 0
+    skipped: int = 0
+    suggestions: int = 0
+    failed: int = 0
+    batches: int = 0
+    retried_batches: int = 0
+    seconds: float = 0.0
+    predict_seconds: float = 0.0
+    errors: list[ItemError] = field(default_factory=list)
+
+    @property
+    def items_per_s(self) -> float:
+        """Items processed per second of the prediction loop."""
+        done = self.suggestions + self.failed
+        return done / self.seconds if self.seconds > 0 else 0.0
+
+
+class StoreMedia:
+    """:class:`~labelloop.core.plugins.MediaAccess` over the store's blob directory."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def path(self, ref: MediaRef) -> Path:
+        """The blob file of ``ref``."""
+        return self.store.blobs.path(ref.sha256)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"backend raised {type(exc).__name__}: {exc}"
+
+
+def _check(out: object, item: Item, backend: Backend) -> str | None:
+    """Return why ``out`` is not a usable output for ``item`` (None when it is)."""
+    if not isinstance(out, BackendOutput):
+        return f"backend returned {type(out).__name__}, not a BackendOutput"
+    if (out.backend, out.model_version) != (backend.name, backend.model_version):
+        return f"output stamped {out.backend}@{out.model_version}, expected {backend.name}@{backend.model_version}"
+    if out.error is not None:
+        return out.error
+    if not isinstance(out.value, list):
+        return f"value is {type(out.value).__name__}, not a list of regions"
+    if out.score is not None and (
+        not isinstance(out.score, int | float) or not math.isfinite(out.score) or not 0.0 <= out.score <= 1.0
+    ):
+        return f"score {out.score!r} is not a number in [0, 1]"
+    try:
+        json.dumps(out.value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return f"value is not plain JSON: {exc}"
+    return None
+
+
+def _predict(
+    backend: Backend, batch: Sequence[Item], schema: LabelSchema, controls: Sequence[Control]
+) -> list[BackendOutput] | str:
+    """Outputs in batch order, or why the batch as a whole is unusable."""
+    try:
+        outs: Any = backend.predict(batch, schema, controls)
+    except Exception as exc:
+        return _describe(exc)
+    if not isinstance(outs, list) or len(outs) != len(batch):
+        got = f"{len(outs)} outputs" if isinstance(outs, list) else type(outs).__name__
+        return f"backend returned {got} for {len(batch)} items"
+    alien = next((o for o in outs if not isinstance(o, BackendOutput)), None)
+    if alien is not None:
+        return f"backend returned {type(alien).__name__}, not a BackendOutput"
+    by_id = {o.item_id: o for o in outs}
+    if set(by_id) != {it.id for it in batch}:
+        return "backend outputs do not match the batch's item ids"
+    return [by_id[it.id] for it in batch]
+
+
+def run_batch(
+    backend: Backend, batch: Sequence[Item], schema: LabelSchema, controls: Sequence[Control]
+) -> tuple[list[NewSuggestion], list[ItemError], bool]:
+    """Predict and validate one batch; isolate bad items by retrying one by one.
+
+    Returns:
+        (valid suggestions, per-item errors, whether the batch had to be retried item by item).
+    """
+    outs = _predict(backend, batch, schema, controls)
+    retried = False
+    pairs: list[tuple[Item, BackendOutput | str]]
+    if isinstance(outs, str) and len(batch) > 1:
+        retried = True
+        pairs = []
+        for item in batch:
+            one = _predict(backend, [item], schema, controls)
+            pairs.append((item, one if isinstance(one, str) else one[0]))
+    elif isinstance(outs, str):
+        pairs = [(batch[0], outs)]
+    else:
+        pairs = list(zip(batch, outs, strict=True))
+    good: list[NewSuggestion] = []
+    errors: list[ItemError] = []
+    for item, out in pairs:
+        problem = out if isinstance(out, str) else _check(out, item, backend)
+        if problem is None:
+            assert isinstance(out, BackendOutput)
+            invalid = schema.validate_value(out.value, item.data)
+            if invalid:
+                problem = "invalid output: " + "; ".join(invalid[:5]) + (" …" if len(invalid) > 5 else "")
+            else:
+                good.append(NewSuggestion(item.id, out.value, backend.name, backend.model_version, out.score))
+                continue
+        errors.append(ItemError(f"item {item.id}", problem, code="LL-BACKEND"))
+    return good, errors, retried
+
+
+def _fit(store: Store, project_id: int, backend: TrainableBackend, schema: LabelSchema) -> None:
+    items: list[Item] = []
+    values: list[list[dict[str, Any]]] = []
+    after = 0
+    while True:
+        with store.read() as tx:
+            page = tx.labels.latest_submitted(project_id, after_item_id=after, limit=1000)
+        if not page:
+            break
+        for item, ann in page:
+            items.append(item)
+            values.append(ann.value)
+        after = page[-1][0].id
+    backend.fit(items, values, schema)
+
+
+def preannotate(
+    store: Store,
+    project: str | int,
+    backend_name: str,
+    *,
+    plugins: PluginManager | None = None,
+    config: Mapping[str, Any] | None = None,
+    backend: Backend | None = None,
+    batch_size: int | None = None,
+    progress: ProgressFn | None = None,
+) -> PreannotateReport:
+    """Pre-annotate every item of ``project`` that lacks a suggestion from the backend's version.
+
+    Args:
+        store: The store.
+        project: Project name or id.
+        backend_name: A registered backend (``text.rules``); ignored when ``backend`` is given.
+        plugins: The plugin manager (default: one over the installed entry points).
+        config: The backend's config mapping.
+        backend: An already built backend (tests, benchmarks); ``setup`` is still called here.
+        batch_size: Items per batch and transaction (default: the backend's preference).
+        progress: Called with (items done, items to do) after each batch.
+
+    Returns:
+        Counts, per-item errors and timing.
+
+    Raises:
+        NotFound: no such project.
+        PluginError: no such backend (the message lists the available ones).
+        BackendUnavailable: the backend supports no control of the project, cannot set up, or
+            (trainable) has too few labels to fit.
+    """
+    with store.read() as tx:
+        proj = tx.projects.get(project)
+    if backend is None:
+        backend = (plugins or PluginManager()).create_backend(backend_name, config)
+    schema = proj.schema
+    controls = [c for c in schema.controls if backend.capabilities.supports(c, schema)]
+    if not controls:
+        caps = backend.capabilities
+        raise BackendUnavailable(
+            f"backend {backend.name!r} annotates {sorted(k.value for k in caps.controls)} on "
+            f"{sorted(m.value for m in caps.media)} media; project {proj.name!r} has no such control"
+        )
+    try:
+        backend.setup(BackendContext(media=StoreMedia(store)))
+    except (BackendUnavailable, PluginError):
+        raise
+    except Exception as exc:
+        raise BackendUnavailable(f"backend {backend.name!r} failed to set up: {type(exc).__name__}: {exc}") from exc
+    if backend.capabilities.trainable:
+        if not isinstance(backend, TrainableBackend):
+            raise PluginError(f"backend {backend.name!r} declares trainable but has no fit()")
+        _fit(store, proj.id, backend, schema)
+    size = batch_size or backend.capabilities.batch_size
+    if size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {size}")
+    report = PreannotateReport(backend.name, backend.model_version)
+    with store.read() as tx:
+        report.todo = tx.labels.count_without_suggestion(proj.id, backend.name, backend.model_version)
+        report.skipped = tx.projects.counts(proj.id)["items"] - report.todo
+    if progress:
+        progress(0, report.todo)
+    started = time.perf_counter()
+    after = 0
+    while True:
+        with store.read() as tx:
+            batch = tx.labels.items_without_suggestion(
+                proj.id, backend.name, backend.model_version, after_id=after, limit=size
+            )
+        if not batch:
+            break
+        after = batch[-1].id
+        t0 = time.perf_counter()
+        good, errors, retried = run_batch(backend, batch, schema, controls)
+        report.predict_seconds += time.perf_counter() - t0
+        with store.transaction() as tx:
+            tx.labels.add_suggestions(proj.id, good)
+        report.batches += 1
+        report.retried_batches += retried
+        report.suggestions += len(good)
+        report.failed += len(errors)
+        report.errors.extend(errors[: max(0, MAX_ERRORS_KEPT - len(report.errors))])
+        if progress:
+            progress(report.suggestions + report.failed, report.todo)
+    report.seconds = time.perf_counter() - started
+    return report
