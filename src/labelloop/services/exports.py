@@ -17,6 +17,7 @@ from typing import Any
 
 from labelloop.core import Annotation, AnnotationStatus
 from labelloop.formats import EXPORTERS, ExportRecord, ExportReport, ExportSuggestion
+from labelloop.services._gc import without_gc
 from labelloop.storage import Store
 
 __all__ = ["current_annotation", "export_dataset"]
@@ -36,6 +37,7 @@ def current_annotation(versions: Sequence[Annotation]) -> Annotation | None:
     return max(leaves, key=lambda a: (a.created_at, a.id), default=None)
 
 
+@without_gc
 def export_dataset(
     store: Store,
     project: str | int,

@@ -43,6 +43,7 @@ from labelloop.core import (
     Suggestion,
 )
 from labelloop.errors import Conflict, FormatError, LabelloopError
+from labelloop.services._gc import without_gc
 from labelloop.services.ingest.lines import LineTooLong, iter_lines
 from labelloop.storage import BlobRow, Store, UnitOfWork, now
 
@@ -110,6 +111,7 @@ def _review_json(r: Review) -> dict[str, Any]:
     }
 
 
+@without_gc
 def export_native(
     store: Store,
     project: str | int,
@@ -352,6 +354,7 @@ class _Restorer:
         report.reviews += len(r_rows)
 
 
+@without_gc
 def restore_native(
     store: Store, src: Path, *, name: str | None = None, batch: int = 1000, progress: ProgressFn | None = None
 ) -> NativeReport:

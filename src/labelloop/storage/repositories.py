@@ -193,7 +193,7 @@ class ItemRepo:
             (
                 project_id,
                 new[i].key,
-                new[i].content_hash,
+                bytes.fromhex(new[i].content_hash),
                 _dumps({name: ref.to_json() for name, ref in new[i].data.items()}),
                 _dumps(new[i].meta),
                 new[i].source,

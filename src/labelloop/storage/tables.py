@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -71,6 +72,23 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Sha256(TypeDecorator[str]):
+    """A SHA-256 given as 64 hex characters, stored as its 32 raw bytes.
+
+    Half the size of the hex text in the unique index that de-duplicates items, which keeps
+    bulk imports fast as a project grows into the millions.
+    """
+
+    impl = LargeBinary(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else bytes.fromhex(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else bytes(value).hex()
 
 
 def _who() -> Column[str]:
@@ -135,7 +153,7 @@ items = Table(
     Column("id", Integer, primary_key=True),
     Column("project_id", ForeignKey("projects.id"), nullable=False),
     Column("key", String(512), nullable=True),
-    Column("content_hash", String(64), nullable=False),
+    Column("content_hash", Sha256(), nullable=False),
     Column("data", JsonType, nullable=False),
     Column("meta", JsonType, nullable=False),
     Column("source", Text, nullable=False),

@@ -33,6 +33,7 @@ from labelloop.core import (
 from labelloop.errors import InputRejected, LabelloopError
 from labelloop.formats import IMPORTERS
 from labelloop.modalities import ProbeLimits, probe_file
+from labelloop.services._gc import without_gc
 from labelloop.services.ingest.archive import ZipLimits, extract_zip, is_zip
 from labelloop.services.ingest.candidates import Candidate, FileRef
 from labelloop.services.ingest.folder import iter_files, read_folder
@@ -267,6 +268,7 @@ def _format_entries(fmt: str, root: Path, schema: LabelSchema) -> Iterator[Candi
         )
 
 
+@without_gc
 def import_source(
     store: Store,
     project: str | int,
