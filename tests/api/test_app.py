@@ -45,3 +45,25 @@ def test_api_and_pages(sqlite_store: Store, make_project, tmp_path: Path) -> Non
         assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
         assert "<img src=x" not in page
         assert "script-src 'self'" in client.get("/").headers["content-security-policy"]
+
+
+def test_internal_errors_are_logged_not_leaked(
+    sqlite_store: Store,
+    tmp_path: Path,
+    monkeypatch,
+    caplog,  # type: ignore[no-untyped-def]
+) -> None:
+    from labelloop.api import app as app_module
+
+    def boom(_store: Store) -> None:
+        raise RuntimeError("secret detail /etc/labelloop SELECT * FROM users")
+
+    monkeypatch.setattr(app_module, "list_projects", boom)
+    client = TestClient(create_app(Settings(data_dir=tmp_path), store=sqlite_store), raise_server_exceptions=False)
+    with client:
+        r = client.get("/api/projects")
+    assert r.status_code == 500
+    assert r.json() == {"error": {"code": "LL-INTERNAL", "message": "internal error"}}
+    assert "secret" not in r.text and "Traceback" not in r.text
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert any("secret detail" in str(rec.exc_info[1]) for rec in caplog.records if rec.exc_info)

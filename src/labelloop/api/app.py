@@ -6,6 +6,7 @@ binds to loopback by default and offers read-only browsing of projects, items an
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,6 +23,8 @@ from labelloop.services.browse import MAX_PAGE, item_page, list_projects, media_
 from labelloop.storage import Store
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger("labelloop.api")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -68,8 +71,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return JSONResponse({"error": {"code": exc.code, "message": str(exc)}}, status_code=exc.http_status)
 
     @app.exception_handler(Exception)
-    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": {"code": "LL-INTERNAL", "message": "internal error"}}, status_code=500)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # the operator's log gets the traceback; the client gets nothing it could learn from
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        # (this handler runs outside the middleware stack, so it sets the security headers itself)
+        return JSONResponse(
+            {"error": {"code": "LL-INTERNAL", "message": "internal error"}}, status_code=500, headers=SECURITY_HEADERS
+        )
 
     def the_store(request: Request) -> Store:
         s = request.app.state.store
