@@ -17,8 +17,11 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e ".[demo]"
 	@touch $@
 
+# vcd only lends the tests its copy of the ASAM OpenLABEL 1.0 JSON schema; its own dependencies
+# (GUI OpenCV among them) would clash with opencv-python-headless, hence --no-deps.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q --no-deps "vcd==6.0.3"
 	@touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
