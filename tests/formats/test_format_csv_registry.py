@@ -65,9 +65,21 @@ def test_csv_boxes(tmp_path: Path) -> None:
 
 
 def test_registry_lists_names_on_a_miss() -> None:
-    assert set(EXPORTERS) == {"coco", "yolo", "voc", "conll2003", "csv"}
-    assert set(IMPORTERS) == {"coco", "yolo", "voc", "conll2003"}
-    with pytest.raises(PluginError, match="available: coco, conll2003, csv, voc, yolo"):
+    assert set(EXPORTERS) == {
+        "coco",
+        "yolo",
+        "voc",
+        "conll2003",
+        "csv",
+        "label_studio",
+        "spacy",
+        "nemo",
+        "kitti3d",
+        "openlabel",
+        "hf_parquet",
+    }
+    assert set(IMPORTERS) == {"coco", "yolo", "voc", "conll2003", "label_studio", "kitti3d"}
+    with pytest.raises(PluginError, match="available: coco, conll2003, csv, hf_parquet, "):
         EXPORTERS["parquet"]
     with pytest.raises(PluginError, match="no importer 'csv'"):
         IMPORTERS["csv"]
@@ -88,10 +100,12 @@ def test_every_exporter_publishes_nothing_into_a_non_empty_destination(tmp_path:
             ],
         }
     )
-    for name, exporter in EXPORTERS.items():
+    # kitti3d and nemo need cuboids / audio segments in the schema: covered in their own modules
+    image_text = {n: e for n, e in EXPORTERS.items() if n not in ("kitti3d", "nemo")}
+    for name, exporter in image_text.items():
         with pytest.raises(FormatError, match="not empty"):
             exporter([], schema, out, Path)
         assert sorted(p.name for p in out.iterdir()) == ["keep.txt"], name
-    for name, exporter in EXPORTERS.items():
+    for name, exporter in image_text.items():
         report = exporter([], schema, tmp_path / f"empty-{name}", Path)
         assert report.ok and report.items == 0 and (tmp_path / f"empty-{name}").is_dir()

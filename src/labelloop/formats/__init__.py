@@ -10,12 +10,14 @@ task="segment")``). A name that is not registered raises :class:`~labelloop.erro
 listing the names that are.
 
 Example:
-    >>> sorted(EXPORTERS), sorted(IMPORTERS)
-    (['coco', 'conll2003', 'csv', 'voc', 'yolo'], ['coco', 'conll2003', 'voc', 'yolo'])
-    >>> EXPORTERS["parquet"]
+    >>> sorted(EXPORTERS)
+    ['coco', 'conll2003', 'csv', 'hf_parquet', 'kitti3d', 'label_studio', 'nemo', 'openlabel', 'spacy', 'voc', 'yolo']
+    >>> sorted(IMPORTERS)
+    ['coco', 'conll2003', 'kitti3d', 'label_studio', 'voc', 'yolo']
+    >>> EXPORTERS["parquet"]  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    labelloop.errors.PluginError: no exporter 'parquet'; available: coco, conll2003, csv, voc, yolo
+    labelloop.errors.PluginError: no exporter 'parquet'; available: coco, conll2003, csv, ..., voc, yolo
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ from labelloop.formats._base import (
 from labelloop.formats.coco import export_coco, import_coco
 from labelloop.formats.conll2003 import export_conll2003, import_conll2003
 from labelloop.formats.csv_rows import export_csv
+from labelloop.formats.hf_parquet import export_hf_parquet
+from labelloop.formats.kitti3d import export_kitti3d, import_kitti3d
+from labelloop.formats.labelstudio import export_label_studio, import_label_studio
+from labelloop.formats.nemo import export_nemo
+from labelloop.formats.openlabel import export_openlabel
+from labelloop.formats.spacy_docbin import export_spacy
 from labelloop.formats.voc import export_voc, import_voc
 from labelloop.formats.yolo import export_yolo, import_yolo
 
@@ -51,10 +59,18 @@ __all__ = [
     "export_coco",
     "export_conll2003",
     "export_csv",
+    "export_hf_parquet",
+    "export_kitti3d",
+    "export_label_studio",
+    "export_nemo",
+    "export_openlabel",
+    "export_spacy",
     "export_voc",
     "export_yolo",
     "import_coco",
     "import_conll2003",
+    "import_kitti3d",
+    "import_label_studio",
     "import_voc",
     "import_yolo",
 ]
@@ -75,9 +91,28 @@ class _Registry(dict[str, T]):
 
 EXPORTERS: dict[str, Exporter] = _Registry(
     "exporter",
-    {"coco": export_coco, "yolo": export_yolo, "voc": export_voc, "conll2003": export_conll2003, "csv": export_csv},
+    {
+        "coco": export_coco,
+        "yolo": export_yolo,
+        "voc": export_voc,
+        "conll2003": export_conll2003,
+        "csv": export_csv,
+        "label_studio": export_label_studio,
+        "spacy": export_spacy,
+        "nemo": export_nemo,
+        "kitti3d": export_kitti3d,
+        "openlabel": export_openlabel,
+        "hf_parquet": export_hf_parquet,
+    },
 )
 IMPORTERS: dict[str, Importer] = _Registry(
     "importer",
-    {"coco": import_coco, "yolo": import_yolo, "voc": import_voc, "conll2003": import_conll2003},
+    {
+        "coco": import_coco,
+        "yolo": import_yolo,
+        "voc": import_voc,
+        "conll2003": import_conll2003,
+        "label_studio": import_label_studio,
+        "kitti3d": import_kitti3d,
+    },
 )

@@ -1,0 +1,219 @@
+"""spaCy v3 training data (``DocBin``, ``.spacy``) for spans and text classification.
+
+Layout: ``<out>/<split>/NNNN.spacy`` — shards of at most ``shard_size`` docs, written as they
+fill (a spaCy corpus path may be the folder: ``spacy train`` reads every ``.spacy`` under it).
+
+Per item (the text of the spans/classification control's media field):
+
+* every spans control → ``doc.spans[<control name>]`` (overlap allowed);
+* the first spans control that does not ``allow_overlap`` → also ``doc.ents`` (the schema
+  guarantees its spans do not overlap, so NER training can use it);
+* classification controls → ``doc.cats``: 1.0 for each chosen label, 0.0 for the others
+  (label names must be unique across classification controls);
+* ``doc.user_data`` holds ``labelloop_id`` and ``labelloop_key``.
+
+Tokenisation is ``spacy.blank(lang)``. For Chinese (``lang="zh"``) the tokenizer is built with
+``segmenter="char"`` — one token per character, fully offline; the ``jieba`` and ``pkuseg``
+segmenters need extra packages and models. Spans are aligned with
+``doc.char_span(start, end, label, alignment_mode="strict")``: a span that does not start and
+end on token edges (``"Obama"`` inside ``"Obamas"``) skips the item with an error, never
+shifted.
+
+Example:
+    >>> nlp = blank_nlp("zh")
+    >>> [t.text for t in nlp("北京欢迎你")]
+    ['北', '京', '欢', '迎', '你']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labelloop.core import Control, ControlKind, ItemError, LabelSchema, Medium
+from labelloop.errors import FormatError
+from labelloop.formats._base import (
+    ExportRecord,
+    ExportReport,
+    MediaPath,
+    atomic_dir,
+    check_problems,
+    controls_of,
+    safe_split,
+)
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, DocBin
+
+__all__ = ["blank_nlp", "export_spacy", "record_doc"]
+
+
+def blank_nlp(lang: str = "en") -> Language:
+    """A blank spaCy pipeline (tokenizer only) that needs no download.
+
+    ``zh`` uses character segmentation (``segmenter="char"``), the offline option.
+    """
+    import spacy
+
+    if lang == "zh":
+        return spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}})
+    return spacy.blank(lang)
+
+
+def _field(schema: LabelSchema, spans: list[Control], cats: list[Control]) -> str:
+    targets = {c.target for c in [*spans, *cats]}
+    if len(targets) != 1:
+        raise FormatError(f"spaCy export needs its spans/classification controls on one text field, got {targets}")
+    field_name = targets.pop()
+    if schema.medium_of(field_name) != Medium.TEXT:
+        raise FormatError(f"spaCy export needs a text field, {field_name!r} is {schema.medium_of(field_name)}")
+    return field_name
+
+
+def record_doc(nlp: Language, schema: LabelSchema, rec: ExportRecord, field_name: str) -> tuple[Doc, int, int]:
+    """Build the ``Doc`` of one record; returns it, the regions written and those ignored.
+
+    Raises:
+        ValueError: when the value is invalid or a span does not align with token edges.
+    """
+    from spacy.tokens import Span
+
+    ref = rec.item.data.get(field_name)
+    if ref is None or ref.kind != Medium.TEXT or ref.text is None:
+        raise ValueError(f"the item has no text in field {field_name!r}")
+    value = rec.value or []
+    problems = check_problems(schema, field_name, value, {"text": ref.text})
+    if problems:
+        raise ValueError("invalid annotation: " + "; ".join(problems))
+    doc = nlp.make_doc(ref.text)
+    ents_control = next(
+        (c.name for c in controls_of(schema, [ControlKind.SPANS], field_name) if not c.allow_overlap), None
+    )
+    groups: dict[str, list[Span]] = {c.name: [] for c in controls_of(schema, [ControlKind.SPANS], field_name)}
+    cats = {label: 0.0 for c in controls_of(schema, [ControlKind.CLASSIFICATION], field_name) for label in c.labels}
+    written = 0
+    for r in value:
+        ctl = schema.control(r["control"])
+        if ctl.kind == ControlKind.SPANS and ctl.name in groups:
+            sp = doc.char_span(r["start"], r["end"], label=r["label"], alignment_mode="strict")
+            if sp is None:
+                got = ref.text[r["start"] : r["end"]]
+                raise ValueError(f"span [{r['start']}:{r['end']}] {got!r} ({r['label']}) is not on token edges")
+            groups[ctl.name].append(sp)
+            written += 1
+        elif ctl.kind == ControlKind.CLASSIFICATION and ctl.target == field_name:
+            for label in r["labels"]:
+                cats[label] = 1.0
+            written += 1
+    for name, spans in groups.items():
+        doc.spans[name] = spans
+    if ents_control is not None:
+        doc.ents = sorted(groups[ents_control], key=lambda s: s.start)
+    doc.cats = cats
+    doc.user_data["labelloop_id"] = rec.item.id
+    doc.user_data["labelloop_key"] = rec.item.key
+    return doc, written, len(value) - written
+
+
+class _Shards:
+    """Per-split ``DocBin`` buffers flushed to ``NNNN.spacy`` every ``size`` docs."""
+
+    def __init__(self, root: Path, size: int) -> None:
+        self.root, self.size = root, size
+        self.bins: dict[str, DocBin] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, split: str, doc: Doc) -> None:
+        from spacy.tokens import DocBin
+
+        db = self.bins.get(split)
+        if db is None:
+            db = self.bins[split] = DocBin(store_user_data=True)
+        db.add(doc)
+        if len(db) >= self.size:
+            self.flush(split)
+
+    def flush(self, split: str) -> None:
+        db = self.bins.pop(split, None)
+        if db is None or not len(db):
+            return
+        n = self.counts.get(split, 0)
+        folder = self.root / split
+        folder.mkdir(parents=True, exist_ok=True)
+        db.to_disk(folder / f"{n:04d}.spacy")
+        self.counts[split] = n + 1
+
+    def close(self) -> None:
+        for split in list(self.bins):
+            self.flush(split)
+
+
+def export_spacy(
+    records: Iterable[ExportRecord],
+    schema: LabelSchema,
+    out: Path,
+    media_path: MediaPath,
+    /,
+    *,
+    lang: str = "en",
+    shard_size: int = 5000,
+) -> ExportReport:
+    """Export spans and text classification as spaCy ``DocBin`` shards (published atomically).
+
+    Args:
+        records: Text items (``split`` from the record or ``item.meta``).
+        schema: The label schema (spans and/or classification controls on one text field).
+        out: The folder to create (must not exist, or be empty).
+        media_path: Unused (text is inline); accepted for the common exporter signature.
+        lang: The ``spacy.blank`` language (``zh``: character segmentation).
+        shard_size: Docs per ``.spacy`` file (memory bound of the export).
+
+    Returns:
+        The report; misaligned spans are listed in ``errors`` (the item is skipped).
+
+    Example:
+        >>> # export_spacy(records, schema, Path("release/spacy"), store.path_of, lang="zh")
+        >>> # DocBin().from_disk("release/spacy/train/0000.spacy").get_docs(blank_nlp("zh").vocab)
+    """
+    spans = controls_of(schema, [ControlKind.SPANS])
+    cats = controls_of(schema, [ControlKind.CLASSIFICATION])
+    if not spans and not cats:
+        raise FormatError("spaCy export needs a spans or classification control")
+    field_name = _field(schema, spans, cats)
+    labels = [label for c in cats for label in c.labels]
+    if len(set(labels)) != len(labels):
+        raise FormatError("classification labels must be unique across controls to become doc.cats")
+    nlp = blank_nlp(lang)
+    report = ExportReport(out)
+    with atomic_dir(out) as tmp:
+        shards = _Shards(tmp, max(1, shard_size))
+        for rec in records:
+            try:
+                split = safe_split(rec.split_name)
+                doc, written, ignored = record_doc(nlp, schema, rec, field_name)
+            except ValueError as exc:
+                report.errors.append(ItemError(rec.where, str(exc), code="LL-FORMAT"))
+                continue
+            shards.add(split, doc)
+            report.items += 1
+            report.regions += written
+            report.ignored_regions += ignored
+        shards.close()
+        _write_meta(tmp, lang, field_name, spans, cats)
+    return report
+
+
+def _write_meta(tmp: Path, lang: str, field_name: str, spans: list[Control], cats: list[Control]) -> None:
+    import json
+
+    meta: dict[str, Any] = {
+        "lang": lang,
+        "tokenizer": "spacy.blank" + ("(segmenter=char)" if lang == "zh" else ""),
+        "field": field_name,
+        "spans_keys": [c.name for c in spans],
+        "ents_from": next((c.name for c in spans if not c.allow_overlap), None),
+        "cats": [label for c in cats for label in c.labels],
+    }
+    (tmp / "labelloop-spacy.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
