@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,11 @@ TEXT_SCHEMA: dict[str, Any] = {
 }
 IMAGE_SCHEMA: dict[str, Any] = {
     "media": [{"name": "image", "kind": "image"}],
-    "controls": [{"name": "category", "kind": "classification", "target": "image", "labels": ["light", "dark"]}],
+    "controls": [
+        {"name": "category", "kind": "classification", "target": "image", "labels": ["light", "dark"]},
+        {"name": "objects", "kind": "boxes", "target": "image", "labels": ["face", "car"]},
+        {"name": "outlines", "kind": "polygons", "target": "image", "labels": ["face", "car"]},
+    ],
 }
 CLOUD_SCHEMA: dict[str, Any] = {
     "media": [{"name": "pointcloud", "kind": "pointcloud"}],
@@ -29,7 +34,17 @@ CLOUD_SCHEMA: dict[str, Any] = {
         {"name": "objects", "kind": "cuboids", "target": "pointcloud", "labels": ["car", "pedestrian", "cyclist"]}
     ],
 }
-SCHEMAS = {Medium.TEXT: TEXT_SCHEMA, Medium.IMAGE: IMAGE_SCHEMA, Medium.POINTCLOUD: CLOUD_SCHEMA}
+AUDIO_SCHEMA: dict[str, Any] = {
+    "media": [{"name": "audio", "kind": "audio"}],
+    "controls": [{"name": "speech", "kind": "segments", "target": "audio", "labels": ["speech"], "transcript": True}],
+}
+SCHEMAS = {
+    Medium.TEXT: TEXT_SCHEMA,
+    Medium.IMAGE: IMAGE_SCHEMA,
+    Medium.POINTCLOUD: CLOUD_SCHEMA,
+    Medium.AUDIO: AUDIO_SCHEMA,
+}
+AUDIO_DIR = Path(__file__).resolve().parents[2] / "src/labelloop/services/samples/data/audio"
 
 
 def text_ref(text: str) -> MediaRef:
@@ -42,6 +57,50 @@ def image_ref(store: Store, pixels: np.ndarray) -> MediaRef:
     sha, _, _ = store.blobs.put_bytes(buf.getvalue())
     h, w = pixels.shape[:2]
     return MediaRef(Medium.IMAGE, sha, "image/png", None, {"width": w, "height": h})
+
+
+def audio_ref(store: Store, samples: np.ndarray, rate: int = 16000) -> MediaRef:
+    import soundfile
+
+    buf = io.BytesIO()
+    soundfile.write(buf, samples.astype(np.float32), rate, format="WAV", subtype="PCM_16")
+    sha, _, _ = store.blobs.put_bytes(buf.getvalue())
+    meta = {"duration_s": len(samples) / rate, "sample_rate": rate, "channels": 1}
+    return MediaRef(Medium.AUDIO, sha, "audio/wav", None, meta)
+
+
+def demo_clip_ref(store: Store, name: str = "clip_01.flac") -> MediaRef:
+    import soundfile
+
+    samples, rate = soundfile.read(AUDIO_DIR / name, dtype="float32")
+    return audio_ref(store, samples, rate)
+
+
+def tiny_yolo_onnx(path: Path, output: np.ndarray, input_hw: tuple[int, int] = (64, 64)) -> Path:
+    """Write an ONNX "detector" whose output is the constant ``output`` (1 x (4+nc) x N) plus 0 x input."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    h, w = input_hw
+    const = numpy_helper.from_array(output.astype(np.float32), "boxes")
+    zero = numpy_helper.from_array(np.zeros(1, np.float32), "zero")
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+        helper.make_node("Add", ["boxes", "nothing"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_yolo",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, h, w])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(output.shape))],
+        initializer=[const, zero],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
 
 
 def cloud_ref(store: Store, xyz: np.ndarray) -> MediaRef:

