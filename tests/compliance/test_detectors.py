@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import pytest
+
+from labelloop.compliance.pii import (
+    AddressRecognizer,
+    BankCardRecognizer,
+    ChineseNerRecognizer,
+    CnResidentIdRecognizer,
+    Finding,
+    NetworkRecognizer,
+    PassportRecognizer,
+    PhoneRecognizer,
+    PiiDetector,
+    PlateRecognizer,
+    Recognizer,
+    is_valid_cn_id,
+    resolve_overlaps,
+)
+
+
+def spans(rec: Recognizer, text: str) -> list[tuple[str, str]]:
+    return [(f.entity, text[f.start : f.end]) for f in resolve_overlaps(rec.find(text))]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("身份证号11010519491231002X。", ["11010519491231002X"]),
+        ("id: 11010519491231002x, ok", ["11010519491231002x"]),
+        ("身份证号110105194912310021。", []),  # wrong check character
+        ("110105194902301005", []),  # 30 February
+        ("990105194912310029", []),  # no province 99
+        ("A11010519491231002X", []),  # glued to a letter
+        ("11010519491231002X1", []),  # 19 characters
+    ],
+)
+def test_cn_resident_id(text: str, expected: list[str]) -> None:
+    assert [v for _, v in spans(CnResidentIdRecognizer(), text)] == expected
+
+
+def test_cn_id_future_birth_date_rejected() -> None:
+    import datetime as dt
+
+    assert not is_valid_cn_id("11010519491231002X", today=dt.date(1949, 12, 30))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("卡号4111111111111111。", ["4111111111111111"]),
+        ("card 4111 1111 1111 1111 ok", ["4111 1111 1111 1111"]),
+        ("card 4111-1111-1111-1111", ["4111-1111-1111-1111"]),
+        ("amex 3782 822463 10005", ["3782 822463 10005"]),
+        ("银联6212260200106542318", []),  # 19 digits, Luhn fails
+        ("card 4111111111111112", []),  # Luhn fails
+        ("card 4111 1111-1111 1111", []),  # mixed separators
+        ("card 411111111111", []),  # 12 digits
+        ("0000000000000000", []),  # one repeated digit
+    ],
+)
+def test_bank_card(text: str, expected: list[str]) -> None:
+    assert [v for _, v in spans(BankCardRecognizer(), text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我的手机是13812345678，谢谢", ["13812345678"]),
+        ("call +86 138-1234-5678 now", ["+86 138-1234-5678"]),
+        ("电话：010-62345678", ["010-62345678"]),
+        ("(0755)22345678", ["(0755)22345678"]),
+        ("Phone (565)408-8995x790.", ["(565)408-8995x790"]),
+        ("call 001-238-883-6859 now", ["001-238-883-6859"]),
+        ("ticket 12812345678", []),  # no 12x mobile prefix
+        ("138123456789", []),  # 12 digits
+        ("order 0101234567", []),  # bare landline without separator
+    ],
+)
+def test_phone(text: str, expected: list[str]) -> None:
+    assert [v for _, v in spans(PhoneRecognizer(), text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("邮箱zhang.wei@example.com。", [("EMAIL", "zhang.wei@example.com")]),
+        ("mail <a+b@mail.example.co.uk>.", [("EMAIL", "a+b@mail.example.co.uk")]),
+        ("IP地址192.168.1.1，", [("IP_ADDRESS", "192.168.1.1")]),
+        ("ip 256.1.1.1", []),
+        ("version 1.2.3.4.5", []),
+        ("v6 fe80::1ff:fe23:4567:890a, ok", [("IP_ADDRESS", "fe80::1ff:fe23:4567:890a")]),
+        ("time 12:30:45", []),
+        ("see https://example.com/a?b=1.", [("URL", "https://example.com/a?b=1")]),
+        ("访问https://example.cn/路径，", [("URL", "https://example.cn/")]),
+        ("go to www.example.org)", [("URL", "www.example.org")]),
+        ("not an email: a@b", []),
+    ],
+)
+def test_network(text: str, expected: list[tuple[str, str]]) -> None:
+    assert spans(NetworkRecognizer(), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("护照号码E12345678。", ["E12345678"]),
+        ("passport G87654321", ["G87654321"]),
+        ("Passport No: K1234567", ["K1234567"]),
+        ("Order K1234567 shipped", []),
+        ("E1234567", []),  # 7 digits
+    ],
+)
+def test_passport(text: str, expected: list[str]) -> None:
+    assert [v for _, v in spans(PassportRecognizer(), text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("车牌京A·12345停在门口", ["京A·12345"]),
+        ("粤B D12345", ["粤B D12345"]),  # new-energy plate with a space
+        ("粤BD12345新能源", ["粤BD12345"]),
+        ("沪C1234挂", ["沪C1234挂"]),
+        ("京I12345", []),
+        ("京O12345", []),
+    ],
+)
+def test_plate(text: str, expected: list[str]) -> None:
+    assert [v for _, v in spans(PlateRecognizer(), text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Ship to 690 Sanchez Union Suite 625\nChristopherhaven, CT 21957.",
+            "690 Sanchez Union Suite 625\nChristopherhaven, CT 21957",
+        ),
+        ("地址：浙江省杭州市西湖区文三路90号，电话", "浙江省杭州市西湖区文三路90号"),
+        ("I bought 3 Apples", None),
+    ],
+)
+def test_address(text: str, expected: str | None) -> None:
+    got = [v for _, v in spans(AddressRecognizer(), text)]
+    assert got == ([expected] if expected else [])
+
+
+def test_chinese_names_and_places() -> None:
+    text = "收件人：李娜，住在上海，联系王先生。"
+    got = set(spans(ChineseNerRecognizer(), text))
+    assert ("PERSON", "李娜") in got
+    assert ("LOCATION", "上海") in got
+    assert ("PERSON", "王") not in got  # single character is not reported
+
+
+def test_chinese_ner_skips_text_without_han() -> None:
+    assert ChineseNerRecognizer().find("John lives in Paris") == []
+
+
+def test_overlap_checksum_beats_generic_and_longer_beats_shorter() -> None:
+    a = Finding(0, 18, "BANK_CARD", 1.0, "bank_card_luhn", 99)
+    b = Finding(0, 18, "CN_ID", 1.0, "cn_resident_id", 100)
+    c = Finding(0, 9, "PASSPORT", 0.6, "passport_context", 30)
+    assert resolve_overlaps([a, b, c]) == [b]
+    short, long_ = Finding(0, 4, "X", 1.0, "r", 10), Finding(2, 10, "Y", 0.5, "r", 10)
+    assert resolve_overlaps([short, long_]) == resolve_overlaps([long_, short]) == [long_]
+
+
+def test_id_that_passes_luhn_stays_an_id() -> None:
+    # find a valid ID that also passes Luhn, then check the detector's choice
+    from labelloop.compliance.pii import cn_id_check_char, luhn_ok
+
+    for seq in range(1000):
+        body = f"11010519900101{seq:03d}"
+        cid = body + cn_id_check_char(body)
+        if cid.isdigit() and luhn_ok(cid):
+            break
+    det = PiiDetector(english_ner=False, chinese_ner=False)
+    assert [f.entity for f in det.detect(f"号码 {cid} 。")] == ["CN_ID"]
+
+
+def test_detector_mixed_text_rules_only() -> None:
+    det = PiiDetector(english_ner=False, chinese_ner=False)
+    text = "张先生(zhang@example.cn)的手机13812345678，卡号6222 0200 0000 0000 8，IP 10.0.0.1"
+    got = {f.entity for f in det.detect(text)}
+    assert {"EMAIL", "PHONE", "IP_ADDRESS"} <= got
+
+
+def test_detector_entity_filter_and_min_score() -> None:
+    det = PiiDetector(english_ner=False, chinese_ner=False, entities=["EMAIL"], min_score=0.5)
+    assert [f.entity for f in det.detect("a@example.com 13812345678")] == ["EMAIL"]
