@@ -310,7 +310,7 @@ def _encode_pair(
 
 def _weights(k: int, weights: Literal["linear", "quadratic"] | None) -> FloatArray:
     i = np.arange(k, dtype=np.float64)
-    d = np.abs(i[:, None] - i[None, :])
+    d: FloatArray = np.abs(i[:, None] - i[None, :])
     if weights is None:
         return (d > 0).astype(np.float64)
     if weights == "linear":

@@ -138,7 +138,7 @@ def label_quality_scores(
         [0.9, 0.2]
     """
     y, p = _check(labels, pred_probs)
-    own = p[np.arange(y.size), y]
+    own: FloatArray = np.asarray(p[np.arange(y.size), y], dtype=np.float64)
     if method == "self_confidence":
         return own
     if method == "normalized_margin":
