@@ -1,0 +1,71 @@
+"""Active learning and certified routing maths (L2): bounds, tiers, samplers, A/B read-outs.
+
+Pure functions over numpy arrays; no storage, backends or quality imports.
+"""
+
+from __future__ import annotations
+
+from labelloop.active.bounds import (
+    ThresholdResult,
+    certified_threshold,
+    certified_thresholds_per_class,
+    clean_items_needed,
+    clopper_pearson,
+    cp_lower,
+    min_clean_audits,
+)
+from labelloop.active.experiments import ABReadout, ArmData, ArmSummary, ab_readout, split_arms, wilson_interval
+from labelloop.active.routing import (
+    AuditOutcome,
+    ClassCertificate,
+    QualityCertificate,
+    RoutingPolicy,
+    Tier,
+    audit_sample,
+    build_certificate,
+    reaudit,
+    route,
+)
+from labelloop.active.samplers import (
+    StoppingRule,
+    diverse_batch,
+    entropy,
+    k_center_greedy,
+    least_confidence,
+    margin,
+    random_batch,
+    select,
+)
+
+__all__ = [
+    "ABReadout",
+    "ArmData",
+    "ArmSummary",
+    "AuditOutcome",
+    "ClassCertificate",
+    "QualityCertificate",
+    "RoutingPolicy",
+    "StoppingRule",
+    "ThresholdResult",
+    "Tier",
+    "ab_readout",
+    "audit_sample",
+    "build_certificate",
+    "certified_threshold",
+    "certified_thresholds_per_class",
+    "clean_items_needed",
+    "clopper_pearson",
+    "cp_lower",
+    "diverse_batch",
+    "entropy",
+    "k_center_greedy",
+    "least_confidence",
+    "margin",
+    "min_clean_audits",
+    "random_batch",
+    "reaudit",
+    "route",
+    "select",
+    "split_arms",
+    "wilson_interval",
+]
