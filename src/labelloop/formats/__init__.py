@@ -33,6 +33,9 @@ from labelloop.formats._base import (
     ImportedItem,
     Importer,
     MediaPath,
+    UnsafePath,
+    check_relative,
+    resolve_inside,
 )
 from labelloop.formats.coco import export_coco, import_coco
 from labelloop.formats.conll2003 import export_conll2003, import_conll2003
@@ -56,6 +59,8 @@ __all__ = [
     "ImportedItem",
     "Importer",
     "MediaPath",
+    "UnsafePath",
+    "check_relative",
     "export_coco",
     "export_conll2003",
     "export_csv",
@@ -73,6 +78,7 @@ __all__ = [
     "import_label_studio",
     "import_voc",
     "import_yolo",
+    "resolve_inside",
 ]
 
 T = TypeVar("T")

@@ -9,10 +9,11 @@
 Example:
     >>> import tempfile, pathlib
     >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> resolve_inside(root, "../../etc/passwd")
-    Traceback (most recent call last):
-    ...
-    ValueError: expected a relative path inside the dataset folder, got '../../etc/passwd'
+    >>> try:
+    ...     resolve_inside(root, "../../etc/passwd")
+    ... except ValueError as exc:
+    ...     print(exc)
+    expected a relative path inside the dataset folder, got '../../etc/passwd'
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ __all__ = [
     "ImportedItem",
     "Importer",
     "MediaPath",
+    "UnsafePath",
     "Value",
     "atomic_dir",
     "check_problems",
+    "check_relative",
     "controls_of",
     "fmt_num",
     "is_finite_number",
@@ -159,26 +162,62 @@ class Importer(Protocol):
 
 
 # ---------------------------------------------------------------------- paths
-def resolve_inside(root: Path, rel: str, *, base: str = "") -> Path:
-    """Resolve ``base/rel`` under ``root``; refuse anything that could leave ``root``.
+class UnsafePath(ValueError):
+    """A user-given path that could leave its root.
 
-    Refused: empty names, NUL bytes, URLs, absolute POSIX or Windows paths, drive letters,
-    ``..`` components and symbolic links that resolve outside ``root``. The file need not exist.
+    Attributes:
+        path: The path as given.
+        escapes: True when the path itself looked relative but resolves (through a symbolic
+            link) outside the root.
+    """
+
+    def __init__(self, path: object, *, escapes: bool = False) -> None:
+        tail = ", which resolves outside it" if escapes else ""
+        super().__init__(f"expected a relative path inside the dataset folder, got {path!r}{tail}")
+        self.path = path
+        self.escapes = escapes
+
+
+def check_relative(rel: object) -> PurePosixPath:
+    """Return ``rel`` as a relative POSIX path, refusing anything that could name another place.
+
+    Refused: non-strings, empty names, NUL bytes, URLs, absolute POSIX or Windows paths, drive
+    letters and ``..`` components. Pure: nothing on disk is consulted.
 
     Raises:
-        ValueError: with a message naming the path.
+        UnsafePath: naming the path.
+
+    Example:
+        >>> check_relative("a/b.png").parts
+        ('a', 'b.png')
+        >>> check_relative("/etc/passwd")
+        Traceback (most recent call last):
+        ...
+        labelloop.formats._base.UnsafePath: expected a relative path inside the dataset folder, got '/etc/passwd'
     """
-    expected = "a relative path inside the dataset folder"
     if not isinstance(rel, str) or not rel or "\x00" in rel:
-        raise ValueError(f"expected {expected}, got {rel!r}")
+        raise UnsafePath(rel)
     posix = PurePosixPath(rel.replace("\\", "/"))
     win = PureWindowsPath(rel)
     if _SCHEME.match(rel) or posix.is_absolute() or win.is_absolute() or win.drive or ".." in posix.parts:
-        raise ValueError(f"expected {expected}, got {rel!r}")
+        raise UnsafePath(rel)
+    return posix
+
+
+def resolve_inside(root: Path, rel: str, *, base: str = "") -> Path:
+    """Resolve ``base/rel`` under ``root``; refuse anything that could leave ``root``.
+
+    Everything :func:`check_relative` refuses, and symbolic links that resolve outside
+    ``root``. The file need not exist.
+
+    Raises:
+        UnsafePath: naming the path (a :class:`ValueError`).
+    """
+    posix = check_relative(rel)
     top = root.resolve()
     target = (top / base / posix).resolve()
     if not target.is_relative_to(top):
-        raise ValueError(f"expected {expected}, got {rel!r}, which resolves outside it")
+        raise UnsafePath(rel, escapes=True)
     return target
 
 

@@ -22,10 +22,11 @@ import stat
 import unicodedata
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from labelloop.errors import InputRejected
+from labelloop.formats import UnsafePath, check_relative
 
 __all__ = ["ZipLimits", "extract_zip", "is_zip"]
 
@@ -48,16 +49,12 @@ def is_zip(head: bytes) -> bool:
 
 def _check_member(info: zipfile.ZipInfo, name: str) -> str:
     member = info.filename
-    unsafe = InputRejected(name, "an archive whose members stay inside it", f"member {member!r}")
-    if "\x00" in member or not member:
-        raise unsafe
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
+    if stat.S_ISLNK(info.external_attr >> 16):
         raise InputRejected(name, "an archive of plain files", f"symbolic link {member!r}")
-    posix = PurePosixPath(member.replace("\\", "/"))
-    win = PureWindowsPath(member)
-    if posix.is_absolute() or win.is_absolute() or win.drive or ".." in posix.parts:
-        raise unsafe
+    try:
+        posix = check_relative(member)
+    except UnsafePath:
+        raise InputRejected(name, "an archive whose members stay inside it", f"member {member!r}") from None
     return unicodedata.normalize("NFC", str(posix)).casefold()
 
 
