@@ -194,3 +194,24 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--data-dir", str(data), "preannotate", "p", "--backend", "text.rulez"])
     out, err = capsys.readouterr()
     assert code == 6 and "error[LL-PLUGIN]: no backend 'text.rulez'; available:" in err
+
+
+class _NumpyFloats(Scripted):
+    """numpy.float64 subclasses float, so isinstance checks pass; storage's JSON writer refuses it."""
+
+    def predict(self, batch: Sequence[Item], schema: LabelSchema, controls: Sequence[Control]) -> list[Any]:
+        span: dict[str, Any] = {"id": "s", "control": "entities", "label": "LOC", "start": 0, "end": 1}
+        return [
+            self.ok(
+                it, [span | {"extra_score": np.float64(0.5)}] if it.data["text"].text == "np" else [span], score=0.9
+            )
+            for it in batch
+        ]
+
+
+def test_numpy_floats_in_values_are_refused_per_item(sqlite_store: Store) -> None:
+    _texts(sqlite_store, ["a", "np", "b"])
+    r = preannotate(sqlite_store, "p", "", backend=_NumpyFloats())
+    assert (r.suggestions, r.failed) == (2, 1)
+    reason = str(r.errors[0])
+    assert "not plain JSON" in reason or "Extra inputs" in reason

@@ -160,9 +160,14 @@ class ImageFacesBackend(BaseBackend):
                 image = load_image(self.media.path(media_of(item, ctl)), source=f"item {item.id} {ctl.target}")
                 for i, (box, score) in enumerate(self.detector.detect(image)):
                     value.append(
-                        {"id": f"{ctl.name}-{i}", "control": ctl.name, "label": self.config.label, "xyxy": list(box)}
+                        {
+                            "id": f"{ctl.name}-{i}",
+                            "control": ctl.name,
+                            "label": self.config.label,
+                            "xyxy": [float(v) for v in box],
+                        }
                     )
-                    best = score if best is None else max(best, score)
+                    best = float(score) if best is None else max(best, float(score))
             outs.append(self.ok(item, value, score=best))
         return outs
 

@@ -1,8 +1,8 @@
 """The demo: real sample data of all four media through every pipeline step that exists.
 
-Steps today: write samples → create projects → import (with gold labels) → native export →
-restore into a scratch store and check the round trip is identical. Later capabilities add
-their steps here (pre-annotation, routing, QC, releases).
+Steps today: write samples → create projects → import (with gold labels) → pre-annotate with
+the built-in offline backends → native export → restore into a scratch store and check the
+round trip is identical. Later capabilities add their steps here (routing, QC, releases).
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from labelloop.core import Actor
-from labelloop.errors import Conflict
+from labelloop.errors import BackendUnavailable, Conflict, PluginError
+from labelloop.plugins import PluginManager
 from labelloop.services.ingest import import_source
 from labelloop.services.native import canonical_export, export_native, restore_native
+from labelloop.services.preannotate import preannotate
 from labelloop.services.projects import create_project, parse_schema
 from labelloop.services.samples import write_samples
 from labelloop.storage import Store
@@ -35,10 +38,74 @@ class DemoReport:
     problems: list[str] = field(default_factory=list)
 
 
-def run_demo(store: Store, work_dir: Path, *, on_step: StepFn | None = None) -> DemoReport:
+# Rules for the text demo: a small lexicon and gazetteer, the kind a team writes on day one.
+TEXT_RULES: dict[str, Any] = {
+    "rules": [
+        {
+            "name": "positive words",
+            "kind": "dictionary",
+            "control": "sentiment",
+            "label": "positive",
+            "terms": ["great", "love", "excellent", "fast", "perfect", "好", "很好", "喜欢", "满意"],
+        },
+        {
+            "name": "negative words",
+            "kind": "dictionary",
+            "control": "sentiment",
+            "label": "negative",
+            "terms": ["terrible", "broken", "late", "awful", "refund", "差", "坏", "失望", "退货"],
+        },
+        {
+            "name": "places",
+            "kind": "dictionary",
+            "control": "entities",
+            "label": "LOC",
+            "terms": ["London", "Paris", "Berlin", "New York", "Tokyo", "北京", "上海", "深圳", "杭州", "广州"],
+        },
+        {
+            "name": "companies",
+            "kind": "regex",
+            "control": "entities",
+            "label": "ORG",
+            "pattern": r"\b[A-Z][A-Za-z]+ (?:Inc|Ltd|Corp|GmbH)\b|[\u4e00-\u9fff]{2,6}(?:公司|集团|银行)",
+        },
+    ]
+}
+
+# (project, backend, config): every built-in that fits the demo's media
+DEMO_BACKENDS: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("text-demo", "text.rules", TEXT_RULES),
+    ("image-demo", "image.classify", None),
+    ("image-demo", "image.faces", None),
+    ("audio-demo", "audio.segments", None),
+    ("audio-demo", "audio.transcribe", None),
+    ("pointcloud-demo", "pointcloud.cuboids", None),
+    ("lidar-camera-demo", "pointcloud.cuboids", None),
+]
+
+
+def _preannotate(store: Store, plugins: PluginManager, step: StepFn, report: DemoReport) -> None:
+    for project, backend, config in DEMO_BACKENDS:
+        try:
+            r = preannotate(store, project, backend, plugins=plugins, config=config)
+        except (BackendUnavailable, PluginError) as exc:  # an extra that is not installed
+            step("pre-annotate", f"{project}: {backend} skipped ({exc})")
+            continue
+        step(
+            "pre-annotate",
+            f"{project}: {backend} → {r.suggestions} suggestions on {r.todo} items "
+            f"({r.skipped} already done, {len(r.errors)} refused)",
+        )
+        report.problems.extend(f"{project}: {backend}: {e}" for e in r.errors)
+
+
+def run_demo(
+    store: Store, work_dir: Path, *, on_step: StepFn | None = None, plugins: PluginManager | None = None
+) -> DemoReport:
     """Build the demo workspace in ``store`` from samples written under ``work_dir``.
 
-    Running it again is safe: projects are reused and already-imported items are skipped.
+    Running it again is safe: projects are reused, already-imported items and already
+    pre-annotated items are skipped.
     """
     report = DemoReport()
     actor = Actor.system("demo")
@@ -68,6 +135,7 @@ def run_demo(store: Store, work_dir: Path, *, on_step: StepFn | None = None) -> 
         )
         report.problems.extend(f"{sp.name}: {e}" for e in r.errors)
         report.projects.append(sp.name)
+    _preannotate(store, plugins or PluginManager(), step, report)
     exports = work_dir / "exports"
     for name in report.projects:
         out = exports / name

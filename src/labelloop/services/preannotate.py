@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from labelloop.core import Control, Item, ItemError, LabelSchema, MediaRef, NewSuggestion
 from labelloop.core.plugins import Backend, BackendContext, BackendOutput, TrainableBackend
 from labelloop.errors import BackendUnavailable, PluginError
@@ -115,7 +117,8 @@ def _check(out: object, item: Item, backend: Backend) -> str | None:
     ):
         return f"score {out.score!r} is not a number in [0, 1]"
     try:
-        json.dumps(out.value, allow_nan=False)
+        json.dumps(out.value, allow_nan=False)  # NaN / infinity
+        orjson.dumps(out.value)  # exact JSON types, as storage writes them (numpy scalars are refused)
     except (TypeError, ValueError) as exc:
         return f"value is not plain JSON: {exc}"
     return None
