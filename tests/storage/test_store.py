@@ -174,3 +174,34 @@ def test_sqlite_concurrent_writers_queue_instead_of_failing(tmp_path: Path, text
 def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="cannot open the database"):
         Store.open("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2", tmp_path)
+
+
+def test_upgrade_from_the_first_revision_keeps_every_row(
+    store: Store, tmp_path: Path, text_schema: LabelSchema
+) -> None:
+    from alembic import command
+    from sqlalchemy import func, select
+
+    from labelloop.storage.migrate import _config
+
+    url = store.engine.url.render_as_string(hide_password=False)
+    with store.engine.begin() as conn:  # start over at revision 0001 with data in it
+        command.downgrade(_config(conn), "0001")
+    assert current_revision(store.engine) == "0001"
+    with store.transaction() as tx:
+        p = tx.projects.create("old", text_schema, "user:a")
+        ids = tx.items.add_many(p.id, [_text_item(f"t{i}") for i in range(5)], created_by="user:a")
+        tx.labels.add_annotations(p.id, [NewAnnotation(i, [], "a") for i in ids if i is not None])
+    reopened = Store.open(url if store.engine.dialect.name == "postgresql" else None, store.data_dir)
+    try:
+        assert current_revision(reopened.engine) == head_revision()
+        with reopened.read() as tx:
+            assert tx.projects.counts(tx.projects.get("old").id) == {
+                "items": 5,
+                "suggestions": 0,
+                "annotations": 5,
+                "reviews": 0,
+            }
+            assert tx.conn.execute(select(func.count()).select_from(t.items)).scalar_one() == 5
+    finally:
+        reopened.close()

@@ -162,6 +162,7 @@ items = Table(
     _who(),
     UniqueConstraint("project_id", "content_hash", name="uq_items_project_content"),
     Index("ix_items_project_key", "project_id", "key"),
+    Index("ix_items_project_id", "project_id", "id"),  # keyset pages of a project
 )
 
 suggestions = Table(
@@ -177,6 +178,7 @@ suggestions = Table(
     _when(),
     _who(),
     Index("ix_suggestions_project_model", "project_id", "backend", "model_version"),
+    Index("ix_suggestions_project_item", "project_id", "item_id"),  # labels of a page of items
 )
 
 annotations = Table(
@@ -193,6 +195,7 @@ annotations = Table(
     Column("suggestion_id", ForeignKey("suggestions.id"), nullable=True),
     _when(),
     _who(),
+    Index("ix_annotations_project_item", "project_id", "item_id"),  # labels of a page of items
 )
 
 reviews = Table(
@@ -208,6 +211,7 @@ reviews = Table(
     Column("comment", Text, nullable=False),
     _when(),
     _who(),
+    Index("ix_reviews_project_item", "project_id", "item_id"),  # labels of a page of items
 )
 
 APPEND_ONLY_TABLES = ("suggestions", "annotations", "reviews")
