@@ -49,6 +49,7 @@ __all__ = [
     "controls_of",
     "fmt_num",
     "is_finite_number",
+    "pick_control",
     "resolve_inside",
     "safe_split",
 ]
@@ -268,6 +269,43 @@ def controls_of(schema: LabelSchema, kinds: Iterable[ControlKind], field_name: s
     """The controls of the given kinds (on ``field_name`` if given), in schema order."""
     wanted = set(kinds)
     return [c for c in schema.controls if c.kind in wanted and (field_name is None or c.target == field_name)]
+
+
+def pick_control(
+    schema: LabelSchema,
+    kind: ControlKind,
+    name: str | None,
+    *,
+    fmt: str,
+    prefer: Callable[[Control], bool] | None = None,
+) -> Control:
+    """The control a format exports: ``name`` (which must be of ``kind``), else the first of ``kind``.
+
+    Args:
+        schema: The project's schema.
+        kind: The control kind the format carries.
+        name: The control the user asked for, if any.
+        fmt: The format's name, for messages.
+        prefer: Among several controls of ``kind``, the first one this accepts wins.
+
+    Raises:
+        FormatError: no such control, or one of another kind.
+
+    Example:
+        >>> s = LabelSchema.model_validate({"media": [{"name": "t", "kind": "text"}],
+        ...     "controls": [{"name": "ents", "kind": "spans", "target": "t", "labels": ["X"]}]})
+        >>> pick_control(s, ControlKind.SPANS, None, fmt="CoNLL-2003").name
+        'ents'
+    """
+    if name is not None:
+        ctl = schema.control(name)
+        if ctl.kind != kind:
+            raise FormatError(f"{fmt} exports a {kind.value} control; {name!r} is {ctl.kind.value}")
+        return ctl
+    found = controls_of(schema, [kind])
+    if not found:
+        raise FormatError(f"{fmt} needs a {kind.value} control")
+    return next((c for c in found if prefer(c)), found[0]) if prefer is not None else found[0]
 
 
 def check_problems(schema: LabelSchema, field_name: str, regions: Value, meta: Mapping[str, Any]) -> list[str]:

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from labelloop.core import Control, ControlKind, ItemError, LabelSchema, Medium
-from labelloop.errors import FormatError
 from labelloop.formats._base import (
     ExportRecord,
     ExportReport,
@@ -39,7 +38,7 @@ from labelloop.formats._base import (
     Value,
     atomic_dir,
     check_problems,
-    controls_of,
+    pick_control,
     resolve_inside,
     safe_split,
 )
@@ -84,15 +83,7 @@ def iob2_tags(tokens: list[tuple[str, int, int]], spans: Iterable[tuple[int, int
 
 
 def _spans_control(schema: LabelSchema, control: str | None) -> Control:
-    if control is not None:
-        ctl = schema.control(control)
-        if ctl.kind != ControlKind.SPANS:
-            raise FormatError(f"CoNLL-2003 exports a spans control; {control!r} is {ctl.kind}")
-        return ctl
-    found = controls_of(schema, [ControlKind.SPANS])
-    if not found:
-        raise FormatError("CoNLL-2003 needs a spans control")
-    return found[0]
+    return pick_control(schema, ControlKind.SPANS, control, fmt="CoNLL-2003")
 
 
 def export_conll2003(

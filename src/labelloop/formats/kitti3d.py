@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from labelloop.core import Control, ControlKind, ItemError, LabelSchema, Medium
-from labelloop.errors import FormatError
 from labelloop.formats._base import (
     ExportRecord,
     ExportReport,
@@ -45,8 +44,8 @@ from labelloop.formats._base import (
     Value,
     atomic_dir,
     check_problems,
-    controls_of,
     fmt_num,
+    pick_control,
     resolve_inside,
     safe_split,
 )
@@ -194,10 +193,7 @@ def cuboid_line(r: dict[str, Any], calib: KittiCalib) -> str:
 
 
 def _cuboids(schema: LabelSchema, control: str | None) -> Control:
-    found = [schema.control(control)] if control else controls_of(schema, [ControlKind.CUBOIDS])
-    if not found or found[0].kind != ControlKind.CUBOIDS:
-        raise FormatError("KITTI 3D needs a cuboids control")
-    return found[0]
+    return pick_control(schema, ControlKind.CUBOIDS, control, fmt="KITTI 3D")
 
 
 def export_kitti3d(

@@ -37,7 +37,7 @@ from labelloop.formats._base import (
     MediaPath,
     atomic_dir,
     check_problems,
-    controls_of,
+    pick_control,
     safe_split,
 )
 from labelloop.formats._media import MediaWriter
@@ -79,15 +79,7 @@ def audio_duration(path: Path) -> float:
 
 
 def _segments_control(schema: LabelSchema, control: str | None) -> Control:
-    if control is not None:
-        ctl = schema.control(control)
-        if ctl.kind != ControlKind.SEGMENTS:
-            raise FormatError(f"NeMo exports a segments control; {control!r} is {ctl.kind}")
-        return ctl
-    found = controls_of(schema, [ControlKind.SEGMENTS])
-    if not found:
-        raise FormatError("NeMo ASR manifests need a segments control on an audio field")
-    return next((c for c in found if c.transcript), found[0])
+    return pick_control(schema, ControlKind.SEGMENTS, control, fmt="NeMo", prefer=lambda c: c.transcript)
 
 
 def export_nemo(

@@ -25,7 +25,6 @@ from typing import IO, Any
 from xml.sax.saxutils import escape
 
 from labelloop.core import Control, ControlKind, ItemError, LabelSchema
-from labelloop.errors import FormatError
 from labelloop.formats._base import (
     ExportRecord,
     ExportReport,
@@ -34,10 +33,10 @@ from labelloop.formats._base import (
     Value,
     atomic_dir,
     check_problems,
-    controls_of,
     fmt_num,
     image_ref,
     is_finite_number,
+    pick_control,
     resolve_inside,
     safe_split,
 )
@@ -50,15 +49,7 @@ ENTITIES_REFUSED = "XML entities not allowed"
 
 
 def _boxes(schema: LabelSchema, control: str | None) -> Control:
-    if control is not None:
-        ctl = schema.control(control)
-        if ctl.kind != ControlKind.BOXES:
-            raise FormatError(f"VOC exports a boxes control; {control!r} is {ctl.kind}")
-        return ctl
-    found = controls_of(schema, [ControlKind.BOXES])
-    if not found:
-        raise FormatError("Pascal VOC needs a boxes control")
-    return found[0]
+    return pick_control(schema, ControlKind.BOXES, control, fmt="Pascal VOC")
 
 
 def voc_corners(xyxy: list[float]) -> tuple[str, str, str, str]:
