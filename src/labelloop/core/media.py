@@ -31,9 +31,15 @@ class Medium(StrEnum):
     POINTCLOUD = "pointcloud"
 
 
-@dataclass(frozen=True, slots=True)
+_KIND_VALUES = {m: m.value for m in Medium}  # a dict look-up is cheaper than Enum.value
+
+
+@dataclass(slots=True)
 class MediaRef:
     """One piece of media inside an item.
+
+    A value: treat it as immutable. It is not frozen only because a frozen dataclass costs three
+    times as much to construct, and imports build millions of them.
 
     Attributes:
         kind: The medium.
@@ -59,7 +65,7 @@ class MediaRef:
 
     def to_json(self) -> dict[str, Any]:
         """Return a JSON-ready dict (inverse of :meth:`from_json`)."""
-        out: dict[str, Any] = {"kind": self.kind.value, "sha256": self.sha256, "media_type": self.media_type}
+        out: dict[str, Any] = {"kind": _KIND_VALUES[self.kind], "sha256": self.sha256, "media_type": self.media_type}
         if self.text is not None:
             out["text"] = self.text
         if self.meta:

@@ -15,7 +15,7 @@ __all__ = ["WRITE", "make_engine", "sqlite_url"]
 # with BEGIN IMMEDIATE, so concurrent writers queue on the busy timeout instead of failing
 # with "database is locked" when a deferred read lock cannot be upgraded.
 WRITE = "labelloop_write"
-_CACHE_KIB = 16 * 1024
+_CACHE_KIB = 32 * 1024
 
 
 def _json_dumps(value: Any) -> str:
@@ -52,7 +52,7 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")  # a fixed 16 MiB page cache (SQLite default: 2 MiB)
+        cur.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")  # a fixed 32 MiB page cache (SQLite default: 2 MiB)
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 

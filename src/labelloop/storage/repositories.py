@@ -189,20 +189,23 @@ class ItemRepo:
         assert when_proc is not None
         jsonb = dialect.name == "postgresql"
         when = when_proc(now())
-        rows = [
-            (
-                project_id,
-                new[i].key,
-                bytes.fromhex(new[i].content_hash),
-                _dumps({name: ref.to_json() for name, ref in new[i].data.items()}),
-                _dumps(new[i].meta),
-                new[i].source,
-                import_id,
-                when if created_at is None else when_proc(created_at[i]),
-                created_by if isinstance(created_by, str) else created_by[i],
+        by = created_by if isinstance(created_by, str) else None
+        rows = []
+        for i in first.values():
+            it = new[i]
+            rows.append(
+                (
+                    project_id,
+                    it.key,
+                    bytes.fromhex(it.content_hash),
+                    _dumps({name: ref.to_json() for name, ref in it.data.items()}),
+                    _dumps(it.meta) if it.meta else "{}",
+                    it.source,
+                    import_id,
+                    when if created_at is None else when_proc(created_at[i]),
+                    by if by is not None else created_by[i],
+                )
             )
-            for i in first.values()
-        ]
         ph = "?" if dialect.paramstyle == "qmark" else "%s"
         values = ", ".join(f"CAST({ph} AS jsonb)" if jsonb and c in ("data", "meta") else ph for c in _ITEM_COLUMNS)
         # Rows inserted now get ids above the current maximum: that identifies the new ones, so
@@ -211,7 +214,11 @@ class ItemRepo:
         before = self.conn.execute(select(func.coalesce(func.max(t.items.c.id), 0))).scalar_one()
         columns = ", ".join(_ITEM_COLUMNS)
         sql = f"INSERT INTO items ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"  # noqa: S608 (constants only)
-        self.conn.exec_driver_sql(sql, rows)
+        inserted = self.conn.exec_driver_sql(sql, rows).rowcount
+        if dialect.name == "sqlite" and inserted == len(rows) and len(first) == len(new):
+            # Nothing was skipped: SQLite gave the rows the next rowids in order (no AUTOINCREMENT
+            # gaps, writers serialised), so the ids need no second query.
+            return list(range(before + 1, before + 1 + len(rows)))
         q = select(t.items.c.content_hash, t.items.c.id).where(
             t.items.c.id > before, t.items.c.project_id == project_id
         )

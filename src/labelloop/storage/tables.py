@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -161,7 +162,14 @@ items = Table(
     _when(),
     _who(),
     UniqueConstraint("project_id", "content_hash", name="uq_items_project_content"),
-    Index("ix_items_project_key", "project_id", "key"),
+    # Partial: most items have no external key, and an entry per item would slow bulk imports.
+    Index(
+        "ix_items_project_key",
+        "project_id",
+        "key",
+        sqlite_where=text("key IS NOT NULL"),
+        postgresql_where=text("key IS NOT NULL"),
+    ),
     Index("ix_items_project_id", "project_id", "id"),  # keyset pages of a project
 )
 

@@ -43,45 +43,60 @@ def _media_fields(schema: LabelSchema) -> list[tuple[str, bool]]:
     return [(m.name, m.kind == Medium.TEXT) for m in schema.media]
 
 
-def _to_candidate(obj: Any, media: list[tuple[str, bool]], root: Path, source: str, line: int) -> Candidate:
+def _to_candidate(
+    obj: Any, media: list[tuple[str, bool]], root: Path, source: str, line: int, file: str, plain: frozenset[str]
+) -> Candidate:
+    """Build a candidate from a manifest line's object (the import's hot path: keep it lean).
+
+    ``plain`` holds the keys that never go into ``meta`` (media fields and reserved keys).
+    """
     if not isinstance(obj, dict):
         raise InputRejected(source, "a JSON object per line", type(obj).__name__)
     data = obj.get("data")
-    if data is not None and not isinstance(data, dict):
+    if data is None:
+        fields_src: dict[str, Any] = obj
+    elif isinstance(data, dict):
+        fields_src = data
+    else:
         raise InputRejected(source, "'data' to be an object", type(data).__name__)
-    fields_src: dict[str, Any] = data if isinstance(data, dict) else obj
     fields: dict[str, str | FileRef] = {}
     for name, is_text in media:
         value = fields_src.get(name)
-        if value is None:
-            raise InputRejected(source, f"a value for media field {name!r}", f"keys {sorted(fields_src)}")
-        if not isinstance(value, str):
-            raise InputRejected(source, f"{name!r} to be a string", type(value).__name__)
+        if type(value) is not str:
+            if value is None:
+                raise InputRejected(source, f"a value for media field {name!r}", f"keys {sorted(fields_src)}")
+            if not isinstance(value, str):
+                raise InputRejected(source, f"{name!r} to be a string", type(value).__name__)
         fields[name] = value if is_text else FileRef(safe_join(root, value, source=source), value)
-    key = obj.get("key", obj.get("id"))
+    key = obj.get("key")
+    if key is None:
+        key = obj.get("id")
     if key is not None and not isinstance(key, str | int):
         raise InputRejected(source, "'key' to be a string or integer", type(key).__name__)
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise InputRejected(source, "'meta' to be an object", type(meta).__name__)
-    if data is None and len(obj) > len(fields):
-        extra = {k: v for k, v in obj.items() if k not in _RESERVED and k not in fields}
-        if extra:
-            meta = {**extra, **meta}
+    if data is None and not obj.keys() <= plain:
+        extra = {k: v for k, v in obj.items() if k not in plain}
+        meta = {**extra, **meta}
     annotations = obj.get("annotations") or []
     suggestions = obj.get("suggestions") or obj.get("predictions") or []
     if not isinstance(annotations, list) or not isinstance(suggestions, list):
         raise InputRejected(source, "'annotations' and 'suggestions' to be lists", "something else")
     return Candidate(
-        source=source,
-        line=line,
-        fields=fields,
-        key=None if key is None else str(key),
-        meta=meta,
-        annotations=annotations,
-        suggestions=suggestions,
-        file=source.rsplit(":", 1)[0],
+        source,
+        line,
+        fields,
+        None if key is None else str(key),
+        meta,
+        annotations,
+        suggestions,
+        file,
     )
+
+
+def _plain_keys(media: list[tuple[str, bool]]) -> frozenset[str]:
+    return frozenset(_RESERVED | {"predictions"} | {name for name, _ in media})
 
 
 def read_jsonl(
@@ -89,21 +104,23 @@ def read_jsonl(
 ) -> Iterator[Candidate | ItemError]:
     """Yield a candidate or an error for every non-blank line of a JSONL manifest."""
     media = _media_fields(schema)
+    plain = _plain_keys(media)
+    loads = orjson.loads
     for number, raw in iter_lines(f, max_bytes=max_line_bytes):
-        source = f"{name}:{number}"
         if isinstance(raw, LineTooLong):
             yield ItemError(name, f"line is {raw.size} bytes, over the limit of {max_line_bytes}", line=number)
             continue
-        if not raw.strip():
+        if not raw or raw.isspace():
             continue
+        source = f"{name}:{number}"
         try:
             data = raw[3:] if number == 1 and raw.startswith(b"\xef\xbb\xbf") else raw
             try:
-                obj = orjson.loads(data)  # validates UTF-8 itself; decode only to explain a failure
+                obj = loads(data)  # validates UTF-8 itself; decode only to explain a failure
             except orjson.JSONDecodeError as exc:
                 _decode(data, name, first=False)
                 raise InputRejected(source, "a JSON object", f"malformed JSON ({exc})") from None
-            yield _to_candidate(obj, media, root, source, number)
+            yield _to_candidate(obj, media, root, source, number, name, plain)
         except InputRejected as exc:
             yield ItemError(name, f"expected {exc.expected}, got {exc.got}", line=number)
 
@@ -129,6 +146,7 @@ def read_csv(
                 bad.append(ItemError(name, f"expected {exc.expected}, got {exc.got}", line=number))
 
     media = _media_fields(schema)
+    plain = _plain_keys(media)
     csv.field_size_limit(max_line_bytes)
     reader = csv.reader(physical_lines(), strict=True)
     header: list[str] | None = None
@@ -158,6 +176,6 @@ def read_csv(
             continue
         obj = dict(zip(header, row, strict=True))
         try:
-            yield _to_candidate(obj, media, root, f"{name}:{line}", line)
+            yield _to_candidate(obj, media, root, f"{name}:{line}", line, name, plain)
         except InputRejected as exc:
             yield ItemError(name, f"expected {exc.expected}, got {exc.got}", line=line)

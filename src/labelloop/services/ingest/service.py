@@ -59,17 +59,15 @@ class ImportLimits:
 
 
 @dataclass(slots=True)
-class _Resolved:
-    item: NewItem
-    annotations: list[IncomingAnnotation]
-    suggestions: list[IncomingSuggestion]
-
-
-@dataclass(slots=True)
 class _Prepared:
-    """A batch resolved outside the transaction: items, their new blobs, refusals, progress."""
+    """A batch resolved outside the transaction: items, their labels, new blobs, refusals, progress.
 
-    resolved: list[_Resolved]
+    ``labels`` maps an index into ``items`` to that item's labels; items without labels (the
+    common case of a plain import) have no entry.
+    """
+
+    items: list[NewItem]
+    labels: dict[int, tuple[list[IncomingAnnotation], list[IncomingSuggestion]]]
     blob_rows: list[BlobRow]
     errors: list[ItemError]
     position: int
@@ -134,6 +132,7 @@ class _Run:
         self.new_blobs: list[str] = []
         self.report = ImportReport()
         self.kinds = {m.name: m.kind for m in schema.media}
+        self.max_text = limits.probe.max_text_bytes
 
     def _media_from_file(self, ref: FileRef, field_name: str, kind: Medium, blob_rows: list[BlobRow]) -> MediaRef:
         try:
@@ -154,43 +153,39 @@ class _Run:
             blob_rows.append(BlobRow(staged.sha256, staged.size, kind.value, probed.media_type, dict(probed.meta)))
             return MediaRef(kind, staged.sha256, probed.media_type, None, dict(probed.meta))
 
-    def resolve(self, c: Candidate, blob_rows: list[BlobRow]) -> _Resolved:
+    def resolve(self, c: Candidate, out: _Prepared) -> None:
+        """Resolve one candidate's media and labels into ``out`` (runs in the prepare thread)."""
         data: dict[str, MediaRef] = {}
         mine: list[BlobRow] = []
         for name, value in c.fields.items():
             kind = self.kinds[name]
-            if isinstance(value, str):
+            if type(value) is str:
                 if kind != Medium.TEXT:
                     raise InputRejected(c.source, f"a file path for {kind.value} field {name!r}", "inline text")
-                if len(value) > self.limits.probe.max_text_bytes:
-                    raise InputRejected(c.source, f"text under {self.limits.probe.max_text_bytes} bytes", "longer text")
+                if len(value) > self.max_text:
+                    raise InputRejected(c.source, f"text under {self.max_text} bytes", "longer text")
                 data[name] = MediaRef.from_text(value)
             else:
+                assert isinstance(value, FileRef)
                 data[name] = self._media_from_file(value, name, kind, mine)
-        annotations, suggestions = (
-            parse_labels(c.annotations, c.suggestions, self.schema, data, c.source)
-            if c.annotations or c.suggestions
-            else ([], [])
-        )
-        blob_rows.extend(mine)
-        item = NewItem(
-            data=data,
-            content_hash=content_hash({n: r.sha256 for n, r in data.items()}),
-            key=c.key,
-            source=c.source,
-            meta=c.meta,
-        )
-        return _Resolved(item, annotations, suggestions)
+        if c.annotations or c.suggestions:
+            labels = parse_labels(c.annotations, c.suggestions, self.schema, data, c.source)
+            out.labels[len(out.items)] = labels
+        if mine:
+            out.blob_rows.extend(mine)
+        digest = content_hash({n: r.sha256 for n, r in data.items()})
+        out.items.append(NewItem(data, digest, c.key, c.source, c.meta))
 
     def prepare(self, batch: list[Candidate | ItemError], position: int) -> _Prepared:
         """Resolve a batch without touching the database (runs in the prepare thread)."""
-        out = _Prepared([], [], [], position)
+        out = _Prepared([], {}, [], [], position)
+        resolve = self.resolve
         for entry in batch:
             if isinstance(entry, ItemError):
                 out.errors.append(entry)
                 continue
             try:
-                out.resolved.append(self.resolve(entry, out.blob_rows))
+                resolve(entry, out)
             except InputRejected as exc:
                 reason = f"expected {exc.expected}, got {exc.got}"
                 if exc.source not in (entry.source, entry.origin):
@@ -201,21 +196,23 @@ class _Run:
     def write(self, project_id: int, import_id: int, prepared: _Prepared, actor: str) -> None:
         """Store a prepared batch in the import's transaction."""
         self.report.errors.extend(prepared.errors)
-        if not prepared.resolved:
+        if not prepared.items:
             return
         self.tx.items.add_blobs(prepared.blob_rows)
-        ids = self.tx.items.add_many(
-            project_id, [r.item for r in prepared.resolved], created_by=actor, import_id=import_id
-        )
+        ids = self.tx.items.add_many(project_id, prepared.items, created_by=actor, import_id=import_id)
+        duplicates = ids.count(None)
+        self.report.duplicates += duplicates
+        self.report.items += len(ids) - duplicates
+        if not prepared.labels:
+            return
         new_s: list[NewSuggestion] = []
         new_a: list[NewAnnotation] = []
-        for r, item_id in zip(prepared.resolved, ids, strict=True):
+        for index, (incoming_a, incoming_s) in prepared.labels.items():
+            item_id = ids[index]
             if item_id is None:
-                self.report.duplicates += 1
                 continue
-            self.report.items += 1
-            new_s.extend(NewSuggestion(item_id, s.value, s.backend, s.model_version, s.score) for s in r.suggestions)
-            new_a.extend(NewAnnotation(item_id, a.value, a.annotator, a.status, a.lead_time_s) for a in r.annotations)
+            new_s.extend(NewSuggestion(item_id, s.value, s.backend, s.model_version, s.score) for s in incoming_s)
+            new_a.extend(NewAnnotation(item_id, a.value, a.annotator, a.status, a.lead_time_s) for a in incoming_a)
         self.tx.labels.add_suggestions(project_id, new_s)
         self.tx.labels.add_annotations(project_id, new_a)
         self.report.suggestions += len(new_s)
