@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from labelloop.storage.blobs import BlobStore, StagedBlob
-from labelloop.storage.repositories import BlobRow, ImportRepo, ItemRepo, LabelRepo, ProjectRepo, now
+from labelloop.storage.repositories import (
+    BlobRow,
+    ImportRepo,
+    ItemRepo,
+    ItemRow,
+    LabelRepo,
+    ProjectRepo,
+    item_row,
+    now,
+)
 from labelloop.storage.store import Store, UnitOfWork
 
 __all__ = [
@@ -11,10 +20,12 @@ __all__ = [
     "BlobStore",
     "ImportRepo",
     "ItemRepo",
+    "ItemRow",
     "LabelRepo",
     "ProjectRepo",
     "StagedBlob",
     "Store",
     "UnitOfWork",
+    "item_row",
     "now",
 ]

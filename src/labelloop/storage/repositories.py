@@ -34,7 +34,7 @@ from labelloop.core import (
 from labelloop.errors import Conflict, NotFound
 from labelloop.storage import tables as t
 
-__all__ = ["BlobRow", "ImportRepo", "ItemRepo", "LabelRepo", "ProjectRepo", "now"]
+__all__ = ["BlobRow", "ImportRepo", "ItemRepo", "ItemRow", "LabelRepo", "ProjectRepo", "item_row", "now"]
 
 
 def now() -> datetime:
@@ -175,32 +175,49 @@ class ItemRepo:
     ) -> list[int | None]:
         """Insert items; return the new id of each, or None where the content already exists.
 
-        Duplicates (same content hash in the project, or earlier in ``new``) are skipped. This
-        is the bulk path of imports: rows go to the driver's ``executemany`` with values
-        converted by the columns' own bind processors, computed once per call.
+        Duplicates (same content hash in the project, or earlier in ``new``) are skipped. See
+        :meth:`add_rows`, which this calls with the items serialised by :func:`item_row`.
         """
-        if not new:
+        return self.add_rows(
+            project_id, [item_row(it) for it in new], created_by=created_by, import_id=import_id, created_at=created_at
+        )
+
+    def add_rows(
+        self,
+        project_id: int,
+        rows: Sequence[ItemRow],
+        *,
+        created_by: str | Sequence[str],
+        import_id: int | None = None,
+        created_at: Sequence[datetime] | None = None,
+    ) -> list[int | None]:
+        """Insert items already serialised by :func:`item_row`; return ids as :meth:`add_many`.
+
+        This is the bulk path of imports: the rows (made in another thread or process) go to
+        the driver's ``executemany`` with values converted once per call.
+        """
+        if not rows:
             return []
         first: dict[str, int] = {}
-        for i, it in enumerate(new):
-            first.setdefault(it.content_hash, i)
+        for i, r in enumerate(rows):
+            first.setdefault(r[1], i)
         dialect = self.conn.dialect
         when_proc = t.items.c.created_at.type._cached_bind_processor(dialect)
         assert when_proc is not None
         jsonb = dialect.name == "postgresql"
         when = when_proc(now())
         by = created_by if isinstance(created_by, str) else None
-        rows = []
+        params = []
         for i in first.values():
-            it = new[i]
-            rows.append(
+            key, digest, data, meta, source = rows[i]
+            params.append(
                 (
                     project_id,
-                    it.key,
-                    bytes.fromhex(it.content_hash),
-                    _dumps({name: ref.to_json() for name, ref in it.data.items()}),
-                    _dumps(it.meta) if it.meta else "{}",
-                    it.source,
+                    key,
+                    bytes.fromhex(digest),
+                    data,
+                    meta,
+                    source,
                     import_id,
                     when if created_at is None else when_proc(created_at[i]),
                     by if by is not None else created_by[i],
@@ -214,8 +231,8 @@ class ItemRepo:
         before = self.conn.execute(select(func.coalesce(func.max(t.items.c.id), 0))).scalar_one()
         columns = ", ".join(_ITEM_COLUMNS)
         sql = f"INSERT INTO items ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING"  # noqa: S608 (constants only)
-        inserted = self.conn.exec_driver_sql(sql, rows).rowcount
-        if dialect.name == "sqlite" and inserted == len(rows) and len(first) == len(new):
+        inserted = self.conn.exec_driver_sql(sql, params).rowcount
+        if dialect.name == "sqlite" and inserted == len(rows):
             # Nothing was skipped: SQLite gave the rows the next rowids in order (no AUTOINCREMENT
             # gaps, writers serialised), so the ids need no second query.
             return list(range(before + 1, before + 1 + len(rows)))
@@ -223,7 +240,7 @@ class ItemRepo:
             t.items.c.id > before, t.items.c.project_id == project_id
         )
         ids: dict[str, int] = {row[0]: row[1] for row in self.conn.execute(q)}
-        return [ids.get(it.content_hash) if first[it.content_hash] == i else None for i, it in enumerate(new)]
+        return [ids.get(r[1]) if first[r[1]] == i else None for i, r in enumerate(rows)]
 
     def get(self, project_id: int, item_id: int) -> Item:
         """Return one item of a project.
@@ -273,6 +290,22 @@ _ITEM_COLUMNS = (
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
+
+
+ItemRow = tuple[str | None, str, str, str, str]
+"""An item serialised for :meth:`ItemRepo.add_rows`: key, content hash, data JSON, meta JSON, source."""
+
+
+def item_row(new: NewItem) -> ItemRow:
+    """Serialise an item for :meth:`ItemRepo.add_rows` (pure: safe in another thread or process).
+
+    Example:
+        >>> from labelloop.core import MediaRef
+        >>> item_row(NewItem({"text": MediaRef.from_text("hi")}, "ab" * 32, source="m.jsonl:1"))[3:]
+        ('{}', 'm.jsonl:1')
+    """
+    data = _dumps({name: ref.to_json() for name, ref in new.data.items()})
+    return (new.key, new.content_hash, data, _dumps(new.meta) if new.meta else "{}", new.source)
 
 
 def _item(row: Row[Any]) -> Item:

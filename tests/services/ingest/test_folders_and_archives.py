@@ -154,7 +154,7 @@ def test_failure_mid_import_rolls_back_everything(
     src = tmp_path / "many"
     for i in range(6):
         write(src / f"{i}.png", png_bytes(color=(i, 0, 0)))
-    real = repos.ItemRepo.add_many
+    real = repos.ItemRepo.add_rows
     calls = {"n": 0}
 
     def flaky(self, *a, **kw):  # type: ignore[no-untyped-def]
@@ -163,7 +163,7 @@ def test_failure_mid_import_rolls_back_everything(
             raise OSError("disk full")
         return real(self, *a, **kw)
 
-    monkeypatch.setattr(repos.ItemRepo, "add_many", flaky)
+    monkeypatch.setattr(repos.ItemRepo, "add_rows", flaky)
     with pytest.raises(OSError, match="disk full"):
         import_source(sqlite_store, "img", src, actor="user:test", limits=ImportLimits(batch_size=2))
     with sqlite_store.read() as tx:

@@ -6,6 +6,8 @@ import json
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from labelloop.services.ingest import ImportLimits, import_source
 from labelloop.storage import Store
 from tests.helpers import IMAGE_SCHEMA, TEXT_SCHEMA, png_bytes, write
@@ -18,8 +20,13 @@ def _jsonl(*rows: object) -> str:
 GOOD_ANN = {"annotator": "alice", "value": [{"id": "s", "control": "sentiment", "labels": ["pos"]}], "lead_time_s": 2.5}
 
 
+# Both ways of preparing a manifest: a helper thread, and a helper process (large text manifests).
+PREPARE_MODES = pytest.mark.parametrize("process_min_bytes", [None, 0], ids=["thread", "helper-process"])
+
+
+@PREPARE_MODES
 def test_jsonl_imports_items_labels_and_reports_each_bad_line(
-    sqlite_store: Store, make_project, tmp_path: Path
+    sqlite_store: Store, make_project, tmp_path: Path, process_min_bytes: int | None
 ) -> None:
     make_project("t", TEXT_SCHEMA)
     manifest = write(
@@ -64,7 +71,8 @@ def test_jsonl_imports_items_labels_and_reports_each_bad_line(
     )
     with manifest.open("ab") as f:
         f.write(b'{"text": "bad \xff utf8"}\n')
-    report = import_source(sqlite_store, "t", manifest, actor="user:test")
+    limits = ImportLimits(process_min_bytes=process_min_bytes)
+    report = import_source(sqlite_store, "t", manifest, actor="user:test", limits=limits)
     assert (report.items, report.duplicates, report.annotations, report.suggestions) == (2, 1, 1, 1)
     by_line = {e.line: e.reason for e in report.errors}
     assert set(by_line) == {3, 4, 5, 6, 7, 10}
@@ -88,11 +96,15 @@ def test_jsonl_imports_items_labels_and_reports_each_bad_line(
         assert len(tx.imports.errors(report.import_id or 0)) == 6
 
 
-def test_reimport_is_idempotent(sqlite_store: Store, make_project, tmp_path: Path) -> None:
+@PREPARE_MODES
+def test_reimport_is_idempotent(
+    sqlite_store: Store, make_project, tmp_path: Path, process_min_bytes: int | None
+) -> None:
     make_project("t", TEXT_SCHEMA)
     manifest = write(tmp_path / "m.jsonl", _jsonl({"text": "one", "annotations": [GOOD_ANN]}, {"text": "two"}))
-    first = import_source(sqlite_store, "t", manifest, actor="user:test")
-    second = import_source(sqlite_store, "t", manifest, actor="user:test")
+    limits = ImportLimits(process_min_bytes=process_min_bytes)
+    first = import_source(sqlite_store, "t", manifest, actor="user:test", limits=limits)
+    second = import_source(sqlite_store, "t", manifest, actor="user:test", limits=limits)
     assert (first.items, second.items, second.duplicates, second.annotations) == (2, 0, 2, 0)
 
 

@@ -13,33 +13,22 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from contextlib import closing
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
 
-from labelloop.core import (
-    ImportReport,
-    ItemError,
-    LabelSchema,
-    MediaRef,
-    Medium,
-    NewAnnotation,
-    NewItem,
-    NewSuggestion,
-    content_hash,
-    sha256_text,
-)
+from labelloop.core import ImportReport, ItemError, LabelSchema, NewAnnotation, NewSuggestion
 from labelloop.errors import InputRejected, LabelloopError
 from labelloop.formats import IMPORTERS
-from labelloop.modalities import ProbeLimits, probe_file
 from labelloop.services._gc import without_gc
-from labelloop.services.ingest.archive import ZipLimits, extract_zip, is_zip
+from labelloop.services.ingest.archive import extract_zip, is_zip
 from labelloop.services.ingest.candidates import Candidate, FileRef
 from labelloop.services.ingest.folder import iter_files, read_folder
-from labelloop.services.ingest.labels import IncomingAnnotation, IncomingSuggestion, parse_labels
 from labelloop.services.ingest.manifests import read_csv, read_jsonl
-from labelloop.storage import BlobRow, Store, UnitOfWork
+from labelloop.services.ingest.parallel import prepared_in_process, suits_process
+from labelloop.services.ingest.prepare import ImportLimits, Prepared, Preparer
+from labelloop.storage import Store, UnitOfWork
 
 __all__ = ["ImportLimits", "ProgressFn", "import_source"]
 
@@ -47,36 +36,10 @@ ProgressFn = Callable[[int, int | None], None]
 _MANIFEST_NAMES = ("manifest.jsonl", "manifest.csv")
 
 
-@dataclass(frozen=True, slots=True)
-class ImportLimits:
-    """Limits of one import."""
-
-    max_file_bytes: int = 2 * 2**30
-    max_line_bytes: int = 16 * 2**20
-    batch_size: int = 2000
-    zip: ZipLimits = field(default_factory=ZipLimits)
-    probe: ProbeLimits = field(default_factory=ProbeLimits)
-
-
-@dataclass(slots=True)
-class _Prepared:
-    """A batch resolved outside the transaction: items, their labels, new blobs, refusals, progress.
-
-    ``labels`` maps an index into ``items`` to that item's labels; items without labels (the
-    common case of a plain import) have no entry.
-    """
-
-    items: list[NewItem]
-    labels: dict[int, tuple[list[IncomingAnnotation], list[IncomingSuggestion]]]
-    blob_rows: list[BlobRow]
-    errors: list[ItemError]
-    position: int
-
-
 _END = object()
 
 
-def _pipelined(batches: Iterator[_Prepared], depth: int = 2) -> Iterator[_Prepared]:
+def _pipelined(batches: Iterator[Prepared], depth: int = 2) -> Iterator[Prepared]:
     """Run ``batches`` in a helper thread, at most ``depth`` batches ahead of the consumer.
 
     Parsing, hashing, probing and validation overlap with the database writes of the
@@ -114,7 +77,7 @@ def _pipelined(batches: Iterator[_Prepared], depth: int = 2) -> Iterator[_Prepar
                 return
             if isinstance(got, BaseException):
                 raise got
-            assert isinstance(got, _Prepared)
+            assert isinstance(got, Prepared)
             yield got
     finally:
         stop.set()
@@ -122,84 +85,26 @@ def _pipelined(batches: Iterator[_Prepared], depth: int = 2) -> Iterator[_Prepar
 
 
 class _Run:
-    """State of one import run inside its transaction."""
+    """State of one import run inside its transaction: the writer side."""
 
     def __init__(self, store: Store, tx: UnitOfWork, schema: LabelSchema, limits: ImportLimits) -> None:
         self.store = store
         self.tx = tx
-        self.schema = schema
-        self.limits = limits
-        self.new_blobs: list[str] = []
+        self.preparer = Preparer(schema, limits, store.blobs)
+        self.new_blobs = self.preparer.new_blobs
         self.report = ImportReport()
-        self.kinds = {m.name: m.kind for m in schema.media}
-        self.max_text = limits.probe.max_text_bytes
 
-    def _media_from_file(self, ref: FileRef, field_name: str, kind: Medium, blob_rows: list[BlobRow]) -> MediaRef:
-        try:
-            f = ref.path.open("rb")
-        except OSError as exc:
-            raise InputRejected(ref.display, "a readable file", f"an OS error ({exc.strerror})") from None
-        with f, self.store.blobs.stage(f, source=ref.display, max_bytes=self.limits.max_file_bytes) as staged:
-            probed = probe_file(staged.path, source=ref.display, limits=self.limits.probe)
-            if probed.kind != kind:
-                raise InputRejected(
-                    ref.display, f"{kind.value} content for {field_name!r}", f"{probed.kind.value} content"
-                )
-            if probed.kind == Medium.TEXT:
-                assert probed.text is not None
-                return MediaRef(Medium.TEXT, sha256_text(probed.text), "text/plain", probed.text, dict(probed.meta))
-            if self.store.blobs.commit_staged(staged):
-                self.new_blobs.append(staged.sha256)
-            blob_rows.append(BlobRow(staged.sha256, staged.size, kind.value, probed.media_type, dict(probed.meta)))
-            return MediaRef(kind, staged.sha256, probed.media_type, None, dict(probed.meta))
-
-    def resolve(self, c: Candidate, out: _Prepared) -> None:
-        """Resolve one candidate's media and labels into ``out`` (runs in the prepare thread)."""
-        data: dict[str, MediaRef] = {}
-        mine: list[BlobRow] = []
-        for name, value in c.fields.items():
-            kind = self.kinds[name]
-            if type(value) is str:
-                if kind != Medium.TEXT:
-                    raise InputRejected(c.source, f"a file path for {kind.value} field {name!r}", "inline text")
-                if len(value) > self.max_text:
-                    raise InputRejected(c.source, f"text under {self.max_text} bytes", "longer text")
-                data[name] = MediaRef.from_text(value)
-            else:
-                assert isinstance(value, FileRef)
-                data[name] = self._media_from_file(value, name, kind, mine)
-        if c.annotations or c.suggestions:
-            labels = parse_labels(c.annotations, c.suggestions, self.schema, data, c.source)
-            out.labels[len(out.items)] = labels
-        if mine:
-            out.blob_rows.extend(mine)
-        digest = content_hash({n: r.sha256 for n, r in data.items()})
-        out.items.append(NewItem(data, digest, c.key, c.source, c.meta))
-
-    def prepare(self, batch: list[Candidate | ItemError], position: int) -> _Prepared:
+    def prepare(self, batch: list[Candidate | ItemError], position: int) -> Prepared:
         """Resolve a batch without touching the database (runs in the prepare thread)."""
-        out = _Prepared([], {}, [], [], position)
-        resolve = self.resolve
-        for entry in batch:
-            if isinstance(entry, ItemError):
-                out.errors.append(entry)
-                continue
-            try:
-                resolve(entry, out)
-            except InputRejected as exc:
-                reason = f"expected {exc.expected}, got {exc.got}"
-                if exc.source not in (entry.source, entry.origin):
-                    reason = f"{exc.source}: {reason}"  # a media file named by a manifest line
-                out.errors.append(ItemError(entry.origin, reason, exc.code, entry.line))
-        return out
+        return self.preparer.prepare(batch, position)
 
-    def write(self, project_id: int, import_id: int, prepared: _Prepared, actor: str) -> None:
+    def write(self, project_id: int, import_id: int, prepared: Prepared, actor: str) -> None:
         """Store a prepared batch in the import's transaction."""
         self.report.errors.extend(prepared.errors)
-        if not prepared.items:
+        if not prepared.rows:
             return
         self.tx.items.add_blobs(prepared.blob_rows)
-        ids = self.tx.items.add_many(project_id, prepared.items, created_by=actor, import_id=import_id)
+        ids = self.tx.items.add_rows(project_id, prepared.rows, created_by=actor, import_id=import_id)
         duplicates = ids.count(None)
         self.report.duplicates += duplicates
         self.report.items += len(ids) - duplicates
@@ -324,7 +229,14 @@ def import_source(
             manifest = next((root / n for n in _MANIFEST_NAMES if (root / n).is_file()), None)
         with store.transaction() as tx:
             run = _Run(store, tx, proj.schema, limits)
-            if manifest is not None:
+            if manifest is not None and suits_process(proj.schema, manifest.stat().st_size, limits):
+                total = manifest.stat().st_size
+                with closing(prepared_in_process(manifest, proj.schema, limits)) as batches:
+                    for prepared in batches:
+                        run.write(proj.id, import_id, prepared, actor)
+                        if progress:
+                            progress(prepared.position, total)
+            elif manifest is not None:
                 total = manifest.stat().st_size
                 with manifest.open("rb") as f:
                     entries = _manifest_reader(f, manifest.name, root, proj.schema, limits)
