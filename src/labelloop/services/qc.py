@@ -58,6 +58,7 @@ from labelloop.storage.quality_repo import QualityRepo
 
 __all__ = [
     "QCResult",
+    "gold_from_annotator",
     "latest_labels",
     "list_findings",
     "load_qc_config",
@@ -138,6 +139,27 @@ def set_gold(store: Store, project: str | int, item_id: int, value: list[dict[st
         if problems:
             raise InvalidAnnotation([f"gold for item {item_id}: {x}" for x in problems])
         QualityRepo(tx.conn).set_gold(p.id, item_id, value, actor)
+
+
+def gold_from_annotator(store: Store, project: str | int, annotator: str, actor: str) -> int:
+    """Make an annotator's newest submitted annotations the gold labels of their items; return how many.
+
+    Useful when a trusted expert (or a bundled reference set) labelled a sample of the items.
+    """
+    n = 0
+    with store.transaction() as tx:
+        p = tx.projects.get(project)
+        repo = QualityRepo(tx.conn)
+        after = 0
+        while pairs := tx.labels.latest_submitted(p.id, after_item_id=after, limit=1000):
+            after = pairs[-1][0].id
+            for item, _ in pairs:
+                _, anns, _ = tx.labels.for_items([item.id])
+                mine = [a for a in anns if a.annotator == annotator and a.status == AnnotationStatus.SUBMITTED]
+                if mine:
+                    repo.set_gold(p.id, item.id, mine[-1].value, actor)
+                    n += 1
+    return n
 
 
 def resolve_task(store: Store, project: str | int, task_id: int, resolution: str, actor: str) -> bool:
