@@ -121,7 +121,12 @@ class NoParams(_P):
 
 _REGION_AT = re.compile(r"^regions\[(\d+)\]")
 # schema problems that a dedicated rule reports with a concrete fix
-_COVERED = ("which does not allow overlap", "lies outside the", "at least one region is required")
+_COVERED = (
+    "which does not allow overlap",
+    "lies outside the",
+    "at least one region is required",
+    "the polygon has zero area",
+)
 
 
 def schema_valid(ctx: RuleContext, ctl: Control, p: NoParams, emit: Emit) -> None:
