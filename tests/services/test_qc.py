@@ -323,3 +323,22 @@ def test_cli_qc_json_report_dir_config_and_errors(tmp_path: Path, capsys: pytest
     code = main(["--data-dir", str(data), "qc", "ghost"])
     _, err = capsys.readouterr()
     assert code != 0 and err.startswith("error[LL-NOTFOUND]")
+
+
+def test_unknown_classes_and_malformed_stored_values_do_not_crash(store: Store, project: list[Item]) -> None:
+    """Rows written around validation (an old import, a bug elsewhere) become findings, not crashes."""
+    ids = [it.id for it in project]
+    annotate(store, [(ids[0], [topic("martian")], "x"), (ids[0], [topic("a")], "y"), (ids[1], [{"id": 3}], "x")])
+    annotate(store, [(ids[2], [topic("a"), span(5, 2)], "x")])
+    r = run_qc(store, "p")
+    by_item = {(f["item_id"], f["rule_id"]) for f in list_findings(store, "p")}
+    assert {(ids[0], "schema_valid"), (ids[1], "schema_valid"), (ids[2], "schema_valid")} <= by_item
+    assert r.findings_open == len(by_item)
+    rep = qc_report(store, "p")
+    # the unknown class is left out of the vote table: no item keeps two votes
+    assert rep["agreement"]["topic"]["percent"] == {
+        "value": None,
+        "reason": "no item has two or more votes",
+        "n_items": 0,
+    }
+    assert set(annotator_scores(store, "p")) == {"x", "y"}

@@ -7,24 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
 from labelloop.cli._common import console, open_store, progress_bar, settings
+from labelloop.cli.preannotate import _read_config  # the one YAML/JSON config reader of the CLI
 from labelloop.core import Actor
-from labelloop.errors import InvalidSchema
 from labelloop.services.qc import gold_from_annotator, run_qc, set_qc_config
 from labelloop.services.qc_report import qc_report, write_report
-
-
-def _read_config(path: Path) -> object:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidSchema(f"{path}: expected a readable UTF-8 YAML or JSON file, got {exc}") from None
-    try:
-        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InvalidSchema(f"{path}: expected YAML or JSON, got a syntax error: {exc}") from None
 
 
 def qc_cmd(
