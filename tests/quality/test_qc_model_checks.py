@@ -280,3 +280,31 @@ def test_html_report_is_self_contained_and_escapes_user_text() -> None:
 def test_html_report_of_an_empty_report() -> None:
     page = render_html({})
     assert "no open findings" in page and "no annotators" in page
+
+
+box_st = st.tuples(
+    st.floats(0, 90), st.floats(0, 90), st.floats(1, 40), st.floats(1, 40), st.sampled_from(["cat", "dog"])
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(box_st, max_size=6), st.lists(box_st, max_size=6))
+def test_value_score_is_a_symmetric_score_in_unit_range(a: list[Any], b: list[Any]) -> None:
+    ctl = SCHEMA.control("objects")
+    va = [box(f"a{i}", [x, y, x + w, y + h], lab) for i, (x, y, w, h, lab) in enumerate(a)]
+    vb = [box(f"b{i}", [x, y, x + w, y + h], lab) for i, (x, y, w, h, lab) in enumerate(b)]
+    s = value_score(ctl, va, vb)
+    assert 0.0 <= s <= 1.0 and s == value_score(ctl, vb, va)
+    assert value_score(ctl, va, va) == 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 5), st.sampled_from(["x", "y"]), st.sampled_from(list(Severity))), max_size=30)
+)
+def test_error_distribution_marginals_sum_to_the_total(rows: list[tuple[int, str, Severity]]) -> None:
+    fs = [Finding(i, "r", sev, "m", control="objects", annotator=a) for i, a, sev in rows]
+    d = error_distribution(fs, slices={1: "s1", 2: "s2"})
+    assert d.total == len(fs)
+    for dim in ("control", "annotator", "source", "slice", "rule", "severity", "detector"):
+        assert sum(d.by(dim).values()) == len(fs)  # type: ignore[arg-type]

@@ -342,3 +342,30 @@ def test_unknown_classes_and_malformed_stored_values_do_not_crash(store: Store, 
         "n_items": 0,
     }
     assert set(annotator_scores(store, "p")) == {"x", "y"}
+
+
+def test_a_failing_run_is_marked_failed_and_the_next_run_checks_again(
+    store: Store, project: list[Item], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import labelloop.services.qc as qc
+
+    annotate(store, [(it.id, [topic("a"), span(0, 6)], "ann") for it in project])
+    calls = {"n": 0}
+    real = qc.RuleEngine.check
+
+    def flaky(self: Any, item_id: int, *a: Any, **kw: Any) -> Any:
+        calls["n"] += 1
+        if item_id == project[2].id:
+            raise RuntimeError("disk on fire")
+        return real(self, item_id, *a, **kw)
+
+    monkeypatch.setattr(qc.RuleEngine, "check", flaky)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        run_qc(store, "p", batch=2)
+    with store.read() as tx:
+        [run] = QualityRepo(tx.conn).runs(tx.projects.get("p").id)
+    assert (run.status, run.message) == ("failed", "RuntimeError: disk on fire")
+    assert len(list_findings(store, "p")) == 1  # the first page was committed, the failing one was not
+    monkeypatch.setattr(qc.RuleEngine, "check", real)
+    r = run_qc(store, "p")
+    assert (r.mode, r.items_checked, r.findings_new, r.findings_open) == ("full", 4, 2, 3)

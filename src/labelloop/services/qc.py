@@ -41,6 +41,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -478,12 +479,39 @@ def run_qc(
     res = QCResult(run_id, mode)
     if changed_config and not full:
         res.notes.append("the qc config changed since the last run: every item was checked")
-    for page in _pages(store, p.id, since, batch):
+    try:
+        _execute(
+            store, p.id, p.schema, run_id, since, checker, cfg, gold, probabilities, batch, actor, on_progress, res
+        )
+    except BaseException as exc:
+        with store.transaction() as tx:
+            QualityRepo(tx.conn).fail_run(run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    res.elapsed_s = time.perf_counter() - t0
+    return res
+
+
+def _execute(
+    store: Store,
+    project_id: int,
+    schema: LabelSchema,
+    run_id: int,
+    since: datetime | None,
+    checker: _Checker,
+    cfg: QCConfig,
+    gold: Mapping[int, list[dict[str, Any]]],
+    probabilities: Probabilities | None,
+    batch: int,
+    actor: str,
+    on_progress: Progress | None,
+    res: QCResult,
+) -> None:
+    for page in _pages(store, project_id, since, batch):
         with store.read() as tx:
             sugs, anns, _ = tx.labels.for_items([i.id for i in page])
         by_ann, by_sug = latest_labels(anns, sugs)
         found = [f for item in page for f in checker.check(item, by_ann[item.id], by_sug[item.id], gold.get(item.id))]
-        new, resolved = _store_page(store, p.id, run_id, [i.id for i in page], found, actor)
+        new, resolved = _store_page(store, project_id, run_id, [i.id for i in page], found, actor)
         res.items_checked += len(page)
         res.findings_new += new
         res.findings_resolved += resolved
@@ -491,15 +519,15 @@ def run_qc(
             on_progress(res.items_checked, None)
     if cfg.label_errors.enabled:
         cl = _CLRows()
-        for page in _pages(store, p.id, None, batch):
+        for page in _pages(store, project_id, None, batch):
             with store.read() as tx:
-                sugs, anns, _ = tx.labels.for_item_range(p.id, page[0].id, page[-1].id)
+                sugs, anns, _ = tx.labels.for_item_range(project_id, page[0].id, page[-1].id)
             by_ann, by_sug = latest_labels(anns, sugs)
             for item in page:
-                cl.add(p.schema, item, by_ann[item.id], by_sug[item.id], probabilities)
-        suspects = _label_error_findings(p.schema, cl, cfg, res.notes)
+                cl.add(schema, item, by_ann[item.id], by_sug[item.id], probabilities)
+        suspects = _label_error_findings(schema, cl, cfg, res.notes)
         res.label_error_suspects = len(suspects)
-        new, resolved = _store_page(store, p.id, run_id, None, suspects, actor, only=Detector.LABEL_ERROR.value)
+        new, resolved = _store_page(store, project_id, run_id, None, suspects, actor, only=Detector.LABEL_ERROR.value)
         res.findings_new += new
         res.findings_resolved += resolved
     with store.transaction() as tx:
@@ -511,6 +539,4 @@ def run_qc(
             resolved=res.findings_resolved,
             message="; ".join(res.notes),
         )
-        res.findings_open = repo.task_counts(p.id)["open"]
-    res.elapsed_s = time.perf_counter() - t0
-    return res
+        res.findings_open = repo.task_counts(project_id)["open"]

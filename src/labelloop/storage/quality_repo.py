@@ -166,6 +166,14 @@ class QualityRepo:
             )
         )
 
+    def fail_run(self, run_id: int, message: str) -> None:
+        """Mark a run ``failed``; pages it committed stay (each is consistent on its own)."""
+        self.conn.execute(
+            update(q.qc_runs)
+            .where(q.qc_runs.c.id == run_id)
+            .values(status="failed", message=message[:2000], finished_at=now())
+        )
+
     def last_run(self, project_id: int) -> QCRun | None:
         """The newest finished run of a project."""
         r = q.qc_runs
