@@ -191,8 +191,8 @@ def model_checks(
         if not ms:
             continue
         matched_m: set[int] = set()
+        iou = region_iou(ctl.kind, [c for _, c in hs], [c for _, c in ms]) if hs else np.zeros((0, len(ms)))
         if hs:
-            iou = region_iou(ctl.kind, [c for _, c in hs], [c for _, c in ms])
             res = match_by_iou(iou, match_iou)
             for (i, j), v in zip(res.pairs.tolist(), res.ious.tolist(), strict=True):
                 matched_m.add(j)
@@ -220,9 +220,7 @@ def model_checks(
         for j, (mr, _) in enumerate(ms):
             if j in matched_m:
                 continue
-            overlap = 0.0
-            if hs:
-                overlap = float(np.max(region_iou(ctl.kind, [c for _, c in hs], [ms[j][1]])))
+            overlap = float(iou[:, j].max()) if hs else 0.0
             if overlap < match_iou:
                 region = {k: v for k, v in mr.items() if k != "id"}
                 add(
