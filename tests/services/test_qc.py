@@ -13,12 +13,13 @@ import pytest
 from labelloop.cli.main import main
 from labelloop.core import Item, MediaRef, NewAnnotation, NewItem, NewSuggestion
 from labelloop.core.findings import Detector
-from labelloop.errors import InvalidAnnotation, InvalidSchema, NotFound
+from labelloop.errors import InputRejected, InvalidAnnotation, InvalidSchema, NotFound
 from labelloop.quality.rules import parse_qc_config
 from labelloop.services.qc import (
     gold_from_annotator,
     list_findings,
     load_qc_config,
+    queue_with_gold,
     resolve_task,
     run_qc,
     set_gold,
@@ -96,7 +97,7 @@ def test_full_then_incremental_runs_keep_tasks_in_step(store: Store, project: li
             tx.projects.get("p").id, [NewAnnotation(i1, [topic("a"), span(0, 9)], "ann", parent_id=a1)]
         )
     annotate(store, [(i3, [topic("c"), span(0, 3)], "ann")])
-    r3 = run_qc(store, "p")
+    r3 = run_qc(store, "p", batch=1)  # keyset pages of one changed item each
     assert (r3.mode, r3.items_checked, r3.findings_new, r3.findings_resolved, r3.findings_open) == (
         "incremental",
         2,
@@ -369,3 +370,16 @@ def test_a_failing_run_is_marked_failed_and_the_next_run_checks_again(
     monkeypatch.setattr(qc.RuleEngine, "check", real)
     r = run_qc(store, "p")
     assert (r.mode, r.items_checked, r.findings_new, r.findings_open) == ("full", 4, 2, 3)
+
+
+def test_gold_items_are_mixed_into_queues_at_the_configured_rate(store: Store, project: list[Item]) -> None:
+    more = add_texts(store, [f"q {i}" for i in range(16)])[4:]
+    queue = [it.id for it in more]
+    with pytest.raises(InputRejected, match="gold items"):
+        queue_with_gold(store, "p", queue)
+    for it in project:
+        set_gold(store, "p", it.id, [topic("a")], "user:lead")
+    set_qc_config(store, "p", {"qc": {"gold_rate": 0.2}}, "user:lead")
+    mixed = queue_with_gold(store, "p", queue, seed=3)
+    assert [x for x in mixed if x in queue] == queue and len(mixed) == 20  # 16 + 4 gold = 20% gold
+    assert set(mixed) - set(queue) <= {it.id for it in project}

@@ -50,7 +50,7 @@ from labelloop.core import Actor, Annotation, AnnotationStatus, Item, LabelSchem
 from labelloop.core.findings import Detector, Finding, LabelSource, Severity, label_source_of_backend
 from labelloop.core.schema import ControlKind
 from labelloop.errors import InputRejected, InvalidAnnotation
-from labelloop.quality.annotators import value_score
+from labelloop.quality.annotators import mix_gold, value_score
 from labelloop.quality.label_errors import find_label_issues
 from labelloop.quality.model_checks import TextImageEncoder, model_checks, text_image_mismatch
 from labelloop.quality.rules import QCConfig, RuleEngine, parse_qc_config
@@ -63,6 +63,7 @@ __all__ = [
     "latest_labels",
     "list_findings",
     "load_qc_config",
+    "queue_with_gold",
     "resolve_task",
     "run_qc",
     "set_gold",
@@ -161,6 +162,23 @@ def gold_from_annotator(store: Store, project: str | int, annotator: str, actor:
                     repo.set_gold(p.id, item.id, mine[-1].value, actor)
                     n += 1
     return n
+
+
+def queue_with_gold(store: Store, project: str | int, item_ids: Sequence[int], *, seed: int = 0) -> list[int]:
+    """Mix the project's gold items into an annotation queue at the configured ``gold_rate``.
+
+    Gold items already in the queue are not added twice. Annotators cannot tell gold items
+    apart; their answers feed :func:`labelloop.services.qc_report.annotator_scores`.
+
+    Raises:
+        InputRejected: the rate needs gold items but the project has none.
+    """
+    with store.read() as tx:
+        p = tx.projects.get(project)
+        repo = QualityRepo(tx.conn)
+        cfg = parse_qc_config(repo.config(p.id), source=f"project {p.name!r} qc config")
+        gold = sorted(set(repo.gold(p.id)) - set(item_ids))
+    return mix_gold(list(item_ids), gold, cfg.gold_rate, seed=seed)
 
 
 def resolve_task(store: Store, project: str | int, task_id: int, resolution: str, actor: str) -> bool:
