@@ -161,15 +161,42 @@ def bench_label_errors() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _scratch_postgres(url: str) -> tuple[str, Any]:
+    """A fresh schema on the server (search_path set in the URL) and a function that drops it."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"qc_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as c:
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as c:
+            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return scoped.render_as_string(hide_password=False), drop
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--items", type=int, default=5000)
-    ap.add_argument("--postgres", default=None, help="SQLAlchemy URL of a PostgreSQL database to run on too")
+    ap.add_argument(
+        "--postgres", default=None, help="PostgreSQL URL to run on too (in a scratch schema, dropped after)"
+    )
     args = ap.parse_args()
     bench_rules()
     bench_runs(args.items, None)
     if args.postgres:
-        bench_runs(args.items, args.postgres)
+        scoped, drop = _scratch_postgres(args.postgres)  # never touches the server's existing schemas
+        try:
+            bench_runs(args.items, scoped)
+        finally:
+            drop()
     bench_label_errors()
 
 
