@@ -126,6 +126,7 @@ def test_demo_builds_all_four_media(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "demo ready: 6 projects" in out
     assert out.count("identical after export") == 6
     assert "problem:" not in err
+    assert out.count(".html") == 6 and (tmp_path / "d" / "demo" / "reports" / "qc-image-demo.html").is_file()
     code = main(["--data-dir", str(tmp_path / "d"), "project", "list"])
     listing = capsys.readouterr().out
     for medium in ("text", "image", "audio", "pointcloud"):

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from labelloop.cli import data, db, demo, preannotate, project, schema, serve, simulate
+from labelloop.cli import qc as qc_cli
 from labelloop.cli._common import err_console
 from labelloop.config import Settings
 from labelloop.errors import LabelloopError
@@ -55,6 +56,7 @@ demo.register(app)
 serve.register(app)
 preannotate.register(app)
 simulate.register(app)
+qc_cli.register(app)
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130

@@ -21,6 +21,7 @@ from labelloop.services.ingest import import_source
 from labelloop.services.native import canonical_export, export_native, restore_native
 from labelloop.services.preannotate import preannotate
 from labelloop.services.projects import create_project, parse_schema
+from labelloop.services.qc_report import qc_demo
 from labelloop.services.samples import write_samples
 from labelloop.storage import Store
 
@@ -158,4 +159,6 @@ def run_demo(
         step("round trip", f"{name}: {'identical' if same else 'DIFFERENT'} after export → restore → export")
         if not same:
             report.problems.append(f"{name}: native round trip changed the project")
+    # --- QC (services/qc_report.py): gold from the bundled labels, a QC run and an HTML/JSON report per project
+    qc_demo(store, report.projects, work_dir / "reports", step)
     return report

@@ -223,3 +223,4 @@ reviews = Table(
 )
 
 APPEND_ONLY_TABLES = ("suggestions", "annotations", "reviews")
+from labelloop.storage import tables_quality as _tables_quality  # noqa: E402, F401  (registers on metadata)
