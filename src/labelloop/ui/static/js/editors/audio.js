@@ -173,7 +173,9 @@ export function audioEditor(doc, media, fieldName, controls, tools) {
   async function load() {
     try {
       const bytes = await mediaBytes(`/api/media/${media.sha256}`);
-      const off = new OfflineAudioContext(1, 1, 44100);
+      // decode at the file's own rate (no resampling) where the browser supports it
+      const rate = Number(media.meta?.sample_rate) || 44100;
+      const off = new OfflineAudioContext(1, 1, rate >= 8000 && rate <= 96000 ? rate : 44100);
       buffer = await off.decodeAudioData(bytes);
       duration = buffer.duration;
       size();

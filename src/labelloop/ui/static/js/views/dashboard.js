@@ -25,6 +25,7 @@ function numbers(obj) {
 export async function dashboardView(pid) {
   const [project, stats] = await Promise.all([api("GET", `/api/projects/${pid}`), api("GET", `/api/projects/${pid}/stats`)]);
   const annotators = (stats.annotators || []).map((a) => [a.username ?? a.annotator ?? a.id, a.annotations ?? a.count ?? a.submitted ?? 0]);
+  const skills = (stats.annotators || []).filter((a) => typeof a.skill === "number").map((a) => [a.username ?? a.id, Math.round(a.skill * 100)]);
   const tiers = numbers(stats.tiers);
   const el = h("section.dashboard", null,
     h("p.crumbs", null, h("a", { href: "#/projects" }, "Projects"), " / ", h("a", { href: `#/p/${pid}` }, project.name), " / "),
@@ -33,6 +34,7 @@ export async function dashboardView(pid) {
       h("div.card", { id: "chart-progress" }, h("h2", null, "Progress"), barChart(numbers(stats.progress))),
       h("div.card", { id: "chart-annotators" }, h("h2", null, "Annotations per annotator"),
         annotators.length ? barChart(annotators) : h("p.note", null, "No annotations yet.")),
+      skills.length ? h("div.card", { id: "chart-skill" }, h("h2", null, "Estimated skill (gold and review)"), barChart(skills, { unit: "%" })) : null,
       tiers.length ? h("div.card", { id: "chart-tiers" }, h("h2", null, "Tiers"), barChart(tiers)) : null,
       stats.qc ? h("div.card", { id: "chart-qc" }, h("h2", null, "Quality"), barChart(numbers(stats.qc))) : null));
   return { el, name: "dashboard" };

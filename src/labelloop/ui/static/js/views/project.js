@@ -1,15 +1,15 @@
 import { api, ApiError } from "../api.js";
 import { h, replace, toast } from "../dom.js";
 
-const CAN_LABEL = new Set(["annotator", "reviewer", "manager"]);
-const CAN_REVIEW = new Set(["reviewer", "manager"]);
+const CAN_LABEL = new Set(["annotator", "reviewer", "manager", "admin"]);
+const CAN_REVIEW = new Set(["reviewer", "manager", "admin"]);
 
 /** A short, safe preview of an item's media. */
 export function mediaPreview(item) {
   const parts = [];
   for (const [name, m] of Object.entries(item.media || {})) {
     let body;
-    if (m.kind === "text") body = h("span.text", null, String(m.text ?? item.text ?? "").slice(0, 160));
+    if (m.kind === "text") body = h("span.text", null, String(m.text ?? item.preview ?? item.text ?? "").slice(0, 160));
     else if (m.kind === "image") body = h("img.thumb", { src: `/api/media/${m.sha256}`, alt: name, loading: "lazy" });
     else if (m.kind === "audio") body = h("span", null, `audio ${m.meta && m.meta.duration_s ? m.meta.duration_s.toFixed(1) + " s" : ""}`);
     else body = h("span", null, `point cloud, ${m.meta && m.meta.points ? m.meta.points : "?"} points`);
@@ -23,7 +23,7 @@ export async function projectView(pid) {
   let stats = null;
   try { stats = await api("GET", `/api/projects/${pid}/stats`); } catch { /* viewers may not see stats */ }
   const role = project.role || "viewer";
-  const isManager = role === "manager";
+  const isManager = role === "manager" || role === "admin";
 
   const tbody = h("tbody");
   const more = h("button", { type: "button", id: "more-items" }, "Load more");
@@ -32,7 +32,8 @@ export async function projectView(pid) {
     const q = after === null ? "limit=50" : `after=${after}&limit=50`;
     const page = await api("GET", `/api/projects/${pid}/items?${q}`);
     for (const it of page.items || []) {
-      tbody.appendChild(h("tr", { dataset: { item: it.id } }, h("td.num", null, it.id), h("td", null, it.status || ""), h("td", null, mediaPreview(it))));
+      tbody.appendChild(h("tr", { dataset: { item: it.id } }, h("td.num", null, it.id), h("td", null, it.key || ""),
+        h("td", null, h("span", { class: "status " + (it.status || "") }, it.status || "")), h("td", null, mediaPreview(it))));
     }
     after = page.next ?? page.next_after ?? null;
     more.hidden = after === null;
@@ -60,7 +61,7 @@ export async function projectView(pid) {
     h("h2", null, "Schema"), controls,
     isManager ? await membersPanel(pid) : null,
     h("h2", null, "Items"),
-    h("table.list", { id: "items" }, h("thead", null, h("tr", null, h("th", null, "id"), h("th", null, "status"), h("th", null, "media"))), tbody),
+    h("table.list", { id: "items" }, h("thead", null, h("tr", null, ["id", "key", "status", "media"].map((t) => h("th", null, t)))), tbody),
     more);
   return { el, name: "project" };
 }
