@@ -34,14 +34,13 @@ LAUNCH_ARGS = [
 STATIC = Path(str(files("labelloop.ui") / "static"))
 ORIGIN = "http://ui.test"
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (.ci/run)
-    pytest.skip(f"no chromium at {CHROMIUM}", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    """Debian's chromium (skips where it is absent; CI installs it in .ci/run)."""
+    if not Path(CHROMIUM).exists():  # pragma: no cover
+        pytest.skip(f"no chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield b
@@ -59,6 +58,10 @@ class FakeApi:
     reviews_queue: list[dict[str, Any]] = field(default_factory=list)
     conflict: dict[str, Any] | None = None  # the next submit answers 409 with this as "current"
     annotations: dict[str, dict[str, Any]] = field(default_factory=dict)  # idempotency key -> body
+    members: list[dict[str, Any]] = field(
+        default_factory=lambda: [{"user_id": 1, "username": "ann", "role": "manager"}]
+    )
+    settings: dict[str, Any] = field(default_factory=lambda: {"overlap": 1, "gold_rate": 0.0, "lock_seconds": 600})
 
     def calls_to(self, method: str, suffix: str) -> list[dict[str, Any]]:
         return [c for c in self.calls if c["method"] == method and c["path"].endswith(suffix)]
@@ -101,6 +104,15 @@ class FakeApi:
             return reply(200, {"task": self.tasks.pop(0)}) if self.tasks else reply(204)
         if path == f"{base}/review/next":
             return reply(200, {"task": self.reviews_queue.pop(0)}) if self.reviews_queue else reply(204)
+        if path == f"{base}/members":
+            if method == "POST":
+                self.members.append({"user_id": len(self.members) + 2, **(body or {})})
+                return reply(201, self.members[-1])
+            return reply(200, {"members": self.members})
+        if path == f"{base}/settings":
+            if method == "PUT":
+                self.settings.update(body or {})
+            return reply(200, self.settings)
         if path.endswith("/draft") and method == "PUT":
             return reply(204)
         if path.endswith("/annotations") and method == "POST":

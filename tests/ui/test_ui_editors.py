@@ -355,3 +355,65 @@ def test_review_keys(fake_app: Any) -> None:
     assert verdicts == ["accept", "reject", "correct"]
     corrected = api.calls_to("POST", "/items/22/reviews")[0]["body"]
     assert corrected["annotation_id"] == 55 and [round(v) for v in corrected["value"][0]["xyxy"]] == [10, 10, 80, 90]
+
+
+def test_draft_saved_when_the_tab_is_hidden_and_restored(fake_app: Any) -> None:
+    page, api = open_task(fake_app, "text")
+    page.keyboard.press("3")
+    page.evaluate(
+        "() => { Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });"
+        " document.dispatchEvent(new Event('visibilitychange')); }"
+    )
+    page.wait_for_function("() => document.querySelector('#savestate').dataset.saved")
+    (call,) = api.calls_to("PUT", "/items/11/draft")
+    assert call["body"]["value"][0]["labels"] == ["neu"]
+    # the next visit of the task starts from the draft, not from the suggestion
+    media, blobs = media_for("text")
+    t = task(12, media, [{"id": 1, "backend": "b", "score": 0.5, "value": []}])
+    t["item"]["draft"] = {"value": call["body"]["value"], "updated_at": "2030-01-01T00:00:00"}
+    page2, _ = fake_app(FakeApi(project("text"), [t], blobs), "#/p/5/label")
+    page2.wait_for_selector("#item-id")
+    assert value(page2)[0]["labels"] == ["neu"]
+    assert page2.is_checked("input[data-label=neu]")
+
+
+def test_binary_pcd_parsed_in_the_browser(fake_app: Any) -> None:
+    import numpy as np
+
+    pts = np.array([[1.5, -2.0, 0.25], [3.0, 4.0, -1.0]], dtype=np.float32)
+    rows = np.zeros(2, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("intensity", "<f4")])
+    rows["x"], rows["y"], rows["z"], rows["intensity"] = pts[:, 0], pts[:, 1], pts[:, 2], 7.0
+    header = (
+        "VERSION 0.7\nFIELDS x y z intensity\nSIZE 4 4 4 4\nTYPE F F F F\nCOUNT 1 1 1 1\n"
+        "WIDTH 2\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 2\nDATA binary\n"
+    )
+    data = list(header.encode() + rows.tobytes())
+    page, _ = open_task(fake_app, "text")
+    got = page.evaluate(
+        """async (bytes) => {
+            const { parsePcd } = await import('/static/js/editors/pointcloud.js');
+            return Array.from(parsePcd(new Uint8Array(bytes).buffer));
+        }""",
+        data,
+    )
+    assert got == pts.ravel().tolist()
+
+
+def test_project_page_members_and_settings(fake_app: Any) -> None:
+    _media, blobs = media_for("text")
+    api = FakeApi(project("text"), [], blobs)
+    page, api = fake_app(api, "#/p/5")
+    page.wait_for_selector("#project-name")
+    assert page.inner_text("#project-name") == "text project"
+    assert page.is_visible("#start-label") and page.is_visible("#start-review")
+    page.fill("#member-name", "<b>bob</b>")
+    page.select_option("#member-role", "reviewer")
+    page.click("#members button[type=submit]")
+    page.wait_for_selector("#members td >> text=<b>bob</b>")  # shown as text, not markup
+    assert api.calls_to("POST", "/members")[0]["body"] == {"username": "<b>bob</b>", "role": "reviewer"}
+    page.fill("#setting-overlap", "3")
+    page.fill("#setting-gold_rate", "0.1")
+    page.click("#settings button[type=submit]")
+    page.wait_for_function("() => document.querySelector('#toast').textContent === 'settings saved'")
+    assert api.settings == {"overlap": 3, "gold_rate": 0.1, "lock_seconds": 600}
+    page.screenshot(path="/tmp/ui_project_fake.png", full_page=True)

@@ -168,6 +168,17 @@ def test_label_review_export_in_a_browser(site: Site, browser: Any) -> None:
     from tests.ui.test_ui_editors import select_text
 
     errors: list[str] = []
+    # a wrong password is refused with a message, no session
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    bad = ctx.new_page()
+    bad.goto(site.url + "/app/anything")  # deep links get the app, which asks for a login
+    bad.wait_for_selector("#username")
+    bad.fill("#username", "ann")
+    bad.fill("#password", "not the password")
+    bad.click("#login-submit")
+    bad.wait_for_selector("#login-error >> text=Wrong user name or password.")
+    bad.screenshot(path="/tmp/ui_login.png")
+    ctx.close()
     page = login(browser, site, "ann", errors)
     page.screenshot(path="/tmp/ui_projects.png", full_page=True)
     assert page.locator("a.project-link").count() == len(SCHEMAS)

@@ -60,6 +60,7 @@ export async function projectView(pid) {
     project.guidelines ? h("details.guidelines", null, h("summary", null, "Guidelines"), h("p", null, project.guidelines)) : null,
     h("h2", null, "Schema"), controls,
     isManager ? await membersPanel(pid) : null,
+    isManager ? await settingsPanel(pid) : null,
     h("h2", null, "Items"),
     h("table.list", { id: "items" }, h("thead", null, h("tr", null, ["id", "key", "status", "media"].map((t) => h("th", null, t)))), tbody),
     more);
@@ -89,4 +90,24 @@ async function membersPanel(pid) {
   } }, name, role, h("button", { type: "submit" }, "Add member"));
   await reload();
   return h("section.members", { id: "members" }, h("h2", null, "Members"), h("table.list", null, list), form);
+}
+
+async function settingsPanel(pid) {
+  let current;
+  try { current = await api("GET", `/api/projects/${pid}/settings`); } catch { return null; }
+  const field = (name, label, attrs) => h("label", null, label, " ", h("input", { id: `setting-${name}`, name, type: "number", value: String(current[name] ?? ""), ...attrs }));
+  const form = h("form.inline.settings", { id: "settings", onsubmit: async (ev) => {
+    ev.preventDefault();
+    const body = {};
+    for (const name of ["overlap", "gold_rate", "lock_seconds"]) {
+      const v = form.querySelector(`[name=${name}]`).value;
+      if (v !== "") body[name] = Number(v);
+    }
+    try { await api("PUT", `/api/projects/${pid}/settings`, body); toast("settings saved"); } catch (e) { toast(e.message, "error"); }
+  } },
+  field("overlap", "Annotators per item", { min: 1, max: 20, step: 1 }),
+  field("gold_rate", "Gold rate", { min: 0, max: 1, step: 0.01 }),
+  field("lock_seconds", "Task lock (s)", { min: 30, max: 86400, step: 1 }),
+  h("button", { type: "submit" }, "Save settings"));
+  return h("section", null, h("h2", null, "Assignment settings"), form);
 }
