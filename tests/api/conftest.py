@@ -57,7 +57,7 @@ def build_world(store: Store, tmp_path: Path) -> World:
         items_b = [it.id for it in tx.items.page(pb, limit=100)]
     with store.transaction() as tx:
         tx.labels.add_suggestions(
-            pa, [NewSuggestion(items_a[0], [{"control": "sentiment", "label": "pos"}], "test", "1", 0.9)]
+            pa, [NewSuggestion(items_a[0], [{"id": "r1", "control": "sentiment", "labels": ["pos"]}], "test", "1", 0.9)]
         )
     app = create_app(Settings(data_dir=tmp_path / "data"), store=store)
     w = World(store, app, pa, pb, items_a, items_b)

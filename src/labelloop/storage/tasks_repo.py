@@ -86,6 +86,19 @@ class TaskRepo:
         if self.conn.execute(update(ts).where(ts.c.project_id == s.project_id).values(**values)).rowcount == 0:
             self.conn.execute(insert(ts).values(project_id=s.project_id, **values))
 
+    def _settings_for_update(self, project_id: int) -> TaskSettings:
+        d = TaskSettings(project_id)
+        self.conn.execute(
+            _insert_ignore(self.conn, ta.task_settings).values(
+                project_id=project_id, overlap=d.overlap, gold_rate=d.gold_rate, lock_seconds=d.lock_seconds,
+                synced_item_id=0,
+            )
+        )  # fmt: skip
+        ts = ta.task_settings
+        q = select(ts).where(ts.c.project_id == project_id)
+        r = self.conn.execute(q.with_for_update() if self.pg else q).one()
+        return TaskSettings(project_id, r.overlap, r.gold_rate, r.lock_seconds, r.synced_item_id)
+
     def sync(self, s: TaskSettings) -> TaskSettings:
         """Queue ``overlap`` slots for each item added since the last sync (gold items excepted).
 
@@ -94,6 +107,9 @@ class TaskRepo:
         i = t.items
         top = self.conn.execute(select(func.max(i.c.id)).where(i.c.project_id == s.project_id)).scalar()
         if top is None or top <= s.synced_item_id:
+            return s
+        s = self._settings_for_update(s.project_id)  # concurrent first askers: one fills the queue
+        if top <= s.synced_item_id:
             return s
         lo = s.synced_item_id
         while lo < top:
