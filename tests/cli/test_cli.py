@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -112,9 +113,9 @@ def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
 
 def test_db_commands(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = cli("db", "upgrade")
-    assert code == 0 and "revision 0002" in out
+    assert code == 0 and "revision 0006" in out
     code, out, _ = cli("db", "current")
-    assert "current: 0002  head: 0002" in out
+    assert "current: 0006  head: 0006" in out
 
 
 def test_demo_builds_all_four_media(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -124,6 +125,7 @@ def test_demo_builds_all_four_media(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "demo ready: 6 projects" in out
     assert out.count("identical after export") == 6
     assert "problem:" not in err
+    assert re.search(r"open http://127\.0\.0\.1:8000/#/p/\d+/label and log in as demo / \S{12,}", out)
     code = main(["--data-dir", str(tmp_path / "d"), "project", "list"])
     listing = capsys.readouterr().out
     for medium in ("text", "image", "audio", "pointcloud"):

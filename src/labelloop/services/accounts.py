@@ -50,6 +50,7 @@ __all__ = [
     "create_token",
     "create_user",
     "csrf_token",
+    "ensure_demo_admin",
     "list_members",
     "list_tokens",
     "load_secret",
@@ -333,6 +334,27 @@ def user_id_by_name(store: Store, username: str) -> int:
     if found is None:
         raise NotFound("user", username)
     return found[0].id
+
+
+def ensure_demo_admin(store: Store, project_ids: list[int], username: str = "demo") -> str:
+    """Create (or reset) an admin with a fresh random password, member (manager) of the projects.
+
+    Returns:
+        The new password, to print once.
+    """
+    password = secrets.token_urlsafe(12)
+    with store.transaction() as tx:
+        repo = AccountRepo(tx.conn)
+        found = repo.user_by_name(username)
+        if found is None:
+            user = repo.create_user(username, _hasher.hash(password), is_admin=True)
+        else:
+            user = found[0]
+            repo.set_password_hash(user.id, _hasher.hash(password))
+            repo.revoke_all(user.id)
+        for pid in project_ids:
+            repo.set_member(pid, user.id, Role.MANAGER)
+    return password
 
 
 def list_members(store: Store, project_id: int) -> list[Membership]:
