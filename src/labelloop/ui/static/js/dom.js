@@ -86,3 +86,16 @@ export function uuid() {
 export function newId(prefix = "r") {
   return prefix + "_" + uuid().slice(0, 8);
 }
+
+/**
+ * Wrap fn so that many calls within one frame run it once, on the next animation frame
+ * (a drag among a thousand regions must not rebuild a thousand list rows per pointer move).
+ */
+export function perFrame(fn) {
+  let queued = false;
+  return () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; fn(); });
+  };
+}

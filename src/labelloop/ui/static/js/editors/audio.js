@@ -1,7 +1,7 @@
 // Audio: a waveform drawn from the decoded file, segments dragged on it, label and transcript
 // edited in the list below, each segment playable.
 import { mediaBytes } from "../api.js";
-import { colorFor, h, newId, replace } from "../dom.js";
+import { colorFor, h, newId, perFrame, replace } from "../dom.js";
 
 /** Min / max per pixel column of channel 0. */
 export function peaks(samples, columns) {
@@ -95,6 +95,10 @@ export function audioEditor(doc, media, fieldName, controls, tools) {
   }
 
   function renderList() {
+    // keep the caret in a transcript being typed while the list is rebuilt
+    const active = document.activeElement;
+    const typing = active && list.contains(active) && active.classList.contains("transcript")
+      ? { id: active.closest("tr").dataset.id, at: active.selectionStart } : null;
     replace(list, h("thead", null, h("tr", null, ["", "label", "start", "end", "transcript", ""].map((t) => h("th", null, t)))),
       h("tbody", null, segs().map((s) => {
         const c = doc.control(s.control);
@@ -111,6 +115,10 @@ export function audioEditor(doc, media, fieldName, controls, tools) {
           }) : null),
           h("td", null, h("button.link", { type: "button", onclick: (ev) => { ev.stopPropagation(); doc.remove(s.id); } }, "×")));
       })));
+    if (typing) {
+      const input = list.querySelector(`tr[data-id="${CSS.escape(typing.id)}"] input.transcript`);
+      if (input) { input.focus(); input.setSelectionRange(typing.at, typing.at); }
+    }
   }
 
   async function play(s) {
@@ -187,7 +195,8 @@ export function audioEditor(doc, media, fieldName, controls, tools) {
     }
   }
 
-  const onChange = () => { renderList(); redraw(); };
+  const renderListSoon = perFrame(renderList);
+  const onChange = () => { renderListSoon(); redraw(); };
   doc.addEventListener("change", onChange);
   doc.addEventListener("select", onChange);
   renderList();

@@ -2,7 +2,7 @@
 // orthographic 2D views for editing cuboids: top (x-y: create, move, resize, rotate yaw) and
 // side (along the selected cuboid's heading vs z: height and elevation).
 import { mediaBytes } from "../api.js";
-import { colorFor, h, newId, replace } from "../dom.js";
+import { colorFor, h, newId, perFrame, replace } from "../dom.js";
 
 /**
  * Parse a PCD file (ascii or binary) into float32 xyz triples.
@@ -438,7 +438,8 @@ export function pointcloudEditor(doc, media, fieldName, controls, tools) {
     }
   }
 
-  const onChange = () => { renderList(); redraw(); };
+  const renderListSoon = perFrame(renderList);
+  const onChange = () => { renderListSoon(); redraw(); };
   doc.addEventListener("change", onChange);
   doc.addEventListener("select", onChange);
   const onKeyDown = (ev) => { if (ev.code === "Space" && document.activeElement === top) { spaceDown = true; ev.preventDefault(); } };

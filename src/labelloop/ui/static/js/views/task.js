@@ -3,7 +3,7 @@
 //   review: A accept · R reject · C correct (submit the edited value) · Enter accept, or correct when edited
 import { api, ApiError } from "../api.js";
 import { Doc } from "../doc.js";
-import { h, replace, toast, uuid } from "../dom.js";
+import { h, perFrame, replace, toast, uuid } from "../dom.js";
 import { pickClass } from "../editors/classify.js";
 import { buildEditors } from "../editors/index.js";
 import { Tools } from "../tools.js";
@@ -87,13 +87,23 @@ export async function taskView(pid, mode) {
 
     tools.addEventListener("pick", (ev) => pickLabel(ev.detail));
     const regionsList = h("ol.regions", { id: "regions" });
-    const renderRegions = () => replace(regionsList, doc.regions.map((r) => h("li", {
+    let shown = null;
+    const renderRegions = () => {
+      // rebuild only when what the list shows changed (not on every move of a dragged box)
+      const sig = doc.selected + "\u0001" + [...doc.suggested].join(",") + "\u0001" +
+        doc.regions.map((r) => r.id + ":" + (r.labels ? r.labels.join(",") : r.label || "")).join("\u0002");
+      if (sig === shown) return;
+      shown = sig;
+      regionsList.dataset.renders = String((+regionsList.dataset.renders || 0) + 1);
+      replace(regionsList, doc.regions.map((r) => h("li", {
       dataset: { id: r.id, control: r.control }, class: (r.id === doc.selected ? "sel " : "") + (doc.suggested.has(r.id) ? "sugg" : ""),
       onclick: () => { doc.select(r.id); tools.setActive(r.control); },
     }, h("b", null, r.control), " ", r.labels ? r.labels.join(", ") : r.label || (r.from_id ? "link" : ""),
     doc.suggested.has(r.id) && best ? h("span.badge.sugg", null, `suggested ${Math.round((best.score ?? 0) * 100)}%`) : null)));
-    doc.addEventListener("change", renderRegions);
-    doc.addEventListener("select", renderRegions);
+    };
+    const renderRegionsSoon = perFrame(renderRegions);
+    doc.addEventListener("change", renderRegionsSoon);
+    doc.addEventListener("select", renderRegionsSoon);
     renderRegions();
 
     const sugBox = best ? h("div.card.suggestion", { id: "suggestion" }, h("h3", null, "Suggestion"),
