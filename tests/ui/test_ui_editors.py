@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.ui.conftest import FakeApi
@@ -404,26 +405,72 @@ def test_draft_saved_when_the_tab_is_hidden_and_restored(fake_app: Any) -> None:
     assert page2.is_checked("input[data-label=neu]")
 
 
-def test_binary_pcd_parsed_in_the_browser(fake_app: Any) -> None:
-    import numpy as np
+PTS = [[1.5, -2.0, 0.25], [3.0, 4.0, -1.0], [0.125, 0.5, 8.0]]
 
-    pts = np.array([[1.5, -2.0, 0.25], [3.0, 4.0, -1.0]], dtype=np.float32)
-    rows = np.zeros(2, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("intensity", "<f4")])
+
+def _cloud_files(tmp: Path) -> dict[str, bytes]:
+    """The same three points as PCD binary, PCD binary_compressed, PLY binary and ascii, LAS."""
+    import laspy
+    import numpy as np
+    from pypcd4 import Encoding, PointCloud
+
+    pts = np.array(PTS, dtype=np.float32)
+    out: dict[str, bytes] = {}
+    rows = np.zeros(3, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("intensity", "<f4")])
     rows["x"], rows["y"], rows["z"], rows["intensity"] = pts[:, 0], pts[:, 1], pts[:, 2], 7.0
     header = (
         "VERSION 0.7\nFIELDS x y z intensity\nSIZE 4 4 4 4\nTYPE F F F F\nCOUNT 1 1 1 1\n"
-        "WIDTH 2\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 2\nDATA binary\n"
+        "WIDTH 3\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 3\nDATA binary\n"
     )
-    data = list(header.encode() + rows.tobytes())
+    out["pcd-binary"] = header.encode() + rows.tobytes()
+    cloud = PointCloud.from_xyzi_points(np.c_[pts, np.full(3, 7.0, np.float32)])
+    cloud.save(tmp / "c.pcd", encoding=Encoding.BINARY_COMPRESSED)
+    out["pcd-compressed"] = (tmp / "c.pcd").read_bytes()
+    verts = np.zeros(3, dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1")])
+    verts["x"], verts["y"], verts["z"] = pts[:, 0], pts[:, 1], pts[:, 2]
+    ply_head = "ply\nformat binary_little_endian 1.0\nelement vertex 3\n"
+    ply_head += "property float x\nproperty float y\nproperty float z\nproperty uchar red\n"
+    ply_head += "element face 0\nproperty list uchar int vertex_indices\nend_header\n"
+    out["ply-binary"] = ply_head.encode() + verts.tobytes()
+    ascii_head = ply_head.replace("binary_little_endian", "ascii")
+    out["ply-ascii"] = (ascii_head + "".join(f"{x} {y} {z} 9\n" for x, y, z in PTS)).encode()
+    las = laspy.create(point_format=3, file_version="1.2")
+    las.header.scales = [0.001, 0.001, 0.001]
+    las.header.offsets = [0, 0, 0]
+    las.x, las.y, las.z = pts[:, 0].astype(float), pts[:, 1].astype(float), pts[:, 2].astype(float)
+    las.write(tmp / "c.las")
+    out["las"] = (tmp / "c.las").read_bytes()
+    return out
+
+
+def test_point_cloud_files_parsed_in_the_browser(fake_app: Any, tmp_path: Path) -> None:
     page, _ = open_task(fake_app, "text")
+    for name, data in _cloud_files(tmp_path).items():
+        got = page.evaluate(
+            """async (bytes) => {
+                const { parsePoints } = await import('/static/js/editors/pcformats.js');
+                return Array.from(parsePoints(new Uint8Array(bytes).buffer));
+            }""",
+            list(data),
+        )
+        assert len(got) == 9, name
+        assert max(abs(a - b) for a, b in zip(got, [v for p in PTS for v in p], strict=True)) < 1e-3, (name, got)
+    # a larger, repetitive cloud: LZF back-references, not only literal runs
+    import numpy as np
+    from pypcd4 import Encoding, PointCloud
+
+    grid = np.stack(np.meshgrid(np.arange(20), np.arange(15), [0.0, 1.5]), -1).reshape(-1, 3).astype(np.float32)
+    PointCloud.from_xyz_points(grid).save(tmp_path / "g.pcd", encoding=Encoding.BINARY_COMPRESSED)
+    data = (tmp_path / "g.pcd").read_bytes()
+    assert len(data) < grid.nbytes  # it did compress
     got = page.evaluate(
         """async (bytes) => {
-            const { parsePcd } = await import('/static/js/editors/pointcloud.js');
-            return Array.from(parsePcd(new Uint8Array(bytes).buffer));
+            const { parsePoints } = await import('/static/js/editors/pcformats.js');
+            return Array.from(parsePoints(new Uint8Array(bytes).buffer));
         }""",
-        data,
+        list(data),
     )
-    assert got == pts.ravel().tolist()
+    assert got == grid.ravel().tolist()
 
 
 def test_project_page_members_and_settings(fake_app: Any) -> None:

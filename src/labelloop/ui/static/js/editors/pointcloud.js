@@ -1,86 +1,8 @@
 // Point clouds: a three.js perspective view (Points + cuboid wireframes, orbit controls) and two
 // orthographic 2D views for editing cuboids: top (x-y: create, move, resize, rotate yaw) and
 // side (along the selected cuboid's heading vs z: height and elevation).
-import { mediaBytes } from "../api.js";
 import { colorFor, h, newId, perFrame, replace } from "../dom.js";
-
-/**
- * Parse a PCD file (ascii or binary) into float32 xyz triples.
- * @param {ArrayBuffer} buf
- * @returns {Float32Array}
- */
-export function parsePcd(buf) {
-  const bytes = new Uint8Array(buf);
-  let pos = 0;
-  const header = {};
-  const dec = new TextDecoder("latin1");
-  while (pos < bytes.length) {
-    let end = bytes.indexOf(10, pos);
-    if (end < 0) end = bytes.length;
-    const line = dec.decode(bytes.subarray(pos, end)).trim();
-    pos = end + 1;
-    if (!line || line.startsWith("#")) continue;
-    const [key, ...rest] = line.split(/\s+/);
-    header[key.toUpperCase()] = rest;
-    if (key.toUpperCase() === "DATA") break;
-  }
-  const fields = header.FIELDS || [];
-  const sizes = (header.SIZE || []).map(Number);
-  const types = header.TYPE || [];
-  const counts = (header.COUNT || fields.map(() => "1")).map(Number);
-  const n = Number((header.POINTS || [0])[0]) || Number((header.WIDTH || [0])[0]) * Number((header.HEIGHT || [1])[0]);
-  const mode = (header.DATA || ["ascii"])[0].toLowerCase();
-  const ix = ["x", "y", "z"].map((f) => fields.indexOf(f));
-  if (ix.some((i) => i < 0)) throw new Error("PCD without x y z fields");
-  const out = new Float32Array(n * 3);
-  if (mode === "ascii") {
-    const col = [];
-    let c = 0;
-    for (let f = 0; f < fields.length; f++) { col.push(c); c += counts[f]; }
-    const lines = dec.decode(bytes.subarray(pos)).split("\n");
-    let k = 0;
-    for (const line of lines) {
-      if (k >= n) break;
-      const t = line.trim();
-      if (!t) continue;
-      const v = t.split(/\s+/);
-      for (let a = 0; a < 3; a++) out[3 * k + a] = parseFloat(v[col[ix[a]]]);
-      k++;
-    }
-    return out.subarray(0, 3 * k);
-  }
-  if (mode !== "binary") throw new Error(`PCD DATA ${mode} is not supported in the browser`);
-  const offs = [];
-  let rec = 0;
-  for (let f = 0; f < fields.length; f++) { offs.push(rec); rec += sizes[f] * counts[f]; }
-  const dv = new DataView(buf, pos);
-  const m = Math.min(n, Math.floor(dv.byteLength / rec));
-  for (let k = 0; k < m; k++) {
-    for (let a = 0; a < 3; a++) {
-      const f = ix[a];
-      const o = k * rec + offs[f];
-      out[3 * k + a] = types[f] === "F" && sizes[f] === 8 ? dv.getFloat64(o, true) : dv.getFloat32(o, true);
-    }
-  }
-  return out.subarray(0, 3 * m);
-}
-
-/** KITTI velodyne .bin: float32 x y z intensity. */
-export function parseKitti(buf) {
-  const all = new Float32Array(buf, 0, Math.floor(buf.byteLength / 16) * 4);
-  const out = new Float32Array((all.length / 4) * 3);
-  for (let i = 0, j = 0; i < all.length; i += 4, j += 3) { out[j] = all[i]; out[j + 1] = all[i + 1]; out[j + 2] = all[i + 2]; }
-  return out;
-}
-
-export async function loadPoints(media) {
-  const res = await fetch(`/api/media/${media.sha256}/points`, { credentials: "same-origin" });
-  if (res.ok && (res.headers.get("Content-Type") || "").includes("octet-stream")) return new Float32Array(await res.arrayBuffer());
-  const buf = await mediaBytes(`/api/media/${media.sha256}`);
-  const fmt = String(media.meta?.format || media.media_type || "").toLowerCase();
-  if (fmt.includes("kitti")) return parseKitti(buf);
-  return parsePcd(buf);
-}
+import { loadPoints } from "./pcformats.js";
 
 function bounds(pts) {
   const b = [Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity];
