@@ -16,8 +16,7 @@ from fastapi import Depends, Path, Request
 from labelloop.core.accounts import User
 from labelloop.core.permissions import static_decision
 from labelloop.errors import NotFound, PermissionDenied
-from labelloop.services.accounts import AuthFailed, authenticate_session, authenticate_token, csrf_token
-from labelloop.services.web import role_in
+from labelloop.services.accounts import AuthFailed, authenticate, csrf_token
 from labelloop.storage import Store
 
 __all__ = [
@@ -70,6 +69,24 @@ def _same_origin(request: Request) -> bool:
     return origin in (f"http://{host}", f"https://{host}")
 
 
+def _authenticate(request: Request, store: Store, project_id: int = 0) -> tuple[Auth, str | None]:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        user, role = authenticate(store, header[7:].strip(), session=False, project_id=project_id)
+        return Auth(user, None), role
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise AuthFailed("not logged in")
+    user, role = authenticate(store, cookie, session=True, project_id=project_id)
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get("x-csrf-token", "")
+        if not hmac.compare_digest(sent, csrf_token(request.app.state.secret, cookie)):
+            raise PermissionDenied("CSRF token missing or wrong (send the X-CSRF-Token header)")
+        if not _same_origin(request):
+            raise PermissionDenied("cross-origin request refused")
+    return Auth(user, cookie), role
+
+
 def current_auth(request: Request, store: StoreDep) -> Auth:
     """Authenticate by ``Authorization: Bearer`` token or by session cookie.
 
@@ -80,20 +97,7 @@ def current_auth(request: Request, store: StoreDep) -> Auth:
         AuthFailed: no valid credentials (401).
         PermissionDenied: CSRF token missing or wrong, or a foreign origin (403).
     """
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return Auth(authenticate_token(store, header[7:].strip()), None)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        raise AuthFailed("not logged in")
-    user = authenticate_session(store, cookie)
-    if request.method not in SAFE_METHODS:
-        sent = request.headers.get("x-csrf-token", "")
-        if not hmac.compare_digest(sent, csrf_token(request.app.state.secret, cookie)):
-            raise PermissionDenied("CSRF token missing or wrong (send the X-CSRF-Token header)")
-        if not _same_origin(request):
-            raise PermissionDenied("cross-origin request refused")
-    return Auth(user, cookie)
+    return _authenticate(request, store)[0]
 
 
 UserAuth = Annotated[Auth, Depends(current_auth)]
@@ -109,10 +113,10 @@ class Access:
     action: str
 
 
-def project_access(
-    request: Request, auth: UserAuth, store: StoreDep, pid: Annotated[int, Path(ge=1, le=2**31 - 1)]
-) -> Access:
-    """Resolve the caller's role in project ``pid`` and check the route's action.
+def project_access(request: Request, store: StoreDep, pid: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Access:
+    """Authenticate, resolve the caller's role in project ``pid`` and check the route's action.
+
+    Authentication is that of :func:`current_auth`; the role comes from the same query.
 
     Raises:
         NotFound: not a member (or no such project): other projects stay invisible (404).
@@ -121,7 +125,7 @@ def project_access(
     """
     route = request.scope.get("route")
     name = (getattr(route, "openapi_extra", None) or {}).get(ACTION_KEY)
-    role = role_in(store, pid, auth.user)
+    auth, role = _authenticate(request, store, pid)
     if role is None:
         raise NotFound("project", pid)
     if name is None or static_decision(role, name) is False:

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -44,6 +45,7 @@ __all__ = [
     "LoginResult",
     "RateLimited",
     "add_member",
+    "authenticate",
     "authenticate_session",
     "authenticate_token",
     "change_password",
@@ -65,8 +67,12 @@ SESSION_HOURS = 12
 MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 _hasher = PasswordHasher()
-# verifying against this when the user does not exist keeps both failures equally slow
-_DUMMY_HASH = _hasher.hash("labelloop: no such user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # verifying against this when the user does not exist keeps both failures equally slow
+    return _hasher.hash("labelloop: no such user")
 
 
 class AuthFailed(LabelloopError):
@@ -203,7 +209,7 @@ def login(
     with store.read() as tx:
         found = AccountRepo(tx.conn).user_by_name(username)
     try:
-        _hasher.verify(found[1] if found else _DUMMY_HASH, password)
+        _hasher.verify(found[1] if found else _dummy_hash(), password)
         ok = found is not None
     except (VerificationError, InvalidHashError):
         ok = False
@@ -219,6 +225,23 @@ def login(
         if _hasher.check_needs_rehash(found[1]):
             repo.set_password_hash(user.id, _hasher.hash(password))
     return LoginResult(token, user)
+
+
+def authenticate(store: Store, token: str, *, session: bool, project_id: int = 0) -> tuple[User, str | None]:
+    """The user of a session cookie or API token, and their role in ``project_id`` (one query).
+
+    The role is ``admin`` for instance admins (when the project exists) and None for non-members.
+
+    Raises:
+        AuthFailed: unknown, expired or revoked credentials.
+    """
+    with store.read() as tx:
+        found = AccountRepo(tx.conn).caller(_digest(token), session=session, at=now(), project_id=project_id)
+    if found is None:
+        raise AuthFailed(
+            "not logged in (session missing, expired or revoked)" if session else "invalid or revoked API token"
+        )
+    return found
 
 
 def authenticate_session(store: Store, token: str) -> User:

@@ -105,7 +105,7 @@ def _item_json(item: Item) -> dict[str, Any]:
 
 
 def _payload(
-    tx: UnitOfWork, tasks: TaskRepo, project: Project, item: Item, user: User, own_only: bool
+    tx: UnitOfWork, tasks: TaskRepo, project_id: int, item: Item, user: User, own_only: bool
 ) -> dict[str, Any]:
     sugg, anns, revs = tx.labels.for_items([item.id])
     if own_only:
@@ -114,7 +114,7 @@ def _payload(
     else:
         ann = current_annotation(anns) or (anns[-1] if anns else None)
     draft = tasks.draft(item.id, user.id)
-    tasks.grant(project.id, [ref.sha256 for ref in item.data.values() if ref.kind != Medium.TEXT])
+    tasks.grant(project_id, [ref.sha256 for ref in item.data.values() if ref.kind != Medium.TEXT])
     shown = {ann.id} if ann else set()
     return {
         "item": _item_json(item),
@@ -154,17 +154,16 @@ def get_item(store: Store, project_id: int, item_id: int, user: User, role: str)
         PermissionDenied: the role may not read it.
     """
     with store.transaction() as tx:
-        project = tx.projects.get(project_id)
         item = tx.items.get(project_id, item_id)
         tasks = TaskRepo(tx.conn)
         facts, _slot, _head = _facts(tasks, item_id, user)
         _require(role, "item.read", facts)
-        return _payload(tx, tasks, project, item, user, own_only=role == "annotator")
+        return _payload(tx, tasks, project_id, item, user, own_only=role == "annotator")
 
 
-def _task(tx: UnitOfWork, tasks: TaskRepo, project: Project, slot: Slot, user: User) -> dict[str, Any]:
-    item = tx.items.get(project.id, slot.item_id)
-    payload = _payload(tx, tasks, project, item, user, own_only=True)
+def _task(tx: UnitOfWork, tasks: TaskRepo, project_id: int, slot: Slot, user: User) -> dict[str, Any]:
+    item = tx.items.get(project_id, slot.item_id)
+    payload = _payload(tx, tasks, project_id, item, user, own_only=True)
     head = tasks.head(item.id, user.username)
     assert slot.expires_at is not None
     return {
@@ -188,14 +187,13 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
     _require(role, "task.next", frozenset())
     at = now()
     with store.transaction() as tx:
-        project = tx.projects.get(project_id)
         tasks = TaskRepo(tx.conn)
         settings = tasks.sync(tasks.settings(project_id))
         expires = at + timedelta(seconds=settings.lock_seconds)
         held = tasks.held(project_id, user.id)
         if held is not None:
             tasks.lock(held.id, user.id, expires)
-            return _task(tx, tasks, project, _renew(held, expires), user)
+            return _task(tx, tasks, project_id, _renew(held, expires), user)
         stats = tasks.stats(project_id, user.id)
         member = AccountRepo(tx.conn).membership(project_id, user.id)
         if quota_reached(stats.submitted, member.quota if member else None):
@@ -203,7 +201,7 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
         if wants_gold(settings.gold_rate, stats.since_gold):
             gold_item = tasks.gold_for(project_id, user.id)
             if gold_item is not None:
-                return _task(tx, tasks, project, tasks.add_gold_slot(project_id, gold_item, user.id, expires), user)
+                return _task(tx, tasks, project_id, tasks.add_gold_slot(project_id, gold_item, user.id, expires), user)
         found = tasks.candidates(project_id, user.id, at)
         if not found:
             return None
@@ -214,7 +212,7 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
         )
         tasks.lock(chosen.slot_id, user.id, expires)
         slot = next(c for c in found if c.id == chosen.slot_id)
-        return _task(tx, tasks, project, _renew(slot, expires, user.id), user)
+        return _task(tx, tasks, project_id, _renew(slot, expires, user.id), user)
 
 
 def _renew(slot: Slot, expires: Any, user_id: int | None = None) -> Slot:
@@ -358,13 +356,12 @@ def next_review(store: Store, project_id: int, user: User, role: str) -> dict[st
     """
     _require(role, "review.next", frozenset())
     with store.transaction() as tx:
-        project = tx.projects.get(project_id)
         tasks = TaskRepo(tx.conn)
         ann = tasks.next_review(project_id, user.username)
         if ann is None:
             return None
         item = tx.items.get(project_id, ann.item_id)
-        payload = _payload(tx, tasks, project, item, user, own_only=False)
+        payload = _payload(tx, tasks, project_id, item, user, own_only=False)
         payload["annotation"] = annotation_json(ann)
         return payload
 

@@ -5,15 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from labelloop.core.accounts import Membership, Role, User
 from labelloop.errors import Conflict, NotFound
+from labelloop.storage import tables as t
 from labelloop.storage import tables_accounts as ta
 from labelloop.storage.repositories import now
 
 __all__ = ["AccountRepo"]
+
+
+def _caller_query(via: Any, live: Any) -> Any:
+    """User, their role in project :pid and whether :pid exists, by credential digest (prebuilt)."""
+    u, m, p = ta.users, ta.memberships, t.projects
+    return (
+        select(u.c.id, u.c.username, u.c.is_admin, m.c.role,
+               select(p.c.id).where(p.c.id == bindparam("pid")).scalar_subquery().label("project"))
+        .join(via, via.c.user_id == u.c.id)
+        .outerjoin(m, and_(m.c.user_id == u.c.id, m.c.project_id == bindparam("pid")))
+        .where(via.c.token_hash == bindparam("digest"), via.c.revoked_at.is_(None), u.c.disabled.is_(False), live)
+    )  # fmt: skip
+
+
+# built once: the hot path of every request skips statement construction
+_BY_SESSION = _caller_query(ta.sessions, ta.sessions.c.expires_at > bindparam("at"))
+_BY_TOKEN = _caller_query(ta.api_tokens, true())
 
 
 def _user(row: Any) -> User:
@@ -78,6 +96,26 @@ class AccountRepo:
                 .returning(ta.sessions.c.id)
             ).scalar_one()
         )
+
+    def caller(
+        self, digest: str, *, session: bool, at: datetime, project_id: int = 0
+    ) -> tuple[User, str | None] | None:
+        """The user behind a session or API-token digest and their role in ``project_id``.
+
+        The role is ``admin`` for instance admins when the project exists, None for
+        non-members; the whole answer is None for an unknown, expired or revoked credential.
+        """
+        q = _BY_SESSION if session else _BY_TOKEN
+        params: dict[str, Any] = {"digest": digest, "pid": project_id}
+        if session:
+            params["at"] = at
+        row = self.conn.execute(q, params).first()
+        if row is None:
+            return None
+        user = _user(row)
+        if user.is_admin:
+            return user, "admin" if row.project is not None else None
+        return user, row.role
 
     def session_user(self, token_hash: str, at: datetime) -> User | None:
         """The user of a live (unexpired, unrevoked) session, or None."""
