@@ -491,3 +491,28 @@ def test_project_page_members_and_settings(fake_app: Any) -> None:
     page.wait_for_function("() => document.querySelector('#toast').textContent === 'settings saved'")
     assert api.settings == {"overlap": 3, "gold_rate": 0.1, "lock_seconds": 600}
     page.screenshot(path="/tmp/ui_project_fake.png", full_page=True)
+
+
+def test_suggestions_of_several_backends_are_merged_per_control(fake_app: Any) -> None:
+    poly = {"id": "s1", "control": "areas", "label": "road", "points": [[0, 200], [100, 200], [50, 290]]}
+    other_box = {"id": "x", "control": "objects", "label": "dog", "xyxy": [1, 1, 9, 9]}
+    page, api = open_task(
+        fake_app,
+        "image",
+        [
+            SUGGESTION,  # objects, 0.87
+            {"id": 8, "backend": "image.seg", "score": 0.6, "value": [poly]},  # areas: same region id
+            {"id": 9, "backend": "weak", "score": 0.5, "value": [other_box]},  # objects again: not used
+        ],
+    )
+    regions = value(page)
+    assert [r["control"] for r in regions] == ["objects", "areas"]
+    assert len({r["id"] for r in regions}) == 2  # the clashing id was renamed
+    badges = page.inner_text("#regions")
+    assert "suggested 87%" in badges and "suggested 60%" in badges
+    assert page.locator("#suggestion .sugg-row").count() == 2
+    page.keyboard.press("a")  # untouched, two sources: accepted as one submitted annotation
+    page.wait_for_selector("#no-task")
+    (call,) = api.calls_to("POST", "/items/11/annotations")
+    assert [r["control"] for r in call["body"]["value"]] == ["objects", "areas"]
+    assert not api.calls_to("POST", "/accept")

@@ -5,6 +5,7 @@ import { api, ApiError } from "../api.js";
 import { Doc } from "../doc.js";
 import { h, perFrame, replace, toast, uuid } from "../dom.js";
 import { pickClass } from "../editors/classify.js";
+import { mergeSuggestions } from "../suggest.js";
 import { buildEditors } from "../editors/index.js";
 import { Tools } from "../tools.js";
 
@@ -70,18 +71,20 @@ export async function taskView(pid, mode) {
   }
 
   function show(task) {
-    const best = [...task.suggestions].sort((a, b) => (b.score ?? 0) - (a.score ?? 0))[0] || null;
+    const merged = mergeSuggestions(task.suggestions);
+    const best = merged.used[0] || null;
+    const pct = (x) => `${Math.round((x ?? 0) * 100)}%`;
     let regions = [];
     let suggested = [];
     let source = "empty";
     if (mode === "review" && task.annotation) { regions = task.annotation.value; source = "annotation"; }
     else if (task.draft) { regions = task.draft.value; source = "draft"; }
     else if (task.annotation) { regions = task.annotation.value; source = "annotation"; }
-    else if (best) { regions = best.value; suggested = best.value.map((r) => r.id); source = "suggestion"; }
+    else if (best) { regions = merged.regions; suggested = merged.regions.map((r) => r.id); source = "suggestion"; }
     const doc = new Doc(schema, regions, suggested);
     const tools = new Tools(schema);
     const { el: editorsEl, editors } = buildEditors(doc, schema, task.item, tools);
-    state = { doc, tools, editors, task, best, started: performance.now(), savedVersion: doc.version, key: null, initialVersion: doc.version, done: false };
+    state = { doc, tools, editors, task, best, used: merged.used, started: performance.now(), savedVersion: doc.version, key: null, initialVersion: doc.version, done: false };
     window.__labelloop = { doc, tools, editors, task, mode };
     doc.addEventListener("change", () => { if (state) state.key = null; });
 
@@ -99,17 +102,19 @@ export async function taskView(pid, mode) {
       dataset: { id: r.id, control: r.control }, class: (r.id === doc.selected ? "sel " : "") + (doc.suggested.has(r.id) ? "sugg" : ""),
       onclick: () => { doc.select(r.id); tools.setActive(r.control); },
     }, h("b", null, r.control), " ", r.labels ? r.labels.join(", ") : r.label || (r.from_id ? "link" : ""),
-    doc.suggested.has(r.id) && best ? h("span.badge.sugg", null, `suggested ${Math.round((best.score ?? 0) * 100)}%`) : null)));
+    doc.suggested.has(r.id) ? h("span.badge.sugg", null, `suggested ${pct(merged.scoreOf.get(r.id))}`) : null)));
     };
     const renderRegionsSoon = perFrame(renderRegions);
     doc.addEventListener("change", renderRegionsSoon);
     doc.addEventListener("select", renderRegionsSoon);
     renderRegions();
 
-    const sugBox = best ? h("div.card.suggestion", { id: "suggestion" }, h("h3", null, "Suggestion"),
-      h("p", null, h("b", null, best.backend), best.model_version ? ` ${best.model_version}` : ""),
-      h("p", null, "confidence ", h("span.conf", { id: "confidence" }, `${Math.round((best.score ?? 0) * 100)}%`)),
-      h("meter", { min: 0, max: 1, value: best.score ?? 0 }),
+    const sugBox = best ? h("div.card.suggestion", { id: "suggestion" }, h("h3", null, merged.used.length > 1 ? "Suggestions" : "Suggestion"),
+      merged.used.map((sg, i) => h("div.sugg-row", { dataset: { suggestion: sg.id } },
+        h("p", null, h("b", null, sg.backend), sg.model_version ? ` ${sg.model_version}` : "",
+          ` (${[...new Set(sg.value.map((r) => r.control))].join(", ")})`),
+        h("p", null, "confidence ", h("span.conf", i === 0 ? { id: "confidence" } : null, pct(sg.score))),
+        h("meter", { min: 0, max: 1, value: sg.score ?? 0 }))),
       h("p.note", null, source === "suggestion" ? "pre-filled: A accepts, R rejects" : `showing the ${source}`)) : null;
 
     const comment = mode === "review" ? h("input", { id: "review-comment", placeholder: "comment (optional)" }) : null;
@@ -199,11 +204,17 @@ export async function taskView(pid, mode) {
   }
 
   async function accept() {
-    const { doc, best } = state;
+    const { doc, best, used } = state;
     if (!best) return;
     const sel = doc.selected && doc.suggested.has(doc.selected) ? doc.selected : null;
     if (sel) { doc.acceptSuggestion(sel); toast("region accepted"); return; }
     const untouched = doc.version === state.initialVersion && doc.suggested.size > 0;
+    if (untouched && used.length > 1) {
+      // several backends pre-filled this item: accept them all as one annotation
+      doc.acceptSuggestion();
+      await submit();
+      return;
+    }
     if (untouched) {
       try {
         await api("POST", `/api/projects/${pid}/suggestions/${best.id}/accept`);
