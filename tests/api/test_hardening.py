@@ -105,3 +105,29 @@ def test_openapi_documents_the_api(world: World) -> None:
     spec = world.client().get("/openapi.json").json()
     assert "/api/projects/{pid}/next" in spec["paths"] and "/api/auth/login" in spec["paths"]
     assert spec["paths"]["/api/projects/{pid}/next"]["post"]["x-labelloop-action"] == "task.next"
+
+
+def test_point_cloud_points_as_float32(world: World, tmp_path: Path) -> None:
+    import numpy as np
+
+    from labelloop.core import LabelSchema
+    from labelloop.core.accounts import Role
+    from labelloop.services.accounts import add_member
+    from labelloop.services.projects import create_project
+    from tests.helpers import pcd_ascii
+
+    schema = LabelSchema.model_validate({"media": [{"name": "cloud", "kind": "pointcloud"}]})
+    pid = create_project(world.store, "pc", schema, "user:test").id
+    write(tmp_path / "pc" / "a.pcd", pcd_ascii(50))
+    import_source(world.store, "pc", tmp_path / "pc", actor="user:test")
+    add_member(world.store, pid, "viewer", Role.VIEWER)
+    c = world.client("viewer")
+    item = c.get(f"/api/projects/{pid}/items").json()["items"][0]
+    sha = item["media"]["cloud"]["sha256"]
+    assert world.client("viewer").get(f"/api/media/{sha}/points").status_code == 404  # not shown yet
+    assert c.get(f"/api/projects/{pid}/items/{item['id']}").status_code == 200
+    r = c.get(f"/api/media/{sha}/points")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    pts = np.frombuffer(r.content, dtype="<f4").reshape(-1, 3)
+    assert pts.shape == (50, 3) and np.isfinite(pts).all()
+    assert world.client("annotator").get(f"/api/media/{sha}/points").status_code == 404

@@ -23,6 +23,7 @@ USER_LEVEL = {
     ("DELETE", "/api/tokens/{token_id}"),
     ("GET", "/api/projects"),
     ("GET", "/api/media/{sha256}"),
+    ("GET", "/api/media/{sha256}/points"),
 }
 
 

@@ -29,7 +29,16 @@ from labelloop.services.exports import export_dataset
 from labelloop.storage import Store
 from labelloop.storage.accounts_repo import AccountRepo
 
-__all__ = ["can_fetch_media", "export_file", "export_zip", "item_list", "project_detail", "projects_for", "role_in"]
+__all__ = [
+    "can_fetch_media",
+    "export_file",
+    "export_zip",
+    "item_list",
+    "point_bytes",
+    "project_detail",
+    "projects_for",
+    "role_in",
+]
 
 _EXPORT_NAME = re.compile(r"^[0-9a-f]{32}\.zip$")
 
@@ -111,6 +120,23 @@ def item_list(store: Store, project_id: int, *, after: int = 0, limit: int = 50)
         for it in items
     ]
     return {"items": rows, "next": items[-1].id if len(items) == limit else None}
+
+
+def point_bytes(store: Store, sha256: str) -> bytes:
+    """A stored point cloud as little-endian float32 x, y, z triples (12 bytes a point).
+
+    Raises:
+        NotFound: no such blob, or it is not a point cloud.
+        InputRejected: the file cannot be read as a point cloud.
+    """
+    with store.read() as tx:
+        row = tx.items.blob(sha256)
+    if row is None or row.kind != Medium.POINTCLOUD.value or not store.blobs.exists(sha256):
+        raise NotFound("point cloud", sha256)
+    from labelloop.modalities.pointcloud import load_pointcloud  # numpy and readers: only when asked
+
+    cloud = load_pointcloud(store.blobs.path(sha256), source=f"blob {sha256[:12]}")
+    return bytes(cloud.xyz.astype("<f4", copy=False).tobytes())
 
 
 def _export_dir(store: Store, project_id: int) -> Path:
