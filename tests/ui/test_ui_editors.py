@@ -516,3 +516,30 @@ def test_suggestions_of_several_backends_are_merged_per_control(fake_app: Any) -
     (call,) = api.calls_to("POST", "/items/11/annotations")
     assert [r["control"] for r in call["body"]["value"]] == ["objects", "areas"]
     assert not api.calls_to("POST", "/accept")
+
+
+def test_relation_with_l_and_polygon_vertex_drag(fake_app: Any) -> None:
+    page, _ = open_task(fake_app, "text")
+    page.select_option(".control-pick", "entities")
+    select_text(page, "Alice")
+    select_text(page, "Paris")
+    page.click("mark[data-id] >> text=Alice")
+    page.keyboard.press("l")
+    page.click("mark[data-id] >> text=Paris")
+    (rel,) = [r for r in value(page) if r["control"] == "rels"]
+    ends = {r["id"]: r["text"] for r in value(page) if r["control"] == "entities"}
+    assert (ends[rel["from_id"]], ends[rel["to_id"]]) == ("Alice", "Paris")
+    assert "Q/E" not in page.inner_text("dl.keys")  # no cuboids here
+
+    page, _ = open_task(fake_app, "image")
+    page.wait_for_selector("canvas.imagecanvas[data-loaded]")
+    page.keyboard.press("Tab")  # polygons
+    for x, y in [(20, 20), (120, 20), (70, 100)]:
+        page.mouse.click(*image_point(page, x, y))
+    page.mouse.dblclick(*image_point(page, 70, 100))
+    (poly,) = value(page)
+    assert len(poly["points"]) == 3
+    drag(page, image_point(page, 120, 20), image_point(page, 150, 40))  # the selected polygon's vertex
+    assert [[round(a), round(b)] for a, b in value(page)[0]["points"]] == [[20, 20], [150, 40], [70, 100]]
+    page.keyboard.press("Control+z")
+    assert [[round(a), round(b)] for a, b in value(page)[0]["points"]] == [[20, 20], [120, 20], [70, 100]]

@@ -49,6 +49,7 @@ async function route() {
       cleanup = out.cleanup || null;
       if (out.ready) out.ready();
       document.body.dataset.view = out.name || "";
+      document.title = `${out.name || "labelloop"} · labelloop`;
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) { location.hash = "#/login"; return; }
       replace(main, h("p.error", null, String(e.message || e)));

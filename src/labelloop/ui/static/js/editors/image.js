@@ -204,6 +204,9 @@ export function imageEditor(doc, media, fieldName, controls, tools) {
     if (c.kind === "polygons") {
       const first = pending.points[0];
       if (first && pending.points.length >= Math.max(3, c.min_points || 3) && Math.hypot(first[0] - x, first[1] - y) * view.scale <= HANDLE * 1.5) { closePending(); return; }
+      const last = pending.points.at(-1);
+      // the clicks of a double-click (which closes the polygon) must not add vertices
+      if (last && Math.hypot(last[0] - x, last[1] - y) * view.scale <= HANDLE) return;
       pending.points.push([clampX(x), clampY(y)]);
     } else {
       pending.points.push([clampX(x), clampY(y), 2]);

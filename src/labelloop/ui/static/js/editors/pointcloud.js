@@ -4,6 +4,26 @@
 import { colorFor, h, newId, perFrame, replace } from "../dom.js";
 import { loadPoints } from "./pcformats.js";
 
+/**
+ * Where most of the points are: the 2nd to 98th percentile per axis (a lidar scan's few far
+ * returns would otherwise shrink everything near the sensor to a dot).
+ */
+function coreBounds(pts) {
+  const n = pts.length / 3;
+  if (!n) return [-10, -10, -2, 10, 10, 2];
+  const step = Math.max(1, Math.floor(n / 20000));
+  const out = [];
+  for (let a = 0; a < 3; a++) {
+    const v = [];
+    for (let i = a; i < pts.length; i += 3 * step) v.push(pts[i]);
+    v.sort((x, y) => x - y);
+    out.push(v[Math.floor(0.02 * (v.length - 1))], v[Math.ceil(0.98 * (v.length - 1))]);
+  }
+  const b = [out[0], out[2], out[4], out[1], out[3], out[5]];
+  for (let a = 0; a < 3; a++) if (b[3 + a] - b[a] < 1) { b[a] -= 0.5; b[3 + a] += 0.5; }
+  return b;
+}
+
 function bounds(pts) {
   const b = [Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity];
   for (let i = 0; i < pts.length; i += 3) {
@@ -348,7 +368,7 @@ export function pointcloudEditor(doc, media, fieldName, controls, tools) {
   async function load() {
     try {
       pts = await loadPoints(media);
-      bb = bounds(pts);
+      bb = pts.length / 3 > 1000 ? coreBounds(pts) : bounds(pts);
       replace(status, `${pts.length / 3} points · drag in the top view to draw a cuboid · corners resize · round handle rotates · Q/E turn 5°`);
       sizeCanvas(top, 320); sizeCanvas(side, 200);
       fitTop();

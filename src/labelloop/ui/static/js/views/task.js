@@ -131,7 +131,11 @@ export async function taskView(pid, mode) {
         comment);
     const conflict = h("div", { id: "conflict" });
     const errors = h("ul.errors", { id: "errors" });
-    const help = h("dl.keys", null, (mode === "label" ? KEYS_LABEL : KEYS_REVIEW).map(([k, v]) => [h("dt", null, h("kbd", null, k)), h("dd", null, v)]));
+    // only the keys that do something for this item's editors
+    const kinds = new Set((schema.controls || []).map((c) => c.kind));
+    const applies = { L: kinds.has("relations"), K: kinds.has("links"), "Q/E": kinds.has("cuboids"), A: mode === "review" || !!best, R: mode === "review" || !!best };
+    const help = h("dl.keys", null, (mode === "label" ? KEYS_LABEL : KEYS_REVIEW).filter(([k]) => applies[k] !== false)
+      .map(([k, v]) => [h("dt", null, h("kbd", null, k)), h("dd", null, v)]));
 
     replace(root,
       h("div.taskhead", null,
@@ -149,6 +153,7 @@ export async function taskView(pid, mode) {
     state.errorsEl = errors;
     for (const e of editors) if (e.mount) e.mount();
     document.body.dataset.item = String(task.item.id);
+    document.title = `${mode === "label" ? "Label" : "Review"} item ${task.item.id} · ${project.name} · labelloop`;
   }
 
   function pickLabel(i) {
