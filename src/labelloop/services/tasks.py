@@ -174,6 +174,9 @@ def _task(tx: UnitOfWork, tasks: TaskRepo, project_id: int, slot: Slot, user: Us
     }
 
 
+_ANALYZE_AFTER = 1000  # newly queued items that make the planner statistics stale
+
+
 def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str, Any] | None:
     """Lock the next task for ``user`` and return it (None when there is nothing for them).
 
@@ -188,7 +191,10 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
     at = now()
     with store.transaction() as tx:
         tasks = TaskRepo(tx.conn)
-        settings = tasks.sync(tasks.settings(project_id))
+        before = tasks.settings(project_id)
+        settings = tasks.sync(before)
+        if settings.synced_item_id - before.synced_item_id >= _ANALYZE_AFTER:
+            tasks.refresh_statistics()  # (PostgreSQL counts this transaction's own new rows)
         expires = at + timedelta(seconds=settings.lock_seconds)
         held = tasks.held(project_id, user.id)
         if held is not None:

@@ -125,6 +125,15 @@ class TaskRepo:
         self.save_settings(s)
         return s
 
+    def refresh_statistics(self) -> None:
+        """Let PostgreSQL's planner see a freshly filled queue (ANALYZE; a no-op on SQLite).
+
+        Without it the planner still believes the queue is empty after a bulk fill and sorts
+        every queued slot for ``candidates`` instead of walking the queue index.
+        """
+        if self.pg:
+            self.conn.exec_driver_sql("ANALYZE task_slots")
+
     # slots ------------------------------------------------------------------------------------
     def held(self, project_id: int, user_id: int) -> Slot | None:
         """The unfinished slot the user holds in the project (to resume), if any."""
