@@ -308,6 +308,7 @@ def test_audio_waveform_segments_transcript(fake_app: Any) -> None:
 def test_pointcloud_cuboid_create_move_resize_rotate(fake_app: Any) -> None:
     page, _ = open_task(fake_app, "pointcloud")
     page.wait_for_selector("canvas.topview[data-loaded]")
+    assert page.get_attribute("canvas.topview", "data-source") == "file"  # the fake API has no /points
     page.wait_for_selector(".view3d[data-webgl]")
     top = lambda x, y: tuple(page.evaluate("([x, y]) => window.__labelloop.editors[0].topToClient(x, y)", [x, y]))  # noqa: E731
     drag(page, top(-1, -0.5), top(1, 0.5))

@@ -238,10 +238,11 @@ def test_label_review_export_in_a_browser(site: Site, browser: Any) -> None:
     # point cloud: a cuboid drawn in the top view
     open_label(page, site, "pointcloud")
     page.wait_for_selector("canvas.topview[data-loaded]")
+    assert page.get_attribute("canvas.topview", "data-source") == "server"  # GET /api/media/{sha}/points
+    page.wait_for_selector(".view3d[data-webgl]")
     top = lambda a, b: tuple(page.evaluate("([x, y]) => window.__labelloop.editors[0].topToClient(x, y)", [a, b]))  # noqa: E731
     drag(page, top(-1, -0.5), top(1, 0.5))
     page.keyboard.press("q")
-    page.wait_for_selector(".view3d[data-webgl]")
     page.screenshot(path="/tmp/ui_server_pointcloud.png", full_page=True)
     page.keyboard.press("Enter")
     page.wait_for_selector("#no-task")

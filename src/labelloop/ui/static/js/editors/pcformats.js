@@ -217,10 +217,15 @@ export function parsePoints(buf, hint = "") {
   return parsePcd(buf);
 }
 
-/** The points of a point-cloud medium: from the server's binary endpoint, else parsed here. */
+/**
+ * The points of a point-cloud medium: from the server's binary endpoint, else parsed here.
+ * @returns {Promise<{points: Float32Array, source: "server"|"file"}>}
+ */
 export async function loadPoints(media) {
   const res = await fetch(`/api/media/${media.sha256}/points`, { credentials: "same-origin" });
-  if (res.ok && (res.headers.get("Content-Type") || "").includes("octet-stream")) return new Float32Array(await res.arrayBuffer());
+  if (res.ok && (res.headers.get("Content-Type") || "").includes("octet-stream")) {
+    return { points: new Float32Array(await res.arrayBuffer()), source: "server" };
+  }
   const buf = await mediaBytes(`/api/media/${media.sha256}`);
-  return parsePoints(buf, `${media.media_type || ""} ${media.meta?.format || ""}`);
+  return { points: parsePoints(buf, `${media.media_type || ""} ${media.meta?.format || ""}`), source: "file" };
 }

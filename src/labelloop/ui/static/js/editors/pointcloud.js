@@ -367,7 +367,9 @@ export function pointcloudEditor(doc, media, fieldName, controls, tools) {
 
   async function load() {
     try {
-      pts = await loadPoints(media);
+      const loaded = await loadPoints(media);
+      pts = loaded.points;
+      top.dataset.source = loaded.source;
       bb = pts.length / 3 > 1000 ? coreBounds(pts) : bounds(pts);
       replace(status, `${pts.length / 3} points · drag in the top view to draw a cuboid · corners resize · round handle rotates · Q/E turn 5°`);
       sizeCanvas(top, 320); sizeCanvas(side, 200);
