@@ -36,7 +36,7 @@ async function route() {
   const main = document.getElementById("main");
   if (hash !== "#/login" && !user()) {
     const u = await loadSession();
-    if (!u) { location.hash = "#/login"; return; }
+    if (!u) { sessionStorage.setItem("labelloop.returnTo", hash); location.hash = "#/login"; return; }
   }
   renderHeader();
   for (const [re, view] of routes) {

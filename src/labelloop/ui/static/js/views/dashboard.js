@@ -27,9 +27,16 @@ export async function dashboardView(pid) {
   const annotators = (stats.annotators || []).map((a) => [a.username ?? a.annotator ?? a.id, a.annotations ?? a.count ?? a.submitted ?? 0]);
   const skills = (stats.annotators || []).filter((a) => typeof a.skill === "number").map((a) => [a.username ?? a.id, Math.round(a.skill * 100)]);
   const tiers = numbers(stats.tiers);
+  const p = stats.progress || {};
+  const done = (x) => (p.items ? `${Math.round((100 * (x || 0)) / p.items)}%` : "—");
   const el = h("section.dashboard", null,
     h("p.crumbs", null, h("a", { href: "#/projects" }, "Projects"), " / ", h("a", { href: `#/p/${pid}` }, project.name), " / "),
     h("h1", null, "Dashboard"),
+    h("dl.counts", { id: "completion" },
+      h("dt", null, "items"), h("dd", null, String(p.items ?? 0)),
+      h("dt", null, "done"), h("dd", null, done(p.done ?? p.annotations)),
+      h("dt", null, "reviewed"), h("dd", null, done(p.reviews)),
+      h("dt", null, "locked now"), h("dd", null, String(p.locked ?? 0))),
     h("div.cards", null,
       h("div.card", { id: "chart-progress" }, h("h2", null, "Progress"), barChart(numbers(stats.progress))),
       h("div.card", { id: "chart-annotators" }, h("h2", null, "Annotations per annotator"),

@@ -11,7 +11,10 @@ export function loginView() {
       err.textContent = "";
       try {
         await login(user.value, pass.value);
-        location.hash = "#/projects";
+        // back to the page that asked for the login (a link to a labelling view, say)
+        const back = sessionStorage.getItem("labelloop.returnTo");
+        sessionStorage.removeItem("labelloop.returnTo");
+        location.hash = back && back.startsWith("#/") && back !== "#/login" ? back : "#/projects";
       } catch (e) {
         err.textContent = e instanceof ApiError && e.status === 401 ? "Wrong user name or password."
           : e instanceof ApiError && e.status === 429 ? "Too many attempts; wait a minute." : String(e.message);
