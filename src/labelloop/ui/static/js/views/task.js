@@ -91,12 +91,23 @@ export async function taskView(pid, mode) {
     tools.addEventListener("pick", (ev) => pickLabel(ev.detail));
     const regionsList = h("ol.regions", { id: "regions" });
     let shown = null;
+    let shownSel = null;
     const renderRegions = () => {
-      // rebuild only when what the list shows changed (not on every move of a dragged box)
-      const sig = doc.selected + "\u0001" + [...doc.suggested].join(",") + "\u0001" +
+      // rebuild only when what the list shows changed (not on every move of a dragged box);
+      // a new selection only moves the highlight
+      const sig = [...doc.suggested].join(",") + "\u0001" +
         doc.regions.map((r) => r.id + ":" + (r.labels ? r.labels.join(",") : r.label || "")).join("\u0002");
-      if (sig === shown) return;
+      if (sig === shown) {
+        if (shownSel !== doc.selected) {
+          for (const li of regionsList.querySelectorAll("li.sel")) li.classList.remove("sel");
+          const li = doc.selected ? regionsList.querySelector(`li[data-id="${CSS.escape(doc.selected)}"]`) : null;
+          if (li) li.classList.add("sel"); // (no scrollIntoView: the page must not move under a drag)
+          shownSel = doc.selected;
+        }
+        return;
+      }
       shown = sig;
+      shownSel = doc.selected;
       regionsList.dataset.renders = String((+regionsList.dataset.renders || 0) + 1);
       replace(regionsList, doc.regions.map((r) => h("li", {
       dataset: { id: r.id, control: r.control }, class: (r.id === doc.selected ? "sel " : "") + (doc.suggested.has(r.id) ? "sugg" : ""),
