@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     Example:
         >>> app = create_app(Settings(data_dir="/tmp/labelloop-doc"))
-        >>> any(getattr(r, "path", "") == "/api/auth/login" for r in app.routes)
+        >>> "/api/auth/login" in app.openapi()["paths"]
         True
     """
     settings = settings or Settings()

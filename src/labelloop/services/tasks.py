@@ -164,12 +164,12 @@ def get_item(store: Store, project_id: int, item_id: int, user: User, role: str)
 def _task(tx: UnitOfWork, tasks: TaskRepo, project_id: int, slot: Slot, user: User) -> dict[str, Any]:
     item = tx.items.get(project_id, slot.item_id)
     payload = _payload(tx, tasks, project_id, item, user, own_only=True)
-    head = tasks.head(item.id, user.username)
+    head = payload["annotation"]  # own_only: the caller's newest version
     assert slot.expires_at is not None
     return {
         **payload,
         "lock_expires_at": slot.expires_at.isoformat(),
-        "base_version": None if head is None else head.id,
+        "base_version": None if head is None else head["id"],
         "is_gold": False,  # never revealed
     }
 
