@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 DEMO_DIR ?= demo-data
 
-.PHONY: demo test lint typecheck imports pytest serve bench clean
+.PHONY: demo test lint typecheck imports pytest uitest serve bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "labelloop needs Python 3.11 or newer")'
@@ -41,6 +41,10 @@ imports: $(VENV)/.dev-installed
 
 pytest: $(VENV)/.dev-installed
 	$(BIN)/pytest -n 2 --dist loadfile -q
+
+# Browser tests only (Debian's /usr/bin/chromium via playwright; they skip without it).
+uitest: $(VENV)/.dev-installed
+	$(BIN)/pytest -p no:xdist -q tests/ui
 
 serve: $(VENV)/.demo-installed
 	$(BIN)/labelloop --data-dir $(DEMO_DIR) serve

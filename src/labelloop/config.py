@@ -26,6 +26,8 @@ class Settings(BaseSettings):
         database_url: A SQLAlchemy URL (``postgresql+psycopg://user@host/db``); default SQLite.
         host: Where ``labelloop serve`` listens.
         port: Its port.
+        secret_key: The instance secret (CSRF tokens); None keeps a generated one in
+            ``<data_dir>/secret.key`` (0600).
     """
 
     model_config = SettingsConfigDict(env_prefix="LABELLOOP_", extra="ignore")
@@ -34,6 +36,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: str | None = Field(default=None, repr=False)
 
     def database_url_or_default(self) -> str:
         """The configured URL, or SQLite inside ``data_dir``."""

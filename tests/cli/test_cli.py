@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -127,6 +128,7 @@ def test_demo_builds_all_four_media(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert out.count("identical after export") == 6
     assert "problem:" not in err
     assert out.count(".html") == 6 and (tmp_path / "d" / "demo" / "reports" / "qc-image-demo.html").is_file()
+    assert re.search(r"open http://127\.0\.0\.1:8000/#/p/\d+/label and log in as demo / \S{12,}", out)
     code = main(["--data-dir", str(tmp_path / "d"), "project", "list"])
     listing = capsys.readouterr().out
     for medium in ("text", "image", "audio", "pointcloud"):

@@ -1,7 +1,8 @@
-"""The FastAPI application factory: read-only API and viewer pages.
+"""The FastAPI application factory: the REST API (OpenAPI at /docs) and the browser UI.
 
-Accounts, roles and the labelling UI come with the web-app capability; until then the server
-binds to loopback by default and offers read-only browsing of projects, items and media.
+Routers live in :mod:`labelloop.api.routes`; who may do what is decided by the permission
+table in :mod:`labelloop.core.permissions` (see :mod:`labelloop.api.deps`). Every response
+carries the security headers; errors are ``{"error": {"code", "message"}}`` and never a trace.
 """
 
 from __future__ import annotations
@@ -11,30 +12,39 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Query, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labelloop._version import __version__
-from labelloop.api import pages
+from labelloop.api.limits import MAX_BODY, BodyLimit
+from labelloop.api.routes import auth, media, projects, ui, work
 from labelloop.config import Settings
-from labelloop.errors import LabelloopError
-from labelloop.services.browse import MAX_PAGE, item_page, list_projects, media_file
+from labelloop.errors import InvalidAnnotation, LabelloopError
+from labelloop.services.accounts import LoginLimiter, RateLimited, load_secret
 from labelloop.storage import Store
 
-__all__ = ["create_app"]
+__all__ = ["SECURITY_HEADERS", "create_app"]
 
 logger = logging.getLogger("labelloop.api")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; "
-        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}, **extra}, status_code=status)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -43,6 +53,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     Args:
         settings: Settings; None reads them from ``LABELLOOP_*`` environment variables.
         store: An open store to use (tests); None opens the one the settings name.
+
+    Example:
+        >>> app = create_app(Settings(data_dir="/tmp/labelloop-doc"))
+        >>> "/api/auth/login" in app.openapi()["paths"]
+        True
     """
     settings = settings or Settings()
 
@@ -50,6 +65,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
         app.state.store = store or Store.open(settings.database_url, settings.data_dir)
+        app.state.secret = load_secret(app.state.store.data_dir, settings.secret_key)
+        app.state.login_limiter = LoginLimiter()
         try:
             yield
         finally:
@@ -58,17 +75,50 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app = FastAPI(title="labelloop", version=__version__, lifespan=lifespan)
     app.mount("/static", StaticFiles(packages=[("labelloop.ui", "static")]), name="static")
+    for router in (auth.router, projects.router, work.router, media.router, ui.router):
+        app.include_router(router)
+
+    @app.get("/api/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        """Liveness and version (no authentication)."""
+        return {"status": "ok", "version": __version__}
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY, headers=SECURITY_HEADERS)
 
     @app.exception_handler(LabelloopError)
     async def labelloop_error(_request: Request, exc: LabelloopError) -> JSONResponse:
-        return JSONResponse({"error": {"code": exc.code, "message": str(exc)}}, status_code=exc.http_status)
+        extra: dict[str, Any] = dict(getattr(exc, "payload", {}) or {})
+        if isinstance(exc, InvalidAnnotation):
+            extra["errors"] = exc.problems
+        response = _error(exc.http_status, exc.code, str(exc), **extra)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # the offending input is not echoed back: only where and what was expected
+        errors = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors()]
+        return _error(422, "LL-INPUT", "; ".join(errors[:20]) or "invalid request", errors=errors[:100])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "LL-NOTFOUND", 405: "LL-METHOD"}.get(exc.status_code, "LL-HTTP")
+        message = "not found" if exc.status_code == 404 else str(exc.detail)[:200]
+        return _error(exc.status_code, code, message)
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(_request: Request, _exc: RecursionError) -> JSONResponse:
+        return _error(400, "LL-INPUT", "request body nested too deeply")
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -78,65 +128,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return JSONResponse(
             {"error": {"code": "LL-INTERNAL", "message": "internal error"}}, status_code=500, headers=SECURITY_HEADERS
         )
-
-    def the_store(request: Request) -> Store:
-        s = request.app.state.store
-        assert isinstance(s, Store)
-        return s
-
-    @app.get("/api/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
-
-    @app.get("/api/projects")
-    def api_projects(request: Request) -> list[dict[str, Any]]:
-        return [
-            {"id": p.id, "name": p.name, "media": [m.kind.value for m in p.schema.media], **counts}
-            for p, counts in list_projects(the_store(request))
-        ]
-
-    @app.get("/api/projects/{project_id}/items")
-    def api_items(
-        request: Request, project_id: int, after: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=MAX_PAGE)
-    ) -> dict[str, Any]:
-        _p, items, latest = item_page(the_store(request), project_id, after=after, limit=limit)
-        return {
-            "items": [
-                {
-                    "id": it.id,
-                    "key": it.key,
-                    "data": {k: v.to_json() for k, v in it.data.items()},
-                    "meta": it.meta,
-                    "annotation": getattr(latest.get(it.id, {}).get("annotation"), "value", None),
-                    "suggestion": getattr(latest.get(it.id, {}).get("suggestion"), "value", None),
-                }
-                for it in items
-            ],
-            "next_after": items[-1].id if len(items) == limit else None,
-        }
-
-    @app.get("/api/media/{sha256}")
-    def api_media(request: Request, sha256: str) -> FileResponse:
-        mf = media_file(the_store(request), sha256)
-        inline = mf.media_type.startswith(("image/png", "image/jpeg", "image/webp", "image/bmp", "audio/"))
-        return FileResponse(
-            mf.path,
-            media_type=mf.media_type,
-            content_disposition_type="inline" if inline else "attachment",
-            filename=sha256,
-            headers={
-                "Content-Security-Policy": "sandbox; default-src 'none'",
-                "Cache-Control": "private, max-age=3600",
-            },
-        )
-
-    @app.get("/", response_class=HTMLResponse)
-    def index(request: Request) -> HTMLResponse:
-        return HTMLResponse(pages.index_page(list_projects(the_store(request))))
-
-    @app.get("/projects/{project_id}", response_class=HTMLResponse)
-    def project_view(request: Request, project_id: int, after: int = Query(0, ge=0)) -> HTMLResponse:
-        p, items, latest = item_page(the_store(request), project_id, after=after, limit=50)
-        return HTMLResponse(pages.project_page(p, items, latest, 50))
 
     return app

@@ -37,6 +37,9 @@ def demo_cmd(
     for p in report.problems:
         err_console.print(f"  problem: {p}", markup=False, soft_wrap=True)
     console.print(f"demo ready: {len(report.projects)} projects in {s.data_dir}")
+    if report.login is not None:
+        url = f"http://{s.host}:{s.port}{report.start_path}"
+        console.print(f"open {url} and log in as {report.login[0]} / {report.login[1]}", markup=False, soft_wrap=True)
     if not no_serve:
         serve_cmd(ctx)
 

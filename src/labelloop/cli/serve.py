@@ -15,7 +15,7 @@ def serve_cmd(
     host: Annotated[str | None, typer.Option("--host", help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default 8000).")] = None,
 ) -> None:
-    """Serve the API and the web viewer.
+    """Serve the REST API and the browser UI.
 
     Example: ``labelloop serve --port 8000``
     """
@@ -27,7 +27,7 @@ def serve_cmd(
     os.environ["LABELLOOP_DATA_DIR"] = str(s.data_dir)
     if s.database_url:
         os.environ["LABELLOOP_DATABASE_URL"] = s.database_url
-    console.print(f"serving labelloop on http://{s.host}:{s.port}/ (Ctrl+C stops)")
+    console.print(f"serving labelloop on http://{s.host}:{s.port}/ (API docs: /docs; Ctrl+C stops)")
     uvicorn.run("labelloop.api.app:create_app", factory=True, host=s.host, port=s.port, log_level="warning")
 
 

@@ -37,6 +37,8 @@ class DemoReport:
     projects: list[str] = field(default_factory=list)
     steps: list[tuple[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    login: tuple[str, str] | None = None
+    start_path: str = "/"
 
 
 # Rules for the text demo: a small lexicon and gazetteer, the kind a team writes on day one.
@@ -161,4 +163,18 @@ def run_demo(
             report.problems.append(f"{name}: native round trip changed the project")
     # --- QC (services/qc_report.py): gold from the bundled labels, a QC run and an HTML/JSON report per project
     qc_demo(store, report.projects, work_dir / "reports", step)
+    # --- web app: an admin "demo" user (fresh password, printed) in every demo project ---
+    _demo_user(store, step, report)
     return report
+
+
+def _demo_user(store: Store, step: StepFn, report: DemoReport) -> None:
+    from labelloop.services.accounts import ensure_demo_admin
+
+    with store.read() as tx:
+        ids = {p.name: p.id for p in tx.projects.list()}
+    password = ensure_demo_admin(store, [ids[n] for n in report.projects if n in ids])
+    report.login = ("demo", password)
+    first = ids.get(report.projects[0]) if report.projects else None
+    report.start_path = f"/#/p/{first}/label" if first else "/"
+    step("web user", f"admin 'demo' with password {password} (member of {len(report.projects)} projects)")

@@ -5,7 +5,7 @@ entry per item, a B-tree insert on the bulk-import path for nothing. Look-ups by
 (``key = ?`` implies ``key IS NOT NULL``) still use the partial index on SQLite and PostgreSQL.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-23
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,110 @@
+"""The permission table: every action × role, with the relations a cell needs. Deny by default.
+
+``decide(role, action, facts)`` is the only place that says yes or no; every API route names
+one action (see ``labelloop.api.deps``). A member whose role a cell denies gets 403; a
+non-member gets 404 before this table is consulted, so other projects' objects stay unseen.
+
+Facts are the relations between the actor and the object:
+
+* ``assignee``: the task (an item's slot) is locked to or was done by the actor.
+* ``author``: the actor wrote the annotation in question.
+* ``reviewed``: the annotation in question already has a review (it is closed for its author).
+
+Example:
+    >>> decide("annotator", "item.read", frozenset()).allowed
+    False
+    >>> decide("annotator", "item.read", frozenset({"assignee"})).allowed
+    True
+    >>> decide("admin", "members.manage", frozenset()).allowed
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ACTIONS", "FACTS", "POLICY", "ROLES", "Decision", "Rule", "decide", "static_decision"]
+
+ROLES = ("viewer", "annotator", "reviewer", "manager", "admin")
+FACTS = ("assignee", "author", "reviewed")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One cell: allowed when every ``need`` fact holds and no ``forbid`` fact does."""
+
+    need: frozenset[str] = frozenset()
+    forbid: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer: allowed or not, and why."""
+
+    allowed: bool
+    reason: str
+
+
+A = Rule()  # allowed
+ASSIGNEE = Rule(need=frozenset({"assignee"}))
+OPEN_TASK = Rule(need=frozenset({"assignee"}), forbid=frozenset({"reviewed"}))
+NOT_OWN = Rule(forbid=frozenset({"author"}))
+
+# action -> {role: rule}; a role missing from a row is denied. Admins may do everything.
+POLICY: dict[str, dict[str, Rule]] = {
+    "project.read": {"viewer": A, "annotator": A, "reviewer": A, "manager": A},
+    "project.stats": {"viewer": A, "reviewer": A, "manager": A},
+    "project.settings": {"manager": A},
+    "members.read": {"manager": A},
+    "members.manage": {"manager": A},
+    "gold.manage": {"manager": A},
+    "item.list": {"viewer": A, "reviewer": A, "manager": A},
+    "item.read": {"viewer": A, "annotator": ASSIGNEE, "reviewer": A, "manager": A},
+    "task.next": {"annotator": A, "reviewer": A, "manager": A},
+    "draft.write": {"annotator": OPEN_TASK, "reviewer": OPEN_TASK, "manager": OPEN_TASK},
+    "annotation.submit": {"annotator": OPEN_TASK, "reviewer": OPEN_TASK, "manager": OPEN_TASK},
+    "review.next": {"reviewer": A, "manager": A},
+    "review.write": {"reviewer": NOT_OWN, "manager": A},
+    "suggestion.accept": {"annotator": OPEN_TASK, "reviewer": A, "manager": A},
+    "export.create": {"manager": A},
+    "export.read": {"manager": A},
+}
+ACTIONS = tuple(POLICY)
+
+
+def decide(role: str | None, action: str, facts: frozenset[str]) -> Decision:
+    """Decide whether ``role`` may do ``action`` given the relations ``facts``.
+
+    Args:
+        role: A project role, ``"admin"`` for an instance admin, None for a non-member.
+        action: A key of :data:`POLICY`; an unknown action is denied.
+        facts: Relations that hold between actor and object (see the module docstring).
+    """
+    if action not in POLICY:
+        return Decision(False, f"unknown action {action!r}")
+    if role is None:
+        return Decision(False, "not a member of the project")
+    if role == "admin":
+        return Decision(True, "instance admin")
+    rule = POLICY[action].get(role)
+    if rule is None:
+        return Decision(False, f"role {role} may not {action}")
+    missing = rule.need - facts
+    if missing:
+        return Decision(False, f"{action} needs the relation {', '.join(sorted(missing))}")
+    blocked = rule.forbid & facts
+    if blocked:
+        return Decision(False, f"{action} is closed: {', '.join(sorted(blocked))}")
+    return Decision(True, f"{role} may {action}")
+
+
+def static_decision(role: str | None, action: str) -> bool | None:
+    """True/False when the role alone settles it; None when the relations decide."""
+    if role is None or action not in POLICY:
+        return False
+    if role == "admin":
+        return True
+    rule = POLICY[action].get(role)
+    if rule is None:
+        return False
+    return True if not rule.need and not rule.forbid else None

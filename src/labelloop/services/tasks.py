@@ -1,0 +1,495 @@
+"""Labelling work: next task, drafts, idempotent versioned submits, reviews, gold, progress.
+
+Each function runs one transaction, checks the relations the permission table needs
+(``assignee``, ``author``, ``reviewed``) inside it and calls :func:`labelloop.core.permissions.decide`,
+so a check and the write it guards see the same rows.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> from labelloop.core import LabelSchema
+    >>> from labelloop.storage import Store
+    >>> from labelloop.services.accounts import create_user
+    >>> store = Store.open(None, pathlib.Path(tempfile.mkdtemp()))
+    >>> schema = LabelSchema.model_validate({"media": [{"name": "text", "kind": "text"}]})
+    >>> with store.transaction() as tx:
+    ...     pid = tx.projects.create("p", schema, "user:me").id
+    >>> u = create_user(store, "ann", "long enough password")
+    >>> next_task(store, pid, u, "annotator") is None  # an empty project
+    True
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from labelloop.assignment import Candidate, difficulty, gold_agreement, pick, quota_reached, skill, wants_gold
+from labelloop.core import (
+    Annotation,
+    AnnotationStatus,
+    Item,
+    Medium,
+    NewAnnotation,
+    NewReview,
+    Project,
+    Review,
+    ReviewVerdict,
+    Suggestion,
+)
+from labelloop.core.accounts import User
+from labelloop.core.permissions import decide
+from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFound, PermissionDenied
+from labelloop.services.exports import current_annotation
+from labelloop.storage import Store, UnitOfWork, now
+from labelloop.storage.accounts_repo import AccountRepo
+from labelloop.storage.tasks_repo import DONE, GOLD, Slot, TaskRepo, TaskSettings
+
+__all__ = [
+    "StaleVersion",
+    "accept_suggestion",
+    "annotation_json",
+    "get_item",
+    "get_settings",
+    "mark_gold",
+    "next_review",
+    "next_task",
+    "project_stats",
+    "review",
+    "save_draft",
+    "set_settings",
+    "submit",
+]
+
+Value = list[dict[str, Any]]
+
+
+class StaleVersion(Conflict):
+    """The submit was based on an older version; ``current`` is the server's copy."""
+
+    def __init__(self, current: dict[str, Any] | None) -> None:
+        super().__init__("the annotation changed since you loaded it (stale base_version)")
+        self.payload = {"current": current}
+
+
+def annotation_json(a: Annotation) -> dict[str, Any]:
+    """The wire form of an annotation version."""
+    return {
+        "id": a.id, "version_id": a.id, "item_id": a.item_id, "value": a.value, "status": a.status.value,
+        "annotator": a.annotator, "parent_id": a.parent_id, "suggestion_id": a.suggestion_id,
+        "lead_time_s": a.lead_time_s, "created_at": a.created_at.isoformat(),
+    }  # fmt: skip
+
+
+def _suggestion_json(s: Suggestion) -> dict[str, Any]:
+    return {"id": s.id, "backend": s.backend, "model_version": s.model_version, "score": s.score, "value": s.value}
+
+
+def _review_json(r: Review) -> dict[str, Any]:
+    return {
+        "id": r.id, "annotation_id": r.annotation_id, "reviewer": r.reviewer, "verdict": r.verdict.value,
+        "correction_id": r.correction_id, "comment": r.comment, "created_at": r.created_at.isoformat(),
+    }  # fmt: skip
+
+
+def _item_json(item: Item) -> dict[str, Any]:
+    text = next((ref.text for ref in item.data.values() if ref.kind == Medium.TEXT), None)
+    return {
+        "id": item.id,
+        "key": item.key,
+        "media": {name: ref.to_json() for name, ref in item.data.items()},
+        "meta": item.meta,
+        "text": text,
+    }
+
+
+def _payload(
+    tx: UnitOfWork, tasks: TaskRepo, project_id: int, item: Item, user: User, own_only: bool
+) -> dict[str, Any]:
+    sugg, anns, revs = tx.labels.for_items([item.id])
+    if own_only:
+        mine = [a for a in anns if a.annotator == user.username]
+        ann = mine[-1] if mine else None
+    else:
+        ann = current_annotation(anns) or (anns[-1] if anns else None)
+    draft = tasks.draft(item.id, user.id)
+    tasks.grant(project_id, [ref.sha256 for ref in item.data.values() if ref.kind != Medium.TEXT])
+    shown = {ann.id} if ann else set()
+    return {
+        "item": _item_json(item),
+        "suggestions": [_suggestion_json(s) for s in sugg],
+        "annotation": None if ann is None else annotation_json(ann),
+        "draft": None if draft is None else {"value": draft[0], "updated_at": draft[1].isoformat()},
+        "reviews": [_review_json(r) for r in revs if not own_only or r.annotation_id in shown],
+    }
+
+
+def _facts(tasks: TaskRepo, item_id: int, user: User) -> tuple[frozenset[str], Slot | None, Annotation | None]:
+    slot = tasks.slot_for(item_id, user.id, for_update=True)
+    head = tasks.head(item_id, user.username)
+    facts = set()
+    if slot is not None:
+        facts.add("assignee")
+    if head is not None:
+        facts.add("author")
+        if tasks.is_reviewed(head.id):
+            facts.add("reviewed")
+    return frozenset(facts), slot, head
+
+
+def _require(role: str, action: str, facts: frozenset[str]) -> None:
+    d = decide(role, action, facts)
+    if not d.allowed:
+        raise PermissionDenied(d.reason)
+
+
+def get_item(store: Store, project_id: int, item_id: int, user: User, role: str) -> dict[str, Any]:
+    """An item with its suggestions, the relevant annotation, the user's draft and reviews.
+
+    Annotators see only items assigned to them, and only their own annotation.
+
+    Raises:
+        NotFound: no such item in the project.
+        PermissionDenied: the role may not read it.
+    """
+    with store.transaction() as tx:
+        item = tx.items.get(project_id, item_id)
+        tasks = TaskRepo(tx.conn)
+        facts, _slot, _head = _facts(tasks, item_id, user)
+        _require(role, "item.read", facts)
+        return _payload(tx, tasks, project_id, item, user, own_only=role == "annotator")
+
+
+def _task(tx: UnitOfWork, tasks: TaskRepo, project_id: int, slot: Slot, user: User) -> dict[str, Any]:
+    item = tx.items.get(project_id, slot.item_id)
+    payload = _payload(tx, tasks, project_id, item, user, own_only=True)
+    head = payload["annotation"]  # own_only: the caller's newest version
+    assert slot.expires_at is not None
+    return {
+        **payload,
+        "lock_expires_at": slot.expires_at.isoformat(),
+        "base_version": None if head is None else head["id"],
+        "is_gold": False,  # never revealed
+    }
+
+
+_ANALYZE_AFTER = 1000  # newly queued items that make the planner statistics stale
+
+
+def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str, Any] | None:
+    """Lock the next task for ``user`` and return it (None when there is nothing for them).
+
+    Order of choice: the task they already hold (its lock is renewed); a gold task when the
+    gold rate says so; else among the first free queued slots the one whose difficulty best
+    matches their skill. Quotas end the work with None.
+
+    Raises:
+        PermissionDenied: the role may not take tasks.
+    """
+    _require(role, "task.next", frozenset())
+    at = now()
+    with store.transaction() as tx:
+        tasks = TaskRepo(tx.conn)
+        before = tasks.settings(project_id)
+        settings = tasks.sync(before)
+        if settings.synced_item_id - before.synced_item_id >= _ANALYZE_AFTER:
+            tasks.refresh_statistics()  # (PostgreSQL counts this transaction's own new rows)
+        expires = at + timedelta(seconds=settings.lock_seconds)
+        held = tasks.held(project_id, user.id)
+        if held is not None:
+            tasks.lock(held.id, user.id, expires)
+            return _task(tx, tasks, project_id, _renew(held, expires), user)
+        stats = tasks.stats(project_id, user.id)
+        member = AccountRepo(tx.conn).membership(project_id, user.id)
+        if quota_reached(stats.submitted, member.quota if member else None):
+            return None
+        if wants_gold(settings.gold_rate, stats.since_gold):
+            gold_item = tasks.gold_for(project_id, user.id)
+            if gold_item is not None:
+                return _task(tx, tasks, project_id, tasks.add_gold_slot(project_id, gold_item, user.id, expires), user)
+        found = tasks.candidates(project_id, user.id, at)
+        if not found:
+            return None
+        best = tasks.best_scores(sorted({c.item_id for c in found}))
+        chosen = pick(
+            [Candidate(c.id, c.item_id, difficulty(best.get(c.item_id))) for c in found],
+            skill(stats.gold_seen, stats.gold_score),
+        )
+        tasks.lock(chosen.slot_id, user.id, expires)
+        slot = next(c for c in found if c.id == chosen.slot_id)
+        return _task(tx, tasks, project_id, _renew(slot, expires, user.id), user)
+
+
+def _renew(slot: Slot, expires: Any, user_id: int | None = None) -> Slot:
+    return Slot(slot.id, slot.item_id, slot.slot, slot.state, user_id or slot.user_id, expires)
+
+
+def _validate(project: Project, item: Item, value: Any) -> Value:
+    if not isinstance(value, list):
+        raise InvalidAnnotation([f"value: expected a list of regions, got {type(value).__name__}"])
+    problems = project.schema.validate_value(value, item.data)
+    if problems:
+        raise InvalidAnnotation(problems)
+    return value
+
+
+def save_draft(store: Store, project_id: int, item_id: int, user: User, role: str, value: Value) -> str:
+    """Autosave the user's draft of an item they hold; return its time (ISO).
+
+    Drafts are not validated against the schema (work in progress), only size-limited by the API.
+
+    Raises:
+        PermissionDenied: the item is not assigned to the user, or already reviewed.
+    """
+    with store.transaction() as tx:
+        tx.items.get(project_id, item_id)
+        tasks = TaskRepo(tx.conn)
+        facts, _slot, _head = _facts(tasks, item_id, user)
+        _require(role, "draft.write", facts)
+        if not isinstance(value, list):
+            raise InvalidAnnotation([f"value: expected a list of regions, got {type(value).__name__}"])
+        return tasks.put_draft(project_id, item_id, user.id, value).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A submit's result: the annotation and whether this request created it."""
+
+    annotation: dict[str, Any]
+    created: bool
+
+
+def submit(
+    store: Store,
+    project_id: int,
+    item_id: int,
+    user: User,
+    role: str,
+    value: Any,
+    *,
+    base_version: int | None,
+    idempotency_key: str,
+    lead_time_s: float | None = None,
+    suggestion_id: int | None = None,
+) -> Submitted:
+    """Submit the user's annotation of an item: a new version on top of ``base_version``.
+
+    A retried request with the same ``idempotency_key`` returns the first result and writes
+    nothing. A ``base_version`` that is not the user's newest version gets :class:`StaleVersion`.
+
+    Raises:
+        InputRejected: a missing or malformed idempotency key.
+        PermissionDenied: not the assignee, or the annotation was already reviewed.
+        StaleVersion: ``base_version`` is outdated.
+        InvalidAnnotation: the value breaks the label schema.
+    """
+    if not idempotency_key or len(idempotency_key) > 100:
+        raise InputRejected("Idempotency-Key header", "1-100 characters", repr(idempotency_key[:20]))
+    with store.transaction() as tx:
+        project = tx.projects.get(project_id)
+        item = tx.items.get(project_id, item_id)
+        tasks = TaskRepo(tx.conn)
+        done_before = tasks.idempotent(user.id, idempotency_key)
+        if done_before is not None:
+            prior = tx.labels.annotation(done_before)
+            if prior.project_id != project_id or prior.item_id != item_id:
+                raise Conflict("Idempotency-Key was already used for another item")
+            return Submitted(annotation_json(prior), created=False)
+        facts, slot, head = _facts(tasks, item_id, user)
+        _require(role, "annotation.submit", facts)
+        assert slot is not None
+        if head is not None:
+            tasks.lock_annotation(head.id)
+        if base_version != (head.id if head else None):
+            raise StaleVersion(None if head is None else annotation_json(head))
+        clean = _validate(project, item, value)
+        (aid,) = tx.labels.add_annotations(
+            project_id,
+            [NewAnnotation(item_id, clean, user.username, AnnotationStatus.SUBMITTED, lead_time_s,
+                           head.id if head else None, suggestion_id)],
+        )  # fmt: skip
+        tasks.remember(user.id, idempotency_key, project_id, aid)
+        tasks.drop_draft(item_id, user.id)
+        if slot.state != DONE:
+            _count(tasks, project_id, user, slot, clean)
+            tasks.finish(slot.id)
+        return Submitted(annotation_json(tx.labels.annotation(aid)), created=True)
+
+
+def _count(tasks: TaskRepo, project_id: int, user: User, slot: Slot, value: Value) -> None:
+    st = tasks.stats(project_id, user.id)
+    if slot.state == GOLD:
+        gold = tasks.gold_value(slot.item_id) or []
+        st = type(st)(st.submitted, 0, st.gold_seen + 1, st.gold_score + gold_agreement(value, gold))
+    else:
+        st = type(st)(st.submitted + 1, st.since_gold + 1, st.gold_seen, st.gold_score)
+    tasks.save_stats(project_id, user.id, st)
+
+
+def accept_suggestion(
+    store: Store, project_id: int, suggestion_id: int, user: User, role: str, idempotency_key: str
+) -> Submitted:
+    """Accept a model suggestion: the user's new annotation version carries its value.
+
+    Annotators must hold the item's task; reviewers and managers may accept on any item (the
+    item is then recorded as theirs, without counting toward annotator quotas).
+
+    Raises:
+        NotFound: no such suggestion in the project.
+        PermissionDenied: the role may not accept it.
+    """
+    with store.transaction() as tx:
+        tasks = TaskRepo(tx.conn)
+        s = tasks.suggestion(suggestion_id)
+        if s is None or s.project_id != project_id:
+            raise NotFound("suggestion", suggestion_id)
+        if tasks.slot_for(s.item_id, user.id) is None:
+            _require(role, "suggestion.accept", frozenset())
+            tasks.claim(project_id, s.item_id, user.id)
+        head = tasks.head(s.item_id, user.username)
+    return submit(
+        store, project_id, s.item_id, user, role, s.value,
+        base_version=head.id if head else None, idempotency_key=idempotency_key, suggestion_id=s.id,
+    )  # fmt: skip
+
+
+def next_review(store: Store, project_id: int, user: User, role: str) -> dict[str, Any] | None:
+    """The oldest unreviewed submitted annotation (not the reviewer's own) with its item.
+
+    Raises:
+        PermissionDenied: the role may not review.
+    """
+    _require(role, "review.next", frozenset())
+    with store.transaction() as tx:
+        tasks = TaskRepo(tx.conn)
+        ann = tasks.next_review(project_id, user.username)
+        if ann is None:
+            return None
+        item = tx.items.get(project_id, ann.item_id)
+        payload = _payload(tx, tasks, project_id, item, user, own_only=False)
+        payload["annotation"] = annotation_json(ann)
+        return payload
+
+
+def review(
+    store: Store,
+    project_id: int,
+    item_id: int,
+    user: User,
+    role: str,
+    *,
+    annotation_id: int,
+    verdict: str,
+    value: Any = None,
+    comment: str = "",
+) -> dict[str, Any]:
+    """Record a verdict; ``correct`` stores the reviewer's value as a new version first.
+
+    Raises:
+        NotFound: the annotation is not of this item and project.
+        PermissionDenied: reviewing one's own annotation, or a role that may not review.
+        Conflict: the annotation was already reviewed or replaced.
+        InvalidAnnotation: a correction breaks the schema, or a value came without ``correct``.
+    """
+    try:
+        v = ReviewVerdict(verdict)
+    except ValueError:
+        raise InputRejected("verdict", "accept, reject or correct", repr(verdict)) from None
+    with store.transaction() as tx:
+        project = tx.projects.get(project_id)
+        item = tx.items.get(project_id, item_id)
+        tasks = TaskRepo(tx.conn)
+        ann = tx.labels.annotation(annotation_id)
+        if ann.project_id != project_id or ann.item_id != item_id:
+            raise NotFound("annotation", annotation_id)
+        facts = {"author"} if ann.annotator == user.username else set()
+        _require(role, "review.write", frozenset(facts))
+        tasks.lock_annotation(ann.id)
+        if tasks.is_reviewed(ann.id):
+            raise Conflict(f"annotation {ann.id} was already reviewed")
+        correction_id = None
+        if v is ReviewVerdict.CORRECT:
+            clean = _validate(project, item, value)
+            (correction_id,) = tx.labels.add_annotations(
+                project_id, [NewAnnotation(item_id, clean, user.username, AnnotationStatus.SUBMITTED, None, ann.id)]
+            )
+        elif value is not None:
+            raise InvalidAnnotation([f"value: only a 'correct' verdict carries a value, got verdict {v.value!r}"])
+        new = NewReview(ann.id, user.username, v, correction_id, comment)
+        (rid,) = tx.labels.add_reviews(project_id, [new], [item_id])
+        _s, _a, revs = tx.labels.for_items([item_id])
+        fixed = None if correction_id is None else annotation_json(tx.labels.annotation(correction_id))
+        return {"review": next(_review_json(r) for r in revs if r.id == rid), "correction": fixed}
+
+
+def mark_gold(store: Store, project_id: int, item_id: int, value: Any) -> None:
+    """Make an item a gold task whose answer is ``value`` (validated against the schema).
+
+    Raises:
+        NotFound: no such item.
+        InvalidAnnotation: the answer breaks the schema.
+    """
+    with store.transaction() as tx:
+        project = tx.projects.get(project_id)
+        item = tx.items.get(project_id, item_id)
+        TaskRepo(tx.conn).mark_gold(project_id, item_id, _validate(project, item, value))
+
+
+def get_settings(store: Store, project_id: int) -> dict[str, Any]:
+    """The project's assignment settings."""
+    with store.read() as tx:
+        s = TaskRepo(tx.conn).settings(project_id)
+    return {"overlap": s.overlap, "gold_rate": s.gold_rate, "lock_seconds": s.lock_seconds}
+
+
+def set_settings(
+    store: Store, project_id: int, *, overlap: int | None = None, gold_rate: float | None = None,
+    lock_seconds: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Change the assignment settings; a new overlap applies to items queued from now on.
+
+    Raises:
+        InputRejected: a value out of range.
+    """
+    with store.transaction() as tx:
+        tasks = TaskRepo(tx.conn)
+        s = tasks.settings(project_id)
+        new = TaskSettings(
+            project_id,
+            s.overlap if overlap is None else overlap,
+            s.gold_rate if gold_rate is None else gold_rate,
+            s.lock_seconds if lock_seconds is None else lock_seconds,
+            s.synced_item_id,
+        )
+        if not 1 <= new.overlap <= 20:
+            raise InputRejected("overlap", "1..20", str(new.overlap))
+        if not 0.0 <= new.gold_rate <= 1.0:
+            raise InputRejected("gold_rate", "0..1", str(new.gold_rate))
+        if not 30 <= new.lock_seconds <= 86_400:
+            raise InputRejected("lock_seconds", "30..86400", str(new.lock_seconds))
+        tasks.save_settings(new)
+    return get_settings(store, project_id)
+
+
+def project_stats(store: Store, project_id: int) -> dict[str, Any]:
+    """Progress (items, queue states, labels), per-annotator counters and skill, the settings."""
+    with store.read() as tx:
+        counts = tx.projects.counts(project_id)
+        tasks = TaskRepo(tx.conn)
+        queue = tasks.queue_counts(project_id)
+        people = tasks.all_stats(project_id)
+    return {
+        "progress": {**counts, **queue},
+        "annotators": [
+            {
+                "username": name,
+                "submitted": st.submitted,
+                "gold_seen": st.gold_seen,
+                "skill": round(skill(st.gold_seen, st.gold_score), 4),
+            }
+            for name, st in people
+        ],
+        "tiers": {},
+        "settings": get_settings(store, project_id),
+    }

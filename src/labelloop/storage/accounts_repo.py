@@ -1,0 +1,248 @@
+"""Accounts, sessions, API tokens and memberships. Tokens are looked up by their SHA-256."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, true, update
+from sqlalchemy.exc import IntegrityError
+
+from labelloop.core.accounts import Membership, Role, User
+from labelloop.errors import Conflict, NotFound
+from labelloop.storage import tables as t
+from labelloop.storage import tables_accounts as ta
+from labelloop.storage.repositories import now
+
+__all__ = ["AccountRepo"]
+
+
+def _caller_query(via: Any, live: Any) -> Any:
+    """User, their role in project :pid and whether :pid exists, by credential digest (prebuilt)."""
+    u, m, p = ta.users, ta.memberships, t.projects
+    return (
+        select(u.c.id, u.c.username, u.c.is_admin, m.c.role,
+               select(p.c.id).where(p.c.id == bindparam("pid")).scalar_subquery().label("project"))
+        .join(via, via.c.user_id == u.c.id)
+        .outerjoin(m, and_(m.c.user_id == u.c.id, m.c.project_id == bindparam("pid")))
+        .where(via.c.token_hash == bindparam("digest"), via.c.revoked_at.is_(None), u.c.disabled.is_(False), live)
+    )  # fmt: skip
+
+
+# built once: the hot path of every request skips statement construction
+_BY_SESSION = _caller_query(ta.sessions, ta.sessions.c.expires_at > bindparam("at"))
+_BY_TOKEN = _caller_query(ta.api_tokens, true())
+
+
+def _user(row: Any) -> User:
+    return User(row.id, row.username, bool(row.is_admin))
+
+
+class AccountRepo:
+    """Users, their sessions and tokens, and their project memberships."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # users -------------------------------------------------------------------------------
+    def create_user(self, username: str, password_hash: str, *, is_admin: bool = False) -> User:
+        """Create a user.
+
+        Raises:
+            Conflict: the username is taken.
+        """
+        if self.conn.execute(select(ta.users.c.id).where(ta.users.c.username == username)).first():
+            raise Conflict(f"user {username!r} already exists")
+        try:
+            uid = self.conn.execute(
+                insert(ta.users)
+                .values(username=username, password_hash=password_hash, is_admin=is_admin, disabled=False,
+                        created_at=now())
+                .returning(ta.users.c.id)
+            ).scalar_one()  # fmt: skip
+        except IntegrityError as exc:
+            raise Conflict(f"user {username!r} already exists") from exc
+        return User(uid, username, is_admin)
+
+    def user_by_name(self, username: str) -> tuple[User, str] | None:
+        """The enabled user of that name and their password hash, or None."""
+        row = self.conn.execute(
+            select(ta.users).where(ta.users.c.username == username, ta.users.c.disabled.is_(False))
+        ).first()
+        return None if row is None else (_user(row), row.password_hash)
+
+    def user(self, user_id: int) -> User:
+        """A user by id.
+
+        Raises:
+            NotFound: no such user.
+        """
+        row = self.conn.execute(select(ta.users).where(ta.users.c.id == user_id)).first()
+        if row is None:
+            raise NotFound("user", user_id)
+        return _user(row)
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        """Replace a user's password hash."""
+        self.conn.execute(update(ta.users).where(ta.users.c.id == user_id).values(password_hash=password_hash))
+
+    # sessions and tokens -----------------------------------------------------------------
+    def add_session(self, user_id: int, token_hash: str, expires_at: datetime) -> int:
+        """Store a new session; return its id."""
+        return int(
+            self.conn.execute(
+                insert(ta.sessions)
+                .values(token_hash=token_hash, user_id=user_id, created_at=now(), expires_at=expires_at)
+                .returning(ta.sessions.c.id)
+            ).scalar_one()
+        )
+
+    def caller(
+        self, digest: str, *, session: bool, at: datetime, project_id: int = 0
+    ) -> tuple[User, str | None] | None:
+        """The user behind a session or API-token digest and their role in ``project_id``.
+
+        The role is ``admin`` for instance admins when the project exists, None for
+        non-members; the whole answer is None for an unknown, expired or revoked credential.
+        """
+        q = _BY_SESSION if session else _BY_TOKEN
+        params: dict[str, Any] = {"digest": digest, "pid": project_id}
+        if session:
+            params["at"] = at
+        row = self.conn.execute(q, params).first()
+        if row is None:
+            return None
+        user = _user(row)
+        if user.is_admin:
+            return user, "admin" if row.project is not None else None
+        return user, row.role
+
+    def session_user(self, token_hash: str, at: datetime) -> User | None:
+        """The user of a live (unexpired, unrevoked) session, or None."""
+        s, u = ta.sessions, ta.users
+        row = self.conn.execute(
+            select(u)
+            .join(s, s.c.user_id == u.c.id)
+            .where(s.c.token_hash == token_hash, s.c.revoked_at.is_(None), s.c.expires_at > at, u.c.disabled.is_(False))
+        ).first()
+        return None if row is None else _user(row)
+
+    def revoke_session(self, token_hash: str) -> None:
+        """Revoke one session (logout)."""
+        self.conn.execute(
+            update(ta.sessions)
+            .where(ta.sessions.c.token_hash == token_hash, ta.sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+
+    def revoke_all(self, user_id: int, *, keep_session: str | None = None) -> None:
+        """Revoke every session and API token of a user, except the session ``keep_session``."""
+        when = now()
+        q = update(ta.sessions).where(ta.sessions.c.user_id == user_id, ta.sessions.c.revoked_at.is_(None))
+        if keep_session is not None:
+            q = q.where(ta.sessions.c.token_hash != keep_session)
+        self.conn.execute(q.values(revoked_at=when))
+        self.conn.execute(
+            update(ta.api_tokens)
+            .where(ta.api_tokens.c.user_id == user_id, ta.api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=when)
+        )
+
+    def add_token(self, user_id: int, token_hash: str, name: str) -> int:
+        """Store a new API token; return its id."""
+        return int(
+            self.conn.execute(
+                insert(ta.api_tokens)
+                .values(token_hash=token_hash, user_id=user_id, name=name, created_at=now())
+                .returning(ta.api_tokens.c.id)
+            ).scalar_one()
+        )
+
+    def token_user(self, token_hash: str) -> User | None:
+        """The user of an unrevoked API token, or None."""
+        t, u = ta.api_tokens, ta.users
+        row = self.conn.execute(
+            select(u)
+            .join(t, t.c.user_id == u.c.id)
+            .where(t.c.token_hash == token_hash, t.c.revoked_at.is_(None), u.c.disabled.is_(False))
+        ).first()
+        return None if row is None else _user(row)
+
+    def revoke_token(self, user_id: int, token_id: int) -> None:
+        """Revoke one of the user's tokens.
+
+        Raises:
+            NotFound: the user has no such token (another user's token is "not found" too).
+        """
+        done = self.conn.execute(
+            update(ta.api_tokens)
+            .where(ta.api_tokens.c.id == token_id, ta.api_tokens.c.user_id == user_id)
+            .values(revoked_at=now())
+        )
+        if done.rowcount == 0:
+            raise NotFound("token", token_id)
+
+    def tokens(self, user_id: int) -> list[dict[str, Any]]:
+        """The user's API tokens (never their secrets)."""
+        t = ta.api_tokens
+        rows = self.conn.execute(select(t).where(t.c.user_id == user_id).order_by(t.c.id))
+        return [
+            {"id": r.id, "name": r.name, "created_at": r.created_at.isoformat(), "revoked": r.revoked_at is not None}
+            for r in rows
+        ]
+
+    # memberships -------------------------------------------------------------------------
+    def role(self, project_id: int, user_id: int) -> Role | None:
+        """The user's role in the project, or None for a non-member."""
+        m = ta.memberships
+        r = self.conn.execute(select(m.c.role).where(m.c.project_id == project_id, m.c.user_id == user_id)).first()
+        return None if r is None else Role(r[0])
+
+    def membership(self, project_id: int, user_id: int) -> Membership | None:
+        """The full membership row, or None."""
+        m, u = ta.memberships, ta.users
+        r = self.conn.execute(
+            select(m, u.c.username).join(u, u.c.id == m.c.user_id).where(m.c.project_id == project_id,
+                                                                          m.c.user_id == user_id)
+        ).first()  # fmt: skip
+        return None if r is None else Membership(r.project_id, r.user_id, r.username, Role(r.role), r.quota)
+
+    def set_member(self, project_id: int, user_id: int, role: Role, quota: int | None = None) -> None:
+        """Add a member or change their role and quota."""
+        m = ta.memberships
+        where = (m.c.project_id == project_id, m.c.user_id == user_id)
+        if self.conn.execute(select(m.c.role).where(*where)).first():
+            self.conn.execute(update(m).where(*where).values(role=role.value, quota=quota))
+        else:
+            self.conn.execute(insert(m).values(project_id=project_id, user_id=user_id, role=role.value, quota=quota))
+
+    def remove_member(self, project_id: int, user_id: int) -> None:
+        """Remove a member.
+
+        Raises:
+            NotFound: not a member.
+        """
+        m = ta.memberships
+        if self.conn.execute(delete(m).where(m.c.project_id == project_id, m.c.user_id == user_id)).rowcount == 0:
+            raise NotFound("member", user_id)
+
+    def members(self, project_id: int) -> list[Membership]:
+        """A project's members by username."""
+        m, u = ta.memberships, ta.users
+        rows = self.conn.execute(
+            select(m, u.c.username).join(u, u.c.id == m.c.user_id).where(m.c.project_id == project_id)
+            .order_by(u.c.username)
+        )  # fmt: skip
+        return [Membership(r.project_id, r.user_id, r.username, Role(r.role), r.quota) for r in rows]
+
+    def roles_of(self, user_id: int) -> dict[int, Role]:
+        """Project id -> role for every project the user belongs to."""
+        m = ta.memberships
+        rows = self.conn.execute(select(m.c.project_id, m.c.role).where(m.c.user_id == user_id))
+        return {r.project_id: Role(r.role) for r in rows}
+
+    # media -------------------------------------------------------------------------------
+    def media_projects(self, sha256: str) -> list[int]:
+        """The projects whose shown items use this blob."""
+        g = ta.media_grants
+        return [r[0] for r in self.conn.execute(select(g.c.project_id).where(g.c.sha256 == sha256))]

@@ -1,0 +1,108 @@
+"""Every route of the app, every kind of caller: 401 without credentials, 404 for
+non-members, 403 for a role the permission table denies. A new route that is neither listed
+as public/user-level nor names a table action fails here."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from labelloop.api.deps import ACTION_KEY
+from labelloop.core.permissions import POLICY, static_decision
+from tests.api.conftest import ROLES, World
+
+PUBLIC = {("POST", "/api/auth/login"), ("GET", "/api/health"), ("GET", "/"), ("GET", "/app/{path:path}")}
+USER_LEVEL = {
+    ("GET", "/api/me"),
+    ("POST", "/api/auth/logout"),
+    ("GET", "/api/tokens"),
+    ("POST", "/api/tokens"),
+    ("DELETE", "/api/tokens/{token_id}"),
+    ("GET", "/api/projects"),
+    ("GET", "/api/media/{sha256}"),
+    ("GET", "/api/media/{sha256}/points"),
+}
+
+
+def _flat(routes: list[Any]) -> list[APIRoute]:
+    out: list[APIRoute] = []
+    for r in routes:
+        if isinstance(r, APIRoute):
+            out.append(r)
+        elif hasattr(r, "original_router"):  # an included router (FastAPI resolves them lazily)
+            out.extend(_flat(r.original_router.routes))
+    return out
+
+
+def _routes(w: World) -> list[tuple[str, str, str | None]]:
+    out = []
+    for r in _flat(w.app.routes):  # type: ignore[attr-defined]
+        for m in sorted(r.methods - {"HEAD"}):
+            out.append((m, r.path, (r.openapi_extra or {}).get(ACTION_KEY)))
+    assert len(out) > 20
+    return out
+
+
+def _url(w: World, path: str) -> str:
+    values = {
+        "pid": w.pa, "iid": w.items_a[1], "uid": w.users["viewer"].id, "sid": 1, "token_id": 1,
+        "name": "0" * 32 + ".zip", "sha256": "0" * 64, "path:path": "x",
+    }  # fmt: skip
+    return re.sub(r"\{([^}]+)\}", lambda m: str(values[m.group(1)]), path)
+
+
+def test_every_route_is_classified(world: World) -> None:
+    for method, path, act in _routes(world):
+        if (method, path) in PUBLIC | USER_LEVEL:
+            assert act is None, (method, path)
+            continue
+        assert act in POLICY, f"{method} {path} names no action of the permission table"
+        assert "{pid}" in path, f"{method} {path}: project actions need the project in the path"
+
+
+def test_unauthenticated_gets_401(world: World) -> None:
+    c = world.client()
+    for method, path, _act in _routes(world):
+        if (method, path) in PUBLIC:
+            continue
+        r = c.request(method, _url(world, path), json={})
+        assert r.status_code == 401, (method, path, r.status_code, r.text)
+        assert r.json()["error"]["code"] == "LL-AUTH"
+
+
+def test_non_member_gets_404(world: World) -> None:
+    c = world.client("outsider")
+    for method, path, act in _routes(world):
+        if act is None:
+            continue
+        r = c.request(method, _url(world, path), json={})
+        assert r.status_code == 404, (method, path, r.status_code, r.text)
+    # the member of project b sees nothing of project a either
+    r = world.client("b_annotator").post(f"/api/projects/{world.pa}/next")
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_denied_role_gets_403(world: World, role: str) -> None:
+    c = world.client(role)
+    checked = 0
+    for method, path, act in _routes(world):
+        if act is None or static_decision(role, act) is not False:
+            continue
+        r = c.request(method, _url(world, path), json={})
+        assert r.status_code == 403, (role, method, path, r.status_code, r.text)
+        assert r.json()["error"]["code"] == "LL-DENIED"
+        checked += 1
+    assert role == "manager" or checked > 0
+
+
+def test_admin_is_never_denied_by_role(world: World) -> None:
+    c = world.client("admin")
+    for method, path, act in _routes(world):
+        if act is None:
+            continue
+        r = c.request(method, _url(world, path), json={})
+        assert r.status_code not in (401, 403), (method, path, r.status_code, r.text)
