@@ -26,6 +26,7 @@ class Settings(BaseSettings):
         database_url: A SQLAlchemy URL (``postgresql+psycopg://user@host/db``); default SQLite.
         host: Where ``labelloop serve`` listens.
         port: Its port.
+        release_key: The Ed25519 key (PEM) that signs releases; default ``<data_dir>/keys/release-ed25519.pem``.
     """
 
     model_config = SettingsConfigDict(env_prefix="LABELLOOP_", extra="ignore")
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    release_key: Path | None = None
 
     def database_url_or_default(self) -> str:
         """The configured URL, or SQLite inside ``data_dir``."""

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from labelloop.cli import data, db, demo, preannotate, project, schema, serve, simulate
+from labelloop.cli import release as release_cli
 from labelloop.cli._common import err_console
 from labelloop.config import Settings
 from labelloop.errors import LabelloopError
@@ -50,6 +51,7 @@ def _root(
 app.add_typer(project.app, name="project")
 app.add_typer(schema.app, name="schema")
 app.add_typer(db.app, name="db")
+app.add_typer(release_cli.app, name="release")
 data.register(app)
 demo.register(app)
 serve.register(app)

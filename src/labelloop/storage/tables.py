@@ -215,3 +215,4 @@ reviews = Table(
 )
 
 APPEND_ONLY_TABLES = ("suggestions", "annotations", "reviews")
+from labelloop.storage import tables_releases  # noqa: E402, F401  (releases)
