@@ -74,7 +74,9 @@ def test_drafts_and_future_edits_are_not_released(pets: Store) -> None:
     with pets.transaction() as tx:
         p = tx.projects.get("pets")
         last = tx.items.page(p.id)[-1]
-        tx.labels.add_annotations(p.id, [NewAnnotation(last.id, [_box("dog", [1, 1, 5, 5])], "x", AnnotationStatus.DRAFT)])
+        tx.labels.add_annotations(
+            p.id, [NewAnnotation(last.id, [_box("dog", [1, 1, 5, 5])], "x", AnnotationStatus.DRAFT)]
+        )
     before = now()
     _edit_first(pets, [_box("dog", [1, 1, 4, 4])])
     r = create_release(pets, "pets", "past", "user:test", as_of=before - timedelta(microseconds=1))
@@ -113,7 +115,7 @@ def test_the_database_refuses_to_change_a_sealed_release(pets: Store) -> None:
         "UPDATE release_labels SET annotation_id = NULL",
         "DELETE FROM release_labels",
     ):
-        with pytest.raises(DBAPIError, match="immutable|append-only"), pets.engine.begin() as c:
+        with pytest.raises(DBAPIError, match=r"immutable|append-only"), pets.engine.begin() as c:
             c.execute(text(sql))
     assert list_releases(pets, "pets")[0].merkle_root is not None
 
