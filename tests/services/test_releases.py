@@ -207,3 +207,13 @@ def test_export_refuses_when_the_database_no_longer_matches(pets: Store, tmp_pat
     with pytest.raises(TamperDetected, match="no longer matches"):
         export_release(pets, "pets", "v1", "coco", tmp_path / "v1")
     assert not (tmp_path / "v1").exists()
+
+
+def test_demo_release_step_releases_exports_and_verifies(pets: Store, tmp_path: Path) -> None:
+    from labelloop.services.release_demo import release_demo
+
+    for run in (1, 2):  # re-running the demo makes the next release
+        lines = [d for _, d in release_demo(pets, ["pets"], tmp_path / "rel")]
+        assert lines[0].startswith(f"pets: demo-{run} of 4 items (3 labelled)")
+        assert [("signature verified" in x, "PROBLEM" in x) for x in lines[1:]] == [(True, False)] * 2
+        assert (tmp_path / "rel" / f"pets-demo-{run}-coco" / "data" / "annotations.json").is_file()

@@ -21,6 +21,7 @@ from labelloop.services.ingest import import_source
 from labelloop.services.native import canonical_export, export_native, restore_native
 from labelloop.services.preannotate import preannotate
 from labelloop.services.projects import create_project, parse_schema
+from labelloop.services.release_demo import release_demo
 from labelloop.services.samples import write_samples
 from labelloop.storage import Store
 
@@ -158,4 +159,9 @@ def run_demo(
         step("round trip", f"{name}: {'identical' if same else 'DIFFERENT'} after export → restore → export")
         if not same:
             report.problems.append(f"{name}: native round trip changed the project")
+    # ---- releases: a signed release of every demo project, exported and verified (release_demo.py)
+    for name, detail in release_demo(store, report.projects, work_dir / "releases"):
+        step(name, detail)
+        if detail.startswith("PROBLEM"):
+            report.problems.append(detail)
     return report
