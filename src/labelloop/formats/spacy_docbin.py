@@ -160,7 +160,7 @@ def _msgpack_encoders_once() -> Iterator[None]:
     all installed distributions: milliseconds per document in a large environment (10k docs
     took 116 s, 98% of it there). The registry is restored when the export ends.
     """
-    from srsly.msgpack import msgpack_encoders
+    from srsly.msgpack import msgpack_encoders  # type: ignore[import-untyped]
 
     found = msgpack_encoders.get_all()
     msgpack_encoders.get_all = lambda: found  # type: ignore[method-assign]
