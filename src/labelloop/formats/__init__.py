@@ -13,7 +13,7 @@ Example:
     >>> sorted(EXPORTERS)
     ['coco', 'conll2003', 'csv', 'hf_parquet', 'kitti3d', 'label_studio', 'nemo', 'openlabel', 'spacy', 'voc', 'yolo']
     >>> sorted(IMPORTERS)
-    ['coco', 'conll2003', 'kitti3d', 'label_studio', 'voc', 'yolo']
+    ['coco', 'conll2003', 'kitti3d', 'label_studio', 'nemo', 'voc', 'yolo']
     >>> EXPORTERS["parquet"]  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -37,6 +37,7 @@ from labelloop.formats._base import (
     check_relative,
     resolve_inside,
 )
+from labelloop.formats._nemo_read import import_nemo
 from labelloop.formats.coco import export_coco, import_coco
 from labelloop.formats.conll2003 import export_conll2003, import_conll2003
 from labelloop.formats.csv_rows import export_csv
@@ -76,6 +77,7 @@ __all__ = [
     "import_conll2003",
     "import_kitti3d",
     "import_label_studio",
+    "import_nemo",
     "import_voc",
     "import_yolo",
     "resolve_inside",
@@ -120,5 +122,6 @@ IMPORTERS: dict[str, Importer] = _Registry(
         "conll2003": import_conll2003,
         "label_studio": import_label_studio,
         "kitti3d": import_kitti3d,
+        "nemo": import_nemo,
     },
 )
