@@ -45,7 +45,8 @@ def _segment(obj: Any, number: int, ctl_labels: list[str], default_label: str) -
     if not isinstance(obj, dict):
         raise _Bad(number, f"expected a JSON object, got {type(obj).__name__}")
     row: dict[str, Any] = obj
-    raw_duration, raw_offset = row.get("duration"), row.get("offset", 0.0)
+    raw_duration: Any = row.get("duration")
+    raw_offset: Any = row.get("offset", 0.0)
     if not is_finite_number(raw_duration) or float(raw_duration) <= 0:
         raise _Bad(number, f"expected a positive finite 'duration', got {raw_duration!r}")
     if not is_finite_number(raw_offset) or float(raw_offset) < 0:
