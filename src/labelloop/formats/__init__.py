@@ -13,7 +13,7 @@ Example:
     >>> sorted(EXPORTERS)
     ['coco', 'conll2003', 'csv', 'hf_parquet', 'kitti3d', 'label_studio', 'nemo', 'openlabel', 'spacy', 'voc', 'yolo']
     >>> sorted(IMPORTERS)
-    ['coco', 'conll2003', 'kitti3d', 'label_studio', 'nemo', 'voc', 'yolo']
+    ['coco', 'conll2003', 'kitti3d', 'label_studio', 'nemo', 'openlabel', 'voc', 'yolo']
     >>> EXPORTERS["parquet"]  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -38,6 +38,7 @@ from labelloop.formats._base import (
     resolve_inside,
 )
 from labelloop.formats._nemo_read import import_nemo
+from labelloop.formats._openlabel_read import import_openlabel
 from labelloop.formats.coco import export_coco, import_coco
 from labelloop.formats.conll2003 import export_conll2003, import_conll2003
 from labelloop.formats.csv_rows import export_csv
@@ -78,6 +79,7 @@ __all__ = [
     "import_kitti3d",
     "import_label_studio",
     "import_nemo",
+    "import_openlabel",
     "import_voc",
     "import_yolo",
     "resolve_inside",
@@ -123,5 +125,6 @@ IMPORTERS: dict[str, Importer] = _Registry(
         "label_studio": import_label_studio,
         "kitti3d": import_kitti3d,
         "nemo": import_nemo,
+        "openlabel": import_openlabel,
     },
 )
