@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import wave
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from labelloop.services.exports import export_dataset
 from labelloop.services.ingest import import_source
 from labelloop.storage import Store
 from tests.formats.fmt_helpers import make_item
+from tests.formats.test_format_nemo import _wav as write_wav
 
 SCHEMA = LabelSchema.model_validate(
     {
@@ -27,14 +27,9 @@ SCHEMA = LabelSchema.model_validate(
 )
 
 
-def _wav(path: Path, seconds: float, rate: int = 8000) -> Path:
+def _wav(path: Path, seconds: float) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\x00\x00" * int(seconds * rate))
-    return path
+    return write_wav(path, seconds)
 
 
 def _seg(rid: str, s: float, e: float, text: str, label: str = "sp") -> dict[str, object]:

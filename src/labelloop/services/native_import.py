@@ -23,7 +23,7 @@ from typing import Any
 from labelloop.core import ImportReport, ItemError, LabelSchema, MediaRef, NewItem
 from labelloop.errors import FormatError, LabelloopError
 from labelloop.services._gc import without_gc
-from labelloop.services.native import FORMAT, JSONL, VERSION, NativeReport, _lines, _Restorer
+from labelloop.services.native import JSONL, NativeReport, _lines, _Restorer, item_batches, read_header
 from labelloop.storage import BlobRow, Store, UnitOfWork
 
 __all__ = ["import_native"]
@@ -121,30 +121,12 @@ def import_native(
         with path.open("rb") as f, store.transaction() as tx:
             total = path.stat().st_size
             lines = _lines(f, path.name)
-            first = next(lines, None)
-            if first is None or first[1].get("format") != FORMAT:
-                raise FormatError(f"{path.name}: expected a {FORMAT} header line, got {str(first and first[1])[:80]}")
-            if first[1].get("version") != VERSION:
-                raise FormatError(f"{path.name}: expected format version {VERSION}, got {first[1].get('version')!r}")
+            read_header(lines, path.name)
             importer = _Importer(store, tx, path.parent, proj.schema, proj.id)
-            pending: list[tuple[int, dict[str, Any]]] = []
-            end: dict[str, Any] | None = None
-            for number, obj in lines:
-                if end is not None:
-                    raise FormatError(f"{path.name}:{number}: expected nothing after the end line")
-                if "end" in obj:
-                    end = obj["end"]
-                    continue
-                pending.append((number, obj))
-                if len(pending) >= batch:
-                    importer.add(pending, path.name, import_id, actor)
-                    pending = []
-                    if progress:
-                        progress(f.tell(), total)
-            if pending:
+            for pending in item_batches(lines, path.name, batch, {}):
                 importer.add(pending, path.name, import_id, actor)
-            if end is None:
-                raise FormatError(f"{path.name}: the export is truncated (no end line)")
+                if progress:
+                    progress(f.tell(), total)
             report = importer.report
             report.import_id = import_id
             report.blobs_new = len(importer.new_blobs)
