@@ -105,3 +105,13 @@ def test_export_destination_must_be_new(pets, tmp_path: Path) -> None:  # type: 
     code, _, err = pets("release", "export", "pets", "v1", "--out", str(busy))
     assert code == 2 and "not empty" in err
     assert (busy / "x.txt").read_text() == "keep me"
+
+
+def test_import_format_native_into_an_existing_project(pets, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert pets("export", "pets", str(tmp_path / "backup"))[0] == 0
+    schema = tmp_path / "schema.yaml"
+    assert pets("project", "create", "copy", "--schema", str(schema))[0] == 0
+    code, out, err = pets("import", "copy", str(tmp_path / "backup"), "--format", "native")
+    assert code == 0 and "3 items, 0 duplicates skipped, 3 annotations" in out, err
+    code, out, _ = pets("import", "copy", str(tmp_path / "backup"), "--format", "native")
+    assert code == 0 and "0 items, 3 duplicates skipped" in out
