@@ -13,7 +13,7 @@ Example:
     >>> sorted(EXPORTERS)
     ['coco', 'conll2003', 'csv', 'hf_parquet', 'kitti3d', 'label_studio', 'nemo', 'openlabel', 'spacy', 'voc', 'yolo']
     >>> sorted(IMPORTERS)
-    ['coco', 'conll2003', 'kitti3d', 'label_studio', 'nemo', 'openlabel', 'voc', 'yolo']
+    ['coco', 'conll2003', 'hf_parquet', 'kitti3d', 'label_studio', 'nemo', 'openlabel', 'voc', 'yolo']
     >>> EXPORTERS["parquet"]  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -37,6 +37,7 @@ from labelloop.formats._base import (
     check_relative,
     resolve_inside,
 )
+from labelloop.formats._hf_parquet_read import import_hf_parquet
 from labelloop.formats._nemo_read import import_nemo
 from labelloop.formats._openlabel_read import import_openlabel
 from labelloop.formats.coco import export_coco, import_coco
@@ -76,6 +77,7 @@ __all__ = [
     "export_yolo",
     "import_coco",
     "import_conll2003",
+    "import_hf_parquet",
     "import_kitti3d",
     "import_label_studio",
     "import_nemo",
@@ -126,5 +128,6 @@ IMPORTERS: dict[str, Importer] = _Registry(
         "kitti3d": import_kitti3d,
         "nemo": import_nemo,
         "openlabel": import_openlabel,
+        "hf_parquet": import_hf_parquet,
     },
 )
