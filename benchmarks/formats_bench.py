@@ -237,9 +237,9 @@ def stream_child(fmt: str, annotations: int, work: Path) -> dict[str, float]:
     return {"items": n, "regions": rep.regions, "seconds": dt, "cpu": cpu, "base_mb": base, "peak_mb": peak_rss_mb()}
 
 
-def streamed(annotations: int, where: str | None) -> None:
+def streamed(annotations: int, where: str | None, formats: list[str]) -> None:
     print(f"== streamed: {annotations:,} annotations (10 boxes per image) ==")
-    for fmt in ("coco", "csv"):
+    for fmt in formats:
         with tempfile.TemporaryDirectory(prefix="labelloop-fbench-", dir=where) as tmp:
             cmd = [sys.executable, __file__, "--child", fmt, "--stream", str(annotations), "--work", tmp]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -256,6 +256,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000, help="tasks per format (parts 1 and 2)")
     ap.add_argument("--stream", type=int, default=1_000_000, help="annotations in the streamed export (part 3)")
     ap.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 1,3")
+    ap.add_argument("--stream-formats", default="coco,csv", help="formats of the streamed export (part 3)")
     ap.add_argument("--dir", default=None, help="where to write (default: the system temp folder)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
@@ -270,7 +271,7 @@ def main() -> None:
         if "2" in parts:
             from_store(args.n, Path(tmp) / "store")
     if "3" in parts:
-        streamed(args.stream, args.dir)
+        streamed(args.stream, args.dir, args.stream_formats.split(","))
 
 
 if __name__ == "__main__":
