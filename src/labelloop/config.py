@@ -28,6 +28,7 @@ class Settings(BaseSettings):
         port: Its port.
         secret_key: The instance secret (CSRF tokens); None keeps a generated one in
             ``<data_dir>/secret.key`` (0600).
+        release_key: The Ed25519 key (PEM) that signs releases; default ``<data_dir>/keys/release-ed25519.pem``.
     """
 
     model_config = SettingsConfigDict(env_prefix="LABELLOOP_", extra="ignore")
@@ -37,6 +38,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: str | None = Field(default=None, repr=False)
+    release_key: Path | None = None
 
     def database_url_or_default(self) -> str:
         """The configured URL, or SQLite inside ``data_dir``."""

@@ -78,7 +78,10 @@ def test_registry_lists_names_on_a_miss() -> None:
         "openlabel",
         "hf_parquet",
     }
-    assert set(IMPORTERS) == {"coco", "yolo", "voc", "conll2003", "label_studio", "kitti3d"}
+    assert set(IMPORTERS) == {
+        *("coco", "yolo", "voc", "conll2003", "label_studio", "kitti3d"),
+        *("nemo", "openlabel", "hf_parquet"),
+    }
     with pytest.raises(PluginError, match="available: coco, conll2003, csv, hf_parquet, "):
         EXPORTERS["parquet"]
     with pytest.raises(PluginError, match="no importer 'csv'"):

@@ -26,7 +26,7 @@ def import_cmd(
     errors_file: Annotated[Path | None, typer.Option("--errors-file", help="Write every item error here.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit non-zero if any item was refused.")] = False,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="Dataset format of SOURCE: coco, yolo, voc, conll2003.")
+        str | None, typer.Option("--format", help="Format of SOURCE: native, coco, yolo, voc, conll2003, ...")
     ] = None,
 ) -> None:
     """Import items (and labels in manifests) into a project.

@@ -15,6 +15,7 @@ import typer
 
 from labelloop.cli import data, db, demo, preannotate, project, schema, serve, simulate
 from labelloop.cli import qc as qc_cli
+from labelloop.cli import release as release_cli
 from labelloop.cli import user as user_cli
 from labelloop.cli._common import err_console
 from labelloop.config import Settings
@@ -53,6 +54,7 @@ app.add_typer(project.app, name="project")
 app.add_typer(schema.app, name="schema")
 app.add_typer(db.app, name="db")
 app.add_typer(user_cli.app, name="user")
+app.add_typer(release_cli.app, name="release")
 data.register(app)
 demo.register(app)
 serve.register(app)

@@ -13,7 +13,7 @@ Example:
     >>> sorted(EXPORTERS)
     ['coco', 'conll2003', 'csv', 'hf_parquet', 'kitti3d', 'label_studio', 'nemo', 'openlabel', 'spacy', 'voc', 'yolo']
     >>> sorted(IMPORTERS)
-    ['coco', 'conll2003', 'kitti3d', 'label_studio', 'voc', 'yolo']
+    ['coco', 'conll2003', 'hf_parquet', 'kitti3d', 'label_studio', 'nemo', 'openlabel', 'voc', 'yolo']
     >>> EXPORTERS["parquet"]  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -37,6 +37,9 @@ from labelloop.formats._base import (
     check_relative,
     resolve_inside,
 )
+from labelloop.formats._hf_parquet_read import import_hf_parquet
+from labelloop.formats._nemo_read import import_nemo
+from labelloop.formats._openlabel_read import import_openlabel
 from labelloop.formats.coco import export_coco, import_coco
 from labelloop.formats.conll2003 import export_conll2003, import_conll2003
 from labelloop.formats.csv_rows import export_csv
@@ -74,8 +77,11 @@ __all__ = [
     "export_yolo",
     "import_coco",
     "import_conll2003",
+    "import_hf_parquet",
     "import_kitti3d",
     "import_label_studio",
+    "import_nemo",
+    "import_openlabel",
     "import_voc",
     "import_yolo",
     "resolve_inside",
@@ -120,5 +126,8 @@ IMPORTERS: dict[str, Importer] = _Registry(
         "conll2003": import_conll2003,
         "label_studio": import_label_studio,
         "kitti3d": import_kitti3d,
+        "nemo": import_nemo,
+        "openlabel": import_openlabel,
+        "hf_parquet": import_hf_parquet,
     },
 )

@@ -1,7 +1,8 @@
 """Pascal VOC detection: exporter and importer (XML parsed only with ``defusedxml``).
 
 Layout: ``JPEGImages/<name>`` (whatever the image type), ``Annotations/<stem>.xml`` and
-``ImageSets/Main/<split>.txt`` (one stem per line).
+``ImageSets/Main/<split>.txt`` (one stem per line), and ``labelmap.txt`` with the class
+names (read by Datumaro and CVAT; without it they assume the 20 VOC classes).
 
 Corners follow the VOC devkit: 1-based, inclusive pixel indices, so a continuous box
 ``xyxy = [x0, y0, x1, y1]`` is written ``xmin = x0 + 1``, ``ymin = y0 + 1``, ``xmax = x1``,
@@ -143,7 +144,22 @@ def export_voc(
         finally:
             for fh in lists.values():
                 fh.close()
+        _write_labelmap(tmp, ctl.labels)
     return report
+
+
+def _write_labelmap(tmp: Path, labels: Iterable[str]) -> None:
+    """Write ``labelmap.txt`` (``name:color:parts:actions``), the class list Datumaro and CVAT read.
+
+    Without it Datumaro assumes the 20 VOC classes and refuses any other name. Skipped when a
+    label holds a ``:`` or a line break, which that format cannot carry.
+    """
+    names = ["background", *(x for x in labels if x != "background")]
+    if any(":" in x or "\n" in x or "\r" in x for x in names):
+        return
+    lines = ["# label:color_rgb:parts:actions"]
+    lines += [f"{x}:{(n * 67) % 256},{(n * 131) % 256},{(n * 197) % 256}::" for n, x in enumerate(names)]
+    (tmp / "labelmap.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 # ---------------------------------------------------------------------- import

@@ -22,6 +22,7 @@ from labelloop.services.native import canonical_export, export_native, restore_n
 from labelloop.services.preannotate import preannotate
 from labelloop.services.projects import create_project, parse_schema
 from labelloop.services.qc_report import qc_demo
+from labelloop.services.release_demo import release_demo
 from labelloop.services.samples import write_samples
 from labelloop.storage import Store
 
@@ -165,6 +166,11 @@ def run_demo(
     qc_demo(store, report.projects, work_dir / "reports", step)
     # --- web app: an admin "demo" user (fresh password, printed) in every demo project ---
     _demo_user(store, step, report)
+    # ---- releases: a signed release of every demo project, exported and verified (release_demo.py)
+    for name, detail in release_demo(store, report.projects, work_dir / "releases"):
+        step(name, detail)
+        if detail.startswith("PROBLEM"):
+            report.problems.append(detail)
     return report
 
 

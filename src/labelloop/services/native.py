@@ -354,6 +354,47 @@ class _Restorer:
         report.reviews += len(r_rows)
 
 
+def read_header(lines: Iterator[tuple[int, dict[str, Any]]], name: str) -> dict[str, Any]:
+    """Read and check the header line of a native export.
+
+    Raises:
+        FormatError: no header, another format, or another version.
+    """
+    first = next(lines, None)
+    if first is None or first[1].get("format") != FORMAT:
+        raise FormatError(f"{name}: expected a {FORMAT} header line, got {str(first and first[1])[:80]}")
+    if first[1].get("version") != VERSION:
+        raise FormatError(f"{name}: expected format version {VERSION}, got {first[1].get('version')!r}")
+    return first[1]
+
+
+def item_batches(
+    lines: Iterator[tuple[int, dict[str, Any]]], name: str, batch: int, end: dict[str, Any]
+) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """Yield the item lines after the header in batches; fill ``end`` from the end line.
+
+    Raises:
+        FormatError: anything after the end line, or no end line (a truncated export).
+    """
+    pending: list[tuple[int, dict[str, Any]]] = []
+    seen_end = False
+    for number, obj in lines:
+        if seen_end:
+            raise FormatError(f"{name}:{number}: expected nothing after the end line")
+        if "end" in obj:
+            end.update(obj["end"] if isinstance(obj["end"], dict) else {})
+            seen_end = True
+            continue
+        pending.append((number, obj))
+        if len(pending) >= batch:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
+    if not seen_end:
+        raise FormatError(f"{name}: the export is truncated (no end line)")
+
+
 @without_gc
 def restore_native(
     store: Store, src: Path, *, name: str | None = None, batch: int = 1000, progress: ProgressFn | None = None
@@ -373,12 +414,7 @@ def restore_native(
         with path.open("rb") as f, store.transaction() as tx:
             total = path.stat().st_size
             lines = _lines(f, path.name)
-            first = next(lines, None)
-            if first is None or first[1].get("format") != FORMAT:
-                raise FormatError(f"{path.name}: expected a {FORMAT} header line, got {str(first and first[1])[:80]}")
-            header = first[1]
-            if header.get("version") != VERSION:
-                raise FormatError(f"{path.name}: expected format version {VERSION}, got {header.get('version')!r}")
+            header = read_header(lines, path.name)
             pj = header["project"]
             schema = LabelSchema.model_validate(pj["schema"])
             proj = tx.projects.create(
@@ -386,24 +422,11 @@ def restore_native(
             )
             report = NativeReport(proj.name)
             restorer = _Restorer(store, tx, root, schema, proj.id)
-            pending: list[tuple[int, dict[str, Any]]] = []
-            end: dict[str, Any] | None = None
-            for number, obj in lines:
-                if end is not None:
-                    raise FormatError(f"{path.name}:{number}: expected nothing after the end line")
-                if "end" in obj:
-                    end = obj["end"]
-                    continue
-                pending.append((number, obj))
-                if len(pending) >= batch:
-                    restorer.batch(pending, path.name, report)
-                    pending = []
-                    if progress:
-                        progress(f.tell(), total)
-            if pending:
+            end: dict[str, Any] = {}
+            for pending in item_batches(lines, path.name, batch, end):
                 restorer.batch(pending, path.name, report)
-            if end is None:
-                raise FormatError(f"{path.name}: the export is truncated (no end line)")
+                if progress:
+                    progress(f.tell(), total)
             got = {
                 "items": report.items,
                 "suggestions": report.suggestions,

@@ -225,3 +225,4 @@ reviews = Table(
 APPEND_ONLY_TABLES = ("suggestions", "annotations", "reviews")
 from labelloop.storage import tables_accounts as _tables_accounts  # noqa: E402,F401  (web app tables)
 from labelloop.storage import tables_quality as _tables_quality  # noqa: E402, F401  (registers on metadata)
+from labelloop.storage import tables_releases  # noqa: E402, F401  (releases)

@@ -190,7 +190,8 @@ def import_source(
             a zip archive (extracted safely, then as a folder), or a JSONL/CSV manifest.
         actor: Who imports (``user:alice``); recorded on every item.
         fmt: A dataset format (``coco``, ``yolo``, ``voc``, ``conll2003``) of the folder or zip;
-            its labels are validated against the schema and stored as annotations.
+            its labels are validated against the schema and stored as annotations. ``native``
+            imports a ``labelloop export`` folder with its whole label history.
         limits: Size limits; defaults are generous but finite.
         progress: Called as ``progress(done, total)`` (bytes for manifests, files otherwise).
 
@@ -198,6 +199,10 @@ def import_source(
         InputRejected: the source as a whole is unusable (unsafe archive, unknown kind).
         LabelloopError: the import failed and was rolled back.
     """
+    if fmt == "native":  # a labelloop export, with its whole label history
+        from labelloop.services.native_import import import_native
+
+        return import_native(store, project, source, actor=actor, progress=progress)
     limits = limits or ImportLimits()
     with store.read() as tx:
         proj = tx.projects.get(project)

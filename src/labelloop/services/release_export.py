@@ -1,0 +1,250 @@
+"""Export a release in any format as a signed directory, and verify such a directory.
+
+The directory holds ``release.json`` (the signed manifest), ``labels.jsonl`` and
+``labels.sha256`` (the frozen label records and their hashes, whose Merkle root must equal the
+release's), ``lineage.jsonl`` (who or what produced each label) and ``data/`` (the dataset in
+the chosen format: ``native`` is the lossless project export as it was at the release's
+moment; any other name is a registered exporter fed exactly the frozen annotation versions,
+whatever was edited since). Everything is written in a temporary folder and renamed into
+place when complete; reading is keyset-paged, so memory stays flat.
+
+Example:
+    >>> # export_release(store, "pets", "v1", "coco", Path("out/pets-v1"))
+    >>> # verify_release_export(store, Path("out/pets-v1")).ok
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import orjson
+
+from labelloop.compliance.signing import (
+    FILES_EXCLUDED,
+    LABEL_HASHES,
+    LABELS,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    MerkleTree,
+    TamperDetected,
+    VerifyReport,
+    file_sha256,
+    read_public_key,
+    sign_manifest,
+    verify_release_dir,
+)
+from labelloop.errors import LabelloopError, NotFound
+from labelloop.formats import EXPORTERS, ExportRecord
+from labelloop.formats._base import atomic_dir
+from labelloop.services._gc import without_gc
+from labelloop.services.native import export_native
+from labelloop.services.releases import (
+    default_key_path,
+    label_record,
+    lineage_entry,
+    signing_key,
+)
+from labelloop.storage import Store, UnitOfWork
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+    from labelloop.core.releases import Release
+
+__all__ = ["LINEAGE", "ReleaseExport", "export_release", "verify_release_export"]
+
+LINEAGE = "lineage.jsonl"
+DATA = "data"
+ProgressFn = Callable[[int, int | None], None]
+
+
+@dataclass(slots=True)
+class ReleaseExport:
+    """What :func:`export_release` wrote."""
+
+    path: Path
+    release: str
+    fmt: str
+    items: int = 0
+    regions: int = 0
+    files: int = 0
+    merkle_root: str = ""
+    skipped: int = 0
+
+
+class _Writer:
+    """Streams a release's frozen labels to the label files while feeding an exporter."""
+
+    def __init__(self, tx: UnitOfWork, rel: Release, tmp: Path, batch: int, progress: ProgressFn | None) -> None:
+        self.tx, self.rel, self.batch, self.progress = tx, rel, batch, progress
+        self.tree = MerkleTree()
+        self.regions = 0
+        self.tmp = tmp
+
+    def records(self, labels: IO[bytes], hashes: IO[bytes], lineage: IO[bytes]) -> Iterator[ExportRecord]:
+        after = 0
+        while page := self.tx.releases.frozen_page(self.rel.id, after_item_id=after, limit=self.batch):
+            anns = [fl.annotation for fl in page if fl.annotation is not None]
+            sugg = self.tx.releases.suggestions([a.suggestion_id for a in anns if a.suggestion_id is not None])
+            reviews: dict[int, list[Any]] = {}
+            for r in self.tx.releases.reviews_of([a.id for a in anns], as_of=self.rel.as_of):
+                reviews.setdefault(r.annotation_id, []).append(r)
+            for fl in page:
+                record = label_record(fl.item, fl.annotation)
+                digest = hashlib.sha256(record).digest()
+                if digest.hex() != fl.record_sha256:
+                    raise TamperDetected(
+                        f"release {self.rel.name!r}: the stored label of item {fl.item.id} no longer matches "
+                        "the hash frozen in the release (the database was altered)"
+                    )
+                self.tree.add(digest)
+                labels.write(record + b"\n")
+                hashes.write(digest.hex().encode("ascii") + b"\n")
+                lineage.write(orjson.dumps(lineage_entry(fl.item, fl.annotation, sugg, reviews)) + b"\n")
+                value = None if fl.annotation is None else fl.annotation.value
+                self.regions += len(value or [])
+                yield ExportRecord(fl.item, value)
+            after = page[-1].item.id
+            if self.progress:
+                self.progress(self.tree.count, self.rel.items)
+
+
+def _file_list(root: Path) -> list[dict[str, Any]]:
+    out = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and rel not in FILES_EXCLUDED:
+            out.append({"path": rel, "sha256": file_sha256(p), "size": p.stat().st_size})
+    return out
+
+
+@without_gc
+def export_release(
+    store: Store,
+    project: str | int,
+    release: str,
+    fmt: str,
+    out: Path,
+    *,
+    key: Ed25519PrivateKey | None = None,
+    batch: int = 2000,
+    progress: ProgressFn | None = None,
+    **options: Any,
+) -> ReleaseExport:
+    """Write release ``release`` of ``project`` to ``out`` in format ``fmt``, signed.
+
+    Args:
+        store: The store.
+        project: Project name or id.
+        release: The release's name.
+        fmt: ``native`` or a registered exporter (``coco``, ``yolo``, ...).
+        out: A new (or empty) folder.
+        key: The signing key; default the store's key.
+        batch: Items per page.
+        progress: ``progress(done, total)`` callback.
+        **options: Passed to the exporter (``task="segment"`` for YOLO, ...).
+
+    Raises:
+        NotFound: no such project or release.
+        PluginError: no such format (the message lists them).
+        TamperDetected: the stored labels no longer give the release's Merkle root.
+        FormatError: ``out`` exists and is not empty.
+
+    Example:
+        >>> # export_release(store, "pets", "v1", "coco", Path("out/pets-v1")).merkle_root
+    """
+    exporter = None if fmt == "native" else EXPORTERS[fmt]
+    key = key or signing_key(store)
+    with atomic_dir(out) as tmp, store.read() as tx:
+        proj = tx.projects.get(project)
+        rel = tx.releases.get(proj.id, release)
+        parent = None if rel.parent_id is None else tx.releases.by_id(rel.parent_id)
+        writer = _Writer(tx, rel, tmp, batch, progress)
+        report = ReleaseExport(out, rel.name, fmt)
+        with (tmp / LABELS).open("wb") as lf, (tmp / LABEL_HASHES).open("wb") as hf, (tmp / LINEAGE).open("wb") as gf:
+            records = writer.records(lf, hf, gf)
+            if exporter is None:
+                for _ in records:
+                    pass
+                export_native(store, proj.id, tmp / DATA, as_of=rel.as_of)
+            else:
+                rep = exporter(records, proj.schema, tmp / DATA, store.blobs.path, **options)
+                report.skipped = len(rep.errors)
+                for _ in records:  # an exporter that stopped early must not shorten the label files
+                    pass
+        if writer.tree.root_hex() != rel.merkle_root or writer.tree.count != rel.items:
+            raise TamperDetected(
+                f"release {rel.name!r}: the stored labels give Merkle root {writer.tree.root_hex()[:16]}… over "
+                f"{writer.tree.count} items, the release says {str(rel.merkle_root)[:16]}… over {rel.items}"
+            )
+        files = _file_list(tmp)
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "version": 1,
+            "project": proj.name,
+            "release": rel.name,
+            "as_of": rel.as_of.isoformat(),
+            "created_at": rel.created_at.isoformat(),
+            "created_by": rel.created_by,
+            "parent": None if parent is None else {"name": parent.name, "merkle_root": parent.merkle_root},
+            "counts": {"items": rel.items, "labelled": rel.labelled, "regions": rel.regions},
+            "merkle_root": rel.merkle_root,
+            "release_signature": rel.signature,
+            "quality_certificate": rel.quality,
+            "export": {"format": fmt, "path": DATA, "skipped_items": report.skipped},
+            "labels": {"records": LABELS, "hashes": LABEL_HASHES, "hashes_sha256": file_sha256(tmp / LABEL_HASHES)},
+            "files": files,
+        }
+        (tmp / MANIFEST).write_bytes(orjson.dumps(sign_manifest(manifest, key), option=orjson.OPT_INDENT_2))
+        report.items, report.regions, report.files = rel.items, writer.regions, len(files)
+        report.merkle_root = rel.merkle_root or ""
+    return report
+
+
+def verify_release_export(
+    store: Store | None,
+    path: Path,
+    *,
+    public_key: Ed25519PublicKey | None = None,
+    parent: Path | None = None,
+) -> VerifyReport:
+    """Verify an exported release directory; cross-check it with the database when it knows it.
+
+    The trusted key is ``public_key``, else the store's own key when one exists; without
+    either, the key embedded in the manifest is used and ``report.trusted`` is False. When the
+    store holds the project and release, the release's Merkle root and its parent's root must
+    match the manifest.
+
+    Example:
+        >>> # verify_release_export(store, Path("out/pets-v1")).first
+    """
+    if public_key is None and store is not None and default_key_path(store.data_dir).is_file():
+        public_key = read_public_key(default_key_path(store.data_dir))
+    report = verify_release_dir(path, trusted_key=public_key, parent=parent)
+    if store is None or not report.manifest or not report.ok:
+        return report
+    m = report.manifest
+    try:
+        with store.read() as tx:
+            proj = tx.projects.get(str(m.get("project")))
+            rel = tx.releases.get(proj.id, str(m.get("release")))
+            db_parent = None if rel.parent_id is None else tx.releases.by_id(rel.parent_id)
+    except NotFound:
+        return report  # a release made elsewhere: the signature is all there is to check
+    except LabelloopError as exc:  # pragma: no cover - a database problem is not a verdict
+        report.add(f"database: could not cross-check ({exc})")
+        return report
+    if rel.merkle_root != m.get("merkle_root"):
+        report.add(
+            f"merkle_root: the manifest says {str(m.get('merkle_root'))[:16]}…, release {rel.name!r} in the "
+            f"database has {str(rel.merkle_root)[:16]}…"
+        )
+    named = m.get("parent") or None
+    want = None if db_parent is None else {"name": db_parent.name, "merkle_root": db_parent.merkle_root}
+    if named != want:
+        report.add(f"parent: the manifest names {named}, the database says the parent is {want}")
+    return report

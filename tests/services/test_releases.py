@@ -1,0 +1,219 @@
+"""Releases: frozen label versions, immutability, diff, lineage, signed export, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pycocotools.coco import COCO
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from labelloop.core import AnnotationStatus, NewAnnotation, NewReview, NewSuggestion, ReviewVerdict
+from labelloop.errors import Conflict, InputRejected, NotFound
+from labelloop.services.ingest import import_source
+from labelloop.services.native import restore_native
+from labelloop.services.release_export import export_release, verify_release_export
+from labelloop.services.releases import (
+    create_release,
+    diff_releases,
+    iter_lineage,
+    list_releases,
+    show_release,
+)
+from labelloop.storage import Store, now
+from tests.helpers import IMAGE_SCHEMA, png_bytes, write
+
+
+def _box(label: str, xyxy: list[float], rid: str = "b") -> dict:  # type: ignore[type-arg]
+    return {"id": rid, "control": "objects", "label": label, "xyxy": xyxy}
+
+
+@pytest.fixture
+def pets(store: Store, make_project, tmp_path: Path) -> Store:  # type: ignore[no-untyped-def]
+    """Four images; three carry one 'cat' box from the import, the fourth none."""
+    make_project("pets", IMAGE_SCHEMA, store)
+    lines = []
+    for i in range(4):
+        write(tmp_path / "ds" / f"{i}.png", png_bytes(color=(i, 50, 50)))
+        ann = [{"annotator": "ann", "value": [_box("cat", [1, 2, 20, 22])]}]
+        lines.append(json.dumps({"image": f"{i}.png", "id": f"img{i}", "annotations": ann if i < 3 else []}))
+    write(tmp_path / "ds" / "m.jsonl", "\n".join(lines) + "\n")
+    import_source(store, "pets", tmp_path / "ds" / "m.jsonl", actor="user:test")
+    return store
+
+
+def _edit_first(store: Store, value: list) -> int:  # type: ignore[type-arg]
+    """Add a new submitted version of the first item's annotation; return the item id."""
+    with store.transaction() as tx:
+        p = tx.projects.get("pets")
+        first = tx.items.page(p.id, limit=1)[0]
+        _, anns, _ = tx.labels.for_items([first.id])
+        tx.labels.add_annotations(p.id, [NewAnnotation(first.id, value, "rev", parent_id=anns[-1].id)])
+    return first.id
+
+
+def test_release_freezes_current_versions_and_counts(pets: Store) -> None:
+    r = create_release(pets, "pets", "v1", "user:test")
+    assert (r.items, r.labelled, r.regions) == (4, 3, 3)
+    assert r.sealed and len(r.merkle_root or "") == 64 and r.signature and r.parent_id is None
+    _edit_first(pets, [_box("dog", [2, 2, 30, 20]), _box("cat", [5, 5, 9, 9], "c")])
+    r2 = create_release(pets, "pets", "v2", "user:test")
+    assert r2.parent_id == r.id and r2.regions == 4 and r2.merkle_root != r.merkle_root
+    assert [x.name for x in list_releases(pets, "pets")] == ["v1", "v2"]
+    info = show_release(pets, "pets", "v2")
+    assert info.signature_ok is True and info.parent is not None and info.parent.name == "v1"
+    assert info.classes == {"cat": 3, "dog": 1}
+    # v1 still shows what it froze
+    assert show_release(pets, "pets", "v1").classes == {"cat": 3}
+
+
+def test_drafts_and_future_edits_are_not_released(pets: Store) -> None:
+    with pets.transaction() as tx:
+        p = tx.projects.get("pets")
+        last = tx.items.page(p.id)[-1]
+        tx.labels.add_annotations(
+            p.id, [NewAnnotation(last.id, [_box("dog", [1, 1, 5, 5])], "x", AnnotationStatus.DRAFT)]
+        )
+    before = now()
+    _edit_first(pets, [_box("dog", [1, 1, 4, 4])])
+    r = create_release(pets, "pets", "past", "user:test", as_of=before - timedelta(microseconds=1))
+    assert (r.labelled, r.regions) == (3, 3)
+    assert show_release(pets, "pets", "past").classes == {"cat": 3}
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "error", "match"),
+    [
+        ("bad name/..", {}, InputRejected, "release name"),
+        ("", {}, InputRejected, "release name"),
+        ("v9", {"as_of": now() + timedelta(days=1)}, InputRejected, "not after now"),
+        ("v9", {"parent": "nope"}, NotFound, "release 'nope' not found"),
+    ],
+)
+def test_bad_release_requests_are_refused(pets: Store, name: str, kwargs: dict, error: type, match: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(error, match=match):
+        create_release(pets, "pets", name, "user:test", **kwargs)
+    assert list_releases(pets, "pets") == []  # nothing half-written
+
+
+def test_release_names_are_unique_per_project(pets: Store) -> None:
+    create_release(pets, "pets", "v1", "user:test")
+    with pytest.raises(Conflict, match="'v1' already exists"):
+        create_release(pets, "pets", "v1", "user:test")
+    with pytest.raises(NotFound):
+        create_release(pets, "nope", "v1", "user:test")
+
+
+def test_the_database_refuses_to_change_a_sealed_release(pets: Store) -> None:
+    create_release(pets, "pets", "v1", "user:test")
+    for sql in (
+        "UPDATE releases SET merkle_root = 'x'",
+        "DELETE FROM releases",
+        "UPDATE release_labels SET annotation_id = NULL",
+        "DELETE FROM release_labels",
+    ):
+        with pytest.raises(DBAPIError, match=r"immutable|append-only"), pets.engine.begin() as c:
+            c.execute(text(sql))
+    assert list_releases(pets, "pets")[0].merkle_root is not None
+
+
+def test_diff_per_item_and_class(pets: Store) -> None:
+    create_release(pets, "pets", "v1", "user:test")
+    _edit_first(pets, [_box("dog", [2, 2, 30, 20]), _box("cat", [5, 5, 9, 9], "c")])
+    with pets.transaction() as tx:  # label the fourth, unlabelled image
+        p = tx.projects.get("pets")
+        last = tx.items.page(p.id)[-1]
+        tx.labels.add_annotations(p.id, [NewAnnotation(last.id, [_box("dog", [1, 1, 8, 8])], "ann")])
+    create_release(pets, "pets", "v2", "user:test")
+    d = diff_releases(pets, "pets", "v1", "v2")
+    assert d.items == {"added": 1, "removed": 0, "changed": 1, "unchanged": 2}
+    # region b: cat -> dog (changed under both), region c: a new cat, last item: a new dog
+    assert d.classes == {
+        "cat": {"added": 1, "removed": 0, "changed": 1},
+        "dog": {"added": 1, "removed": 0, "changed": 1},
+    }
+    assert sorted(r.change for r in d.rows) == ["added", "changed"]
+    assert {r.key for r in d.rows} == {"img0", "img3"}
+    back = diff_releases(pets, "pets", "v2", "v1")
+    assert back.items["removed"] == 1 and back.classes["dog"]["removed"] == 1
+    assert diff_releases(pets, "pets", "v1", "v1").items["unchanged"] == 4
+    assert diff_releases(pets, "pets", "v1", "v2", max_rows=1).truncated
+
+
+def test_lineage_names_annotator_backend_model_and_reviews(pets: Store) -> None:
+    with pets.transaction() as tx:
+        p = tx.projects.get("pets")
+        last = tx.items.page(p.id)[-1]
+        (sid,) = tx.labels.add_suggestions(
+            p.id, [NewSuggestion(last.id, [_box("dog", [1, 1, 8, 8])], "image.detect", "m-1.2", 0.9)]
+        )
+        (aid,) = tx.labels.add_annotations(
+            p.id, [NewAnnotation(last.id, [_box("dog", [1, 1, 8, 8])], "alice", suggestion_id=sid)]
+        )
+        tx.labels.add_reviews(p.id, [NewReview(aid, "bob", ReviewVerdict.ACCEPT)], [last.id])
+    create_release(pets, "pets", "v1", "user:test")
+    rows = list(iter_lineage(pets, "pets", "v1"))
+    assert len(rows) == 4
+    last_row = rows[-1]["label"]
+    assert last_row["origin"] == "suggestion-accepted" and last_row["annotator"] == "alice"
+    assert last_row["suggestion"]["backend"] == "image.detect" and last_row["suggestion"]["model_version"] == "m-1.2"
+    assert [r["verdict"] for r in last_row["reviews"]] == ["accept"]
+    assert rows[0]["label"]["origin"] == "human" and rows[0]["label"]["suggestion"] is None
+
+
+def test_export_is_the_frozen_version_after_later_edits(pets: Store, tmp_path: Path) -> None:
+    create_release(pets, "pets", "v1", "user:test")
+    _edit_first(pets, [_box("dog", [2, 2, 30, 20])])  # after the release
+    rep = export_release(pets, "pets", "v1", "coco", tmp_path / "v1")
+    assert (rep.items, rep.regions, rep.skipped) == (4, 3, 0)
+    gt = COCO(str(tmp_path / "v1" / "data" / "annotations.json"))
+    names = {c["id"]: c["name"] for c in gt.loadCats(gt.getCatIds())}
+    assert sorted(names[a["category_id"]] for a in gt.loadAnns(gt.getAnnIds())) == ["cat", "cat", "cat"]
+    assert len(gt.getImgIds()) == 4
+    report = verify_release_export(pets, tmp_path / "v1")
+    assert report.ok and report.trusted and report.labels == 4 and report.files == 6, report.problems
+    lineage = [json.loads(x) for x in (tmp_path / "v1" / "lineage.jsonl").read_text().splitlines()]
+    assert [x["label"] is None for x in lineage] == [False, False, False, True]
+
+
+def test_native_release_export_restores_the_project_as_of_the_release(pets: Store, tmp_path: Path) -> None:
+    r1 = create_release(pets, "pets", "v1", "user:test")
+    _edit_first(pets, [_box("dog", [2, 2, 30, 20])])
+    r2 = create_release(pets, "pets", "v2", "user:test")
+    export_release(pets, "pets", "v1", "native", tmp_path / "v1")
+    export_release(pets, "pets", "v2", "native", tmp_path / "v2")
+    assert verify_release_export(pets, tmp_path / "v2", parent=tmp_path / "v1").ok
+    manifest = json.loads((tmp_path / "v2" / "release.json").read_text())["manifest"]
+    assert manifest["parent"] == {"name": "v1", "merkle_root": r1.merkle_root}
+    assert manifest["merkle_root"] == r2.merkle_root
+    restored = restore_native(pets, tmp_path / "v1" / "data", name="pets-v1")
+    assert (restored.items, restored.annotations) == (4, 3)  # the edit came after v1
+
+
+def test_export_refuses_when_the_database_no_longer_matches(pets: Store, tmp_path: Path) -> None:
+    create_release(pets, "pets", "v1", "user:test")
+    # an attacker with database access bypasses the triggers and rewrites a frozen label
+    with pets.engine.begin() as c:
+        if c.dialect.name == "sqlite":
+            c.execute(text("DROP TRIGGER annotations_no_update"))
+        else:
+            c.execute(text("ALTER TABLE annotations DISABLE TRIGGER annotations_append_only"))
+        c.execute(text("UPDATE annotations SET annotator = 'mallory' WHERE id = (SELECT min(id) FROM annotations)"))
+    from labelloop.compliance.signing import TamperDetected
+
+    with pytest.raises(TamperDetected, match="no longer matches"):
+        export_release(pets, "pets", "v1", "coco", tmp_path / "v1")
+    assert not (tmp_path / "v1").exists()
+
+
+def test_demo_release_step_releases_exports_and_verifies(pets: Store, tmp_path: Path) -> None:
+    from labelloop.services.release_demo import release_demo
+
+    for run in (1, 2):  # re-running the demo makes the next release
+        lines = [d for _, d in release_demo(pets, ["pets"], tmp_path / "rel")]
+        assert lines[0].startswith(f"pets: demo-{run} of 4 items (3 labelled)")
+        assert [("signature verified" in x, "PROBLEM" in x) for x in lines[1:]] == [(True, False)] * 2
+        assert (tmp_path / "rel" / f"pets-demo-{run}-coco" / "data" / "annotations.json").is_file()
