@@ -100,6 +100,9 @@ class OcrEngine:
             "EngineConfig.onnxruntime.intra_op_num_threads": cfg.threads,
         }
         self._engine: Any = RapidOCR(params=params)
+        warm = np.full((64, 320, 3), 255, np.uint8)
+        warm[20:44, 16:300:24] = 0  # a row of dark bars: detection and recognition both run once
+        self._engine(warm)  # first onnxruntime runs allocate; keep that out of the first batch
 
     def read(self, image: NDArray[np.uint8]) -> list[TextLine]:
         """Text lines of an RGB or greyscale image: ``(polygon, transcript, confidence)``."""

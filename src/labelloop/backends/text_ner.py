@@ -190,6 +190,9 @@ class TextNerBackend(BaseBackend):
                 if has_han(term):
                     tok.add_word(term, freq=100_000, tag="nz")
             self._jieba = jieba.posseg.POSTokenizer(tok)
+            list(self._jieba.cut("北京"))  # jieba builds its prefix dictionary on first use: do it here
+        if self._nlp is not None:
+            self._nlp("Warm up.")
 
     def _mapped(self, source_label: str, allowed: set[str]) -> str | None:
         label = self.config.label_map.get(source_label)
