@@ -82,4 +82,5 @@ def test_backend_contract(name: str, tmp_path: Path) -> None:
 
 def test_registry_has_the_builtins() -> None:
     assert {"text.rules", "pointcloud.cuboids", "image.classify"} <= set(PM.backend_names())
+    assert {"text.classify", "text.ner", "image.ocr", "multimodal.similarity"} <= set(PM.backend_names())
     assert all(s.plugin == "builtin" for s in PM.backend_specs())
