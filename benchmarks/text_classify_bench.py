@@ -15,7 +15,8 @@ snippets per class drawn from the rest; few-shot = the backend's logistic regres
 MiniLM embeddings; zero-shot = label descriptions only. Then the engine overhead: the same
 batches through ``preannotate`` versus calling ``predict`` directly (``preannotate_bench``).
 
-Options: ``--quick`` (fewer items), ``--wheel PATH``.
+Options: ``--quick`` (fewer items), ``--wheel PATH``, ``--shots 5,20,100``, ``--seeds N``,
+``--per-test N`` (test snippets per class), ``--no-speed`` (accuracy figures only).
 
 References:
     Pang, B., & Lee, L. (2004). A sentimental education: Sentiment analysis using subjectivity
@@ -91,13 +92,17 @@ def load_rotten_tomatoes() -> tuple[list[str], np.ndarray]:
     return texts, labels
 
 
+def _option(name: str, default: str) -> str:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
 def accuracy(texts: list[str], labels: np.ndarray) -> None:
     rng = np.random.default_rng(0)
-    per_test = 100 if QUICK else 300
+    per_test = int(_option("--per-test", "100" if QUICK else "300"))
     test = np.concatenate([rng.choice(np.flatnonzero(labels == c), per_test, replace=False) for c in CLASSES])
     pool = {c: np.setdiff1d(np.flatnonzero(labels == c), test) for c in CLASSES}
-    shots = (5, 20) if QUICK else (5, 20, 100)
-    seeds = 2 if QUICK else 3
+    shots = [int(k) for k in _option("--shots", "5,20" if QUICK else "5,20,100").split(",")]
+    seeds = int(_option("--seeds", "2" if QUICK else "3"))
     draws = {
         (k, seed): np.concatenate([np.random.default_rng(seed).choice(pool[c], k, replace=False) for c in CLASSES])
         for k in shots
@@ -159,6 +164,8 @@ def main() -> None:
     texts, labels = load_rotten_tomatoes()
     accuracy(texts, labels)
     ner_on_demo_gold()
+    if "--no-speed" in sys.argv:
+        return
     n = 256 if QUICK else 1024
     print("engine vs direct predict (same batches; items/s of the prediction loop):")
     engine_vs_direct(
