@@ -173,8 +173,8 @@ def main() -> None:
         {"descriptions": {"verdict": DESCRIPTIONS}}, 128,
     )  # fmt: skip
     engine_vs_direct(
-        "text.ner", TEXT_SCHEMA, "text", lambda st: [text_ref(f"{NER_SENTENCES[i % 4]} #{i}") for i in range(n)],
-        {}, 64,
+        "text.ner", TEXT_SCHEMA, "text", lambda st: [text_ref(f"{NER_SENTENCES[i % 4]} #{i}") for i in range(4 * n)],
+        {}, 256,
     )  # fmt: skip
     pages = [["Invoice No. 2024-0815", "Total due: 42.50 EUR"], ["OPEN 9:00 - 17:30", "Closed on Sundays"]]
     m = 4 if QUICK else 12

@@ -150,7 +150,7 @@ class TextNerBackend(BaseBackend):
         media=frozenset({Medium.TEXT}),
         controls=frozenset({ControlKind.SPANS}),
         languages=frozenset({"en", "zh"}),
-        batch_size=64,
+        batch_size=256,
     )
 
     def __init__(self, config: TextNerConfig) -> None:
