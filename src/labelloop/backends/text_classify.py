@@ -8,8 +8,9 @@ character), see :mod:`labelloop.backends.text_embed`. Per classification control
   by every ``fit`` — so suggestions improve as labels arrive, and the model version carries a
   hash of the labels (a new version means a new round of suggestions; the same labels resume).
 * **zero-shot** otherwise: cosine similarity between the text and each label's description
-  (``descriptions`` in the config, else the label name, with the control's description as
-  context), turned into probabilities by a softmax with a per-encoder ``scale``.
+  (``descriptions`` in the config, else the label name with underscores as spaces), turned
+  into probabilities by a softmax with a per-encoder ``scale`` (``multi``: a sigmoid around
+  the mean cosine).
 
 Scores are probabilities in [0, 1] that the whole suggestion is right: the class probability
 for single-label controls; for ``multi`` controls the product of each label decision's
