@@ -1,7 +1,7 @@
 """image.ocr: real RapidOCR inference on images rendered with PIL.
 
-The test images use matplotlib's bundled DejaVu Sans, which has no CJK glyphs; no CJK font is
-installed on the test machines, so the Chinese OCR check runs only where one is found.
+The test images use matplotlib's bundled DejaVu Sans, which has no CJK glyphs; the Chinese OCR
+check runs only where a system CJK font is installed (no PyPI package ships one we could use).
 """
 
 from __future__ import annotations
@@ -44,11 +44,13 @@ def engine() -> OcrEngine:
 
 
 def _cjk_font() -> str | None:
-    from matplotlib import font_manager
-
-    for f in font_manager.fontManager.ttflist:
-        if any(k in f.name for k in ("CJK", "WenQuanYi", "Noto Sans SC", "Droid Sans Fallback", "AR PL")):
-            return str(f.fname)
+    """A font with Chinese glyphs, if the machine has one (e.g. Debian's fonts-wqy-zenhei)."""
+    patterns = ("wqy*.tt[cf]", "*CJK*.tt[cf]", "*CJK*.otf", "DroidSansFallback*.ttf", "uming.tt[cf]")
+    for root in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts")):
+        for pattern in patterns:
+            found = sorted(root.rglob(pattern)) if root.is_dir() else []
+            if found:
+                return str(found[0])
     return None
 
 
