@@ -132,7 +132,8 @@ def accuracy(texts: list[str], labels: np.ndarray) -> None:
             clf = EmbeddingClassifier(c=4.0).fit(vec(tr), list(labels[tr]))
             pred = [p[0][0] for p in clf.predict(vec(test))]
             accs.append(float(np.mean(np.array(pred) == labels[test])))
-        print(f"  few-shot {k:3d} per class          accuracy {np.mean(accs):.3f} ± {np.std(accs):.3f} ({seeds} seeds)")
+        runs = ", ".join(f"{a:.3f}" for a in accs)
+        print(f"  few-shot {k:3d} per class          accuracy {np.mean(accs):.3f} ± {np.std(accs):.3f} (seeds: {runs})")
 
 
 def ner_on_demo_gold() -> None:
