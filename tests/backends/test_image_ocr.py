@@ -78,6 +78,7 @@ def test_reads_chinese(engine: OcrEngine) -> None:
     assert [t for _, t, _ in engine.read(np.asarray(img))] == ["发票号码 2024 总计"]
 
 
+@pytest.mark.usefixtures("no_network")  # models load from installed files only
 def test_through_the_engine_fills_polygons_boxes_and_text(tmp_path: Path) -> None:
     store = Store.open(None, tmp_path)
     try:

@@ -27,6 +27,7 @@ def _suggestions(store: Store, items: list[Any]) -> list[Any]:
     return [sugg[it.id] for it in items]
 
 
+@pytest.mark.usefixtures("no_network")  # models load from installed files only
 def test_multimodal_alignment_from_ocr_text(tmp_path: Path) -> None:
     store = Store.open(None, tmp_path)
     try:

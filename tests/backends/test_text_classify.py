@@ -73,6 +73,7 @@ def _label(store: Store, project: str, items: list[Any], rows: list[tuple[str, s
         tx.labels.add_annotations(p.id, anns)
 
 
+@pytest.mark.usefixtures("no_network")  # models load from installed files only
 def test_minilm_vectors_are_normalised_and_semantic() -> None:
     v = MiniLMEncoder().encode(["A man is playing guitar.", "Someone plays a guitar.", "The stock market crashed."])
     assert v.shape == (3, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
@@ -82,6 +83,7 @@ def test_minilm_vectors_are_normalised_and_semantic() -> None:
     assert np.allclose(again[1], v[0], atol=1e-5)
 
 
+@pytest.mark.usefixtures("no_network")  # models load from installed files only
 def test_e5_ranks_chinese_and_cross_lingual() -> None:
     e5 = load_encoder("e5")
     p = e5.encode(["猫坐在垫子上。", "The cat sits on the mat.", "股市今天大幅下跌。"], query=False)
@@ -111,6 +113,7 @@ def test_zero_shot_from_label_descriptions(store: Store) -> None:
     assert all(0.0 < s <= 1.0 for _, s in got)
 
 
+@pytest.mark.usefixtures("no_network")  # models load from installed files only
 def test_few_shot_through_the_engine_retrains_as_labels_arrive(store: Store) -> None:
     make_project(store, "p", TOPICS)
     items = add_items(store, "p", "text", [text_ref(t) for t, _, _ in TRAIN] + [text_ref(t) for t, _ in TEST])

@@ -71,6 +71,7 @@ def test_spacy_loads_from_the_package_folder() -> None:
     assert d.is_dir() and (d / "ner").is_dir()
 
 
+@pytest.mark.usefixtures("no_network")  # models load from installed files only
 def test_through_the_engine(tmp_path: Path) -> None:
     store = Store.open(None, tmp_path)
     try:
