@@ -26,6 +26,13 @@ IMAGE_SCHEMA: dict[str, Any] = {
         {"name": "category", "kind": "classification", "target": "image", "labels": ["light", "dark"]},
         {"name": "objects", "kind": "boxes", "target": "image", "labels": ["face", "car"]},
         {"name": "outlines", "kind": "polygons", "target": "image", "labels": ["face", "car"]},
+        {"name": "ocr_text", "kind": "text_field", "target": "image"},
+    ],
+}
+MULTIMODAL_SCHEMA: dict[str, Any] = {
+    "media": [{"name": "image", "kind": "image"}, {"name": "caption", "kind": "text"}],
+    "controls": [
+        {"name": "alignment", "kind": "classification", "target": "caption", "labels": ["aligned", "misaligned"]}
     ],
 }
 CLOUD_SCHEMA: dict[str, Any] = {
@@ -110,11 +117,33 @@ def cloud_ref(store: Store, xyz: np.ndarray) -> MediaRef:
 
 
 def add_items(store: Store, project: str, field: str, refs: Sequence[MediaRef]) -> list[Item]:
+    return add_records(store, project, [{field: r} for r in refs])
+
+
+def add_records(store: Store, project: str, records: Sequence[dict[str, MediaRef]]) -> list[Item]:
+    """Store items of one or more media fields each (keys ``k0``, ``k1``, ...)."""
     with store.transaction() as tx:
         p = tx.projects.get(project)
-        new = [NewItem({field: r}, content_hash({field: r.sha256}), key=f"k{i}") for i, r in enumerate(refs)]
+        new = [
+            NewItem(dict(rec), content_hash({f: r.sha256 for f, r in rec.items()}), key=f"k{i}")
+            for i, rec in enumerate(records)
+        ]
         tx.items.add_many(p.id, new, created_by="user:test")
         return [it for page in tx.items.iter_all(p.id) for it in page]
+
+
+def render_text_image(lines: Sequence[str], size: tuple[int, int] = (640, 60), font_size: int = 32) -> np.ndarray:
+    """An RGB image of black ``lines`` on white, in matplotlib's bundled DejaVu Sans (no CJK glyphs)."""
+    from matplotlib import font_manager
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans", fallback_to_default=True), font_size)
+    w, h = size
+    img = Image.new("RGB", (w, h * len(lines)), "white")
+    draw = ImageDraw.Draw(img)
+    for i, line in enumerate(lines):
+        draw.text((16, i * h + (h - font_size) // 2), line, fill="black", font=font)
+    return np.asarray(img)
 
 
 def make_project(store: Store, name: str, schema: dict[str, Any]) -> LabelSchema:

@@ -12,12 +12,26 @@ from labelloop.core.plugins import Backend, BackendContext, BackendOutput, Train
 from labelloop.plugins import PluginManager
 from labelloop.services.preannotate import StoreMedia
 from labelloop.storage import Store
-from tests.backends.factories import SCHEMAS, add_items, blob_image, cloud_ref, image_ref, make_project, text_ref
+from tests.backends.factories import (
+    MULTIMODAL_SCHEMA,
+    SCHEMAS,
+    add_items,
+    add_records,
+    blob_image,
+    cloud_ref,
+    image_ref,
+    make_project,
+    text_ref,
+)
 
 PM = PluginManager()
 
 
-def _items(store: Store, medium: Medium):  # type: ignore[no-untyped-def]
+def _items(store: Store, medium: Medium | None):  # type: ignore[no-untyped-def]
+    if medium is None:  # image + caption
+        make_project(store, "p", MULTIMODAL_SCHEMA)
+        recs = [{"image": image_ref(store, blob_image(220, i)), "caption": text_ref(f"caption {i}")} for i in range(2)]
+        return add_records(store, "p", recs)
     make_project(store, "p", SCHEMAS[medium])
     if medium == Medium.TEXT:
         return add_items(store, "p", "text", [text_ref("我在北京 great"), text_ref("nothing here")])
@@ -38,11 +52,12 @@ def test_backend_contract(name: str, tmp_path: Path) -> None:
     caps = backend.capabilities
     assert caps.media and caps.controls and caps.batch_size >= 1
     assert caps.trainable == isinstance(backend, TrainableBackend)
-    (medium,) = caps.media & set(SCHEMAS)
+    known = caps.media & set(SCHEMAS)
+    medium = next(iter(known)) if len(caps.media) == 1 else None  # several media: the image + caption schema
     store = Store.open(None, tmp_path)
     try:
         items = _items(store, medium)
-        schema = LabelSchema.model_validate(SCHEMAS[medium])
+        schema = LabelSchema.model_validate(SCHEMAS[medium] if medium else MULTIMODAL_SCHEMA)
         controls = [c for c in schema.controls if caps.supports(c, schema)]
         assert controls
         backend.setup(BackendContext(media=StoreMedia(store)))
@@ -67,4 +82,5 @@ def test_backend_contract(name: str, tmp_path: Path) -> None:
 
 def test_registry_has_the_builtins() -> None:
     assert {"text.rules", "pointcloud.cuboids", "image.classify"} <= set(PM.backend_names())
+    assert {"text.classify", "text.ner", "image.ocr", "multimodal.similarity"} <= set(PM.backend_names())
     assert all(s.plugin == "builtin" for s in PM.backend_specs())

@@ -141,7 +141,7 @@ def test_unsupported_and_unknown_backends(sqlite_store: Store) -> None:
     with pytest.raises(BackendUnavailable, match="has no such control"):
         preannotate(sqlite_store, "p", "pointcloud.cuboids")
     with pytest.raises(
-        PluginError, match=r"no backend 'nope'; available: .*image\.classify, .*pointcloud\.cuboids, text\.rules"
+        PluginError, match=r"no backend 'nope'; available: .*image\.classify, .*pointcloud\.cuboids, .*text\.rules"
     ):
         preannotate(sqlite_store, "p", "nope")
 

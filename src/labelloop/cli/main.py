@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from labelloop.cli import data, db, demo, preannotate, project, schema, serve, simulate
+from labelloop.cli import calibrate, data, db, demo, preannotate, project, schema, serve, simulate
 from labelloop.cli import qc as qc_cli
 from labelloop.cli import release as release_cli
 from labelloop.cli import user as user_cli
@@ -61,6 +61,7 @@ serve.register(app)
 preannotate.register(app)
 simulate.register(app)
 qc_cli.register(app)
+calibrate.register(app)
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130

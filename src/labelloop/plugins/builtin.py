@@ -72,3 +72,28 @@ def register_backends(register: RegisterBackend) -> None:
         description="a user ONNX detector/classifier in the Ultralytics YOLO export layout (onnxruntime)",
         example_config={"model": "yolo.onnx", "classes": ["face", "car"], "conf": 0.25},
     )
+    register(
+        "text.classify",
+        "labelloop.backends.text_classify:create",
+        description="few-shot (logistic regression) / zero-shot (label descriptions) text classes on "
+        "all-MiniLM-L6-v2 int8 ONNX (en) and multilingual-e5 (zh, mixed) embeddings",
+        example_config={"descriptions": {"sentiment": {"pos": "a positive, happy text", "neg": "a negative text"}}},
+    )
+    register(
+        "text.ner",
+        "labelloop.backends.text_ner:create",
+        description="entity spans: spaCy en_core_web_sm (en), jieba POS tags nr/ns/nt (zh), plus a dictionary",
+        example_config={"dictionary": {"阿里巴巴": "ORG"}},
+    )
+    register(
+        "image.ocr",
+        "labelloop.backends.image_ocr:create",
+        description="text lines with transcripts, Chinese and English: RapidOCR 3 (PP-OCRv6, onnxruntime)",
+        example_config={"label": "text", "attribute": "transcript"},
+    )
+    register(
+        "multimodal.similarity",
+        "labelloop.backends.multimodal_similarity:create",
+        description="image-caption alignment (aligned/misaligned): OCR text vs caption embeddings, or a user ONNX CLIP",
+        example_config={"aligned_label": "aligned", "misaligned_label": "misaligned"},
+    )

@@ -76,9 +76,24 @@ TEXT_RULES: dict[str, Any] = {
     ]
 }
 
+# text.classify: zero-shot descriptions for the demo's sentiment labels (few-shot once gold labels exist)
+TEXT_CLASSIFY: dict[str, Any] = {
+    "descriptions": {
+        "sentiment": {
+            "positive": "a happy, satisfied, positive review",
+            "negative": "an angry, disappointed, negative complaint",
+            "neutral": "a neutral, factual news statement",
+        }
+    }
+}
+
 # (project, backend, config): every built-in that fits the demo's media
+# (image.ocr and multimodal.similarity are left out: the demo's pictures hold no text and its
+# captioned project has no alignment control)
 DEMO_BACKENDS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("text-demo", "text.rules", TEXT_RULES),
+    ("text-demo", "text.classify", TEXT_CLASSIFY),
+    ("text-demo", "text.ner", None),
     ("image-demo", "image.classify", None),
     ("image-demo", "image.faces", None),
     ("audio-demo", "audio.segments", None),
