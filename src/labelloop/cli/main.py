@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from labelloop.cli import data, db, demo, preannotate, project, schema, serve, simulate
+from labelloop.cli import audit, data, db, demo, preannotate, project, schema, serve, simulate
 from labelloop.cli._common import err_console
 from labelloop.config import Settings
 from labelloop.errors import LabelloopError
@@ -50,6 +50,7 @@ def _root(
 app.add_typer(project.app, name="project")
 app.add_typer(schema.app, name="schema")
 app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
 data.register(app)
 demo.register(app)
 serve.register(app)

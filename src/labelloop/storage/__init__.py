@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from labelloop.storage.blobs import BlobStore, StagedBlob
+from labelloop.storage.provenance_repo import Event, ProvenanceRepo
 from labelloop.storage.repositories import BlobRow, ImportRepo, ItemRepo, LabelRepo, ProjectRepo, now
 from labelloop.storage.store import Store, UnitOfWork
 
 __all__ = [
     "BlobRow",
     "BlobStore",
+    "Event",
     "ImportRepo",
     "ItemRepo",
     "LabelRepo",
     "ProjectRepo",
+    "ProvenanceRepo",
     "StagedBlob",
     "Store",
     "UnitOfWork",

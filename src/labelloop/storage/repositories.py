@@ -33,6 +33,7 @@ from labelloop.core import (
 )
 from labelloop.errors import Conflict, NotFound
 from labelloop.storage import tables as t
+from labelloop.storage.provenance_repo import record_inserted
 
 __all__ = ["BlobRow", "ImportRepo", "ItemRepo", "LabelRepo", "ProjectRepo", "now"]
 
@@ -188,7 +189,8 @@ class ItemRepo:
         when_proc = t.items.c.created_at.type._cached_bind_processor(dialect)
         assert when_proc is not None
         jsonb = dialect.name == "postgresql"
-        when = when_proc(now())
+        when_utc = now()
+        when = when_proc(when_utc)
         rows = [
             (
                 project_id,
@@ -216,6 +218,18 @@ class ItemRepo:
             t.items.c.id > before, t.items.c.project_id == project_id
         )
         ids: dict[str, int] = {row[0]: row[1] for row in self.conn.execute(q)}
+        kept = [i for i in first.values() if new[i].content_hash in ids]
+        written: list[dict[str, Any]] = [
+            {
+                "project_id": project_id, "key": new[i].key, "content_hash": new[i].content_hash,
+                "meta": new[i].meta, "source": new[i].source, "import_id": import_id,
+                "created_at": when_utc if created_at is None else created_at[i],
+                "created_by": created_by if isinstance(created_by, str) else created_by[i],
+            }
+            for i in kept
+        ]  # fmt: skip
+        new_ids = [ids[new[i].content_hash] for i in kept]
+        record_inserted(self.conn, "import", "items", project_id, written, new_ids, subject={"import_id": import_id})
         return [ids.get(it.content_hash) if first[it.content_hash] == i else None for i, it in enumerate(new)]
 
     def get(self, project_id: int, item_id: int) -> Item:
@@ -289,11 +303,13 @@ class LabelRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def _insert(self, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    def _insert(self, table: Any, rows: list[dict[str, Any]], project_id: int, kind: str) -> list[int]:
         if not rows:
             return []
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return [r[0] for r in self.conn.execute(stmt, rows)]
+        ids = [r[0] for r in self.conn.execute(stmt, rows)]
+        record_inserted(self.conn, kind, table.name, project_id, rows, ids)  # one provenance event per batch
+        return ids
 
     def add_suggestions(
         self,
@@ -320,6 +336,8 @@ class LabelRepo:
                 }
                 for i, s in enumerate(new)
             ],
+            project_id,
+            "suggestion",
         )
 
     def add_annotations(
@@ -349,6 +367,8 @@ class LabelRepo:
                 }
                 for i, a in enumerate(new)
             ],
+            project_id,
+            "annotation",
         )
 
     def add_reviews(
@@ -378,6 +398,8 @@ class LabelRepo:
                 }
                 for i, r in enumerate(new)
             ],
+            project_id,
+            "review",
         )
 
     def for_items(

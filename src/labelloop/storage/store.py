@@ -27,6 +27,7 @@ from labelloop.errors import StorageError
 from labelloop.storage.blobs import BlobStore
 from labelloop.storage.engine import WRITE, make_engine, sqlite_url
 from labelloop.storage.migrate import upgrade
+from labelloop.storage.provenance_repo import ProvenanceRepo
 from labelloop.storage.repositories import ImportRepo, ItemRepo, LabelRepo, ProjectRepo
 
 __all__ = ["Store", "UnitOfWork"]
@@ -41,6 +42,7 @@ class UnitOfWork:
         self.items = ItemRepo(conn)
         self.labels = LabelRepo(conn)
         self.imports = ImportRepo(conn)
+        self.provenance = ProvenanceRepo(conn)
 
 
 class Store:

@@ -215,3 +215,4 @@ reviews = Table(
 )
 
 APPEND_ONLY_TABLES = ("suggestions", "annotations", "reviews")
+from labelloop.storage import tables_provenance as _tables_provenance  # noqa: E402, F401  (provenance tables)
