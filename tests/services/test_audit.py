@@ -184,3 +184,13 @@ def test_concurrent_appends_keep_one_chain(store: Store, text_schema: LabelSchem
     report = verify(store, pid)
     assert report.ok, report.problems
     assert report.chains[0].events == 4 + 20
+
+
+def test_numbers_that_jsonb_rewrites_still_verify(store: Store, text_schema: LabelSchema) -> None:
+    odd = {"big": 1e20, "int": 10**17, "neg0": -0.0, "one": 1.0, "tiny": 1e-7, "nested": [2.5, {"x": 3e16}]}
+    with store.transaction() as tx:
+        p = tx.projects.create("n", text_schema, "user:a")
+        ids = [i for i in tx.items.add_many(p.id, [_item("odd", **odd)], created_by="user:a") if i]
+        tx.labels.add_suggestions(p.id, [NewSuggestion(ids[0], [{"id": "a", "v": odd}], "b", "1", 1)])
+    report = verify(store, "n")
+    assert report.ok, report.problems

@@ -13,8 +13,10 @@ read of the chain head and the insert of the next event atomic; a unique ``(chai
 refuses any interleaving that slipped through.
 
 Example:
-    >>> canonical({"b": 1.0, "a": [2, "x"]})
-    b'{"a":[2,"x"],"b":1}'
+    >>> canonical({"b": 1e20, "a": [2.5, "x"]}).decode()
+    '{"a":[2.5,"x"],"b":"100000000000000000000"}'
+    >>> canonical([1e20, 10**20, -0.0]) == canonical([10**20, 1e20, 0.0])
+    True
     >>> id_ranges([5, 1, 2, 3, 9])
     [[1, 3], [5, 5], [9, 9]]
 """
@@ -22,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -69,43 +72,61 @@ ROW_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 def _normal(value: Any) -> Any:
-    """Normalise a value so that what was written and what the database gives back hash alike."""
-    if isinstance(value, bool) or value is None or isinstance(value, (str, int)):
+    """Rewrite the numbers a PostgreSQL ``jsonb`` round trip changes.
+
+    ``-0.0`` becomes ``0.0``; integral numbers of 1e16 and more (``1e20`` comes back as the
+    integer 100000000000000000000, beyond what JSON parsers keep exactly) become their decimal
+    digits as a string, for floats and integers alike.
+    """
+    if isinstance(value, bool):
         return value
     if isinstance(value, float):
-        return int(value) if value.is_integer() else value  # JSONB may print 1e20 as an integer
+        if value == 0.0:
+            return 0.0
+        return str(int(value)) if value.is_integer() and abs(value) >= 1e16 else value
+    if isinstance(value, int):
+        return str(value) if abs(value) >= 10**16 else value
     if isinstance(value, dict):
-        return {str(k): _normal(v) for k, v in value.items()}
+        return {k: _normal(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_normal(v) for v in value]
+    return value
+
+
+def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
-    if hasattr(value, "value"):  # an enum
-        return _normal(value.value)
     raise TypeError(f"cannot canonicalise a {type(value).__name__}")
 
 
+_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+# A number token with an exponent, or a negative zero: only then is the slow normalising walk needed.
+_RISKY = re.compile(rb"[:,\[]-?\d+(?:\.\d+)?[eE]|[:,\[]-0\.0[,\]}]|[:,\[]-?\d{17}")
+
+
 def canonical(value: Any) -> bytes:
-    """Canonical JSON bytes: normalised values, sorted keys, no whitespace."""
-    return orjson.dumps(_normal(value), option=orjson.OPT_SORT_KEYS)
+    """Canonical JSON bytes: sorted keys, no whitespace, UTC ISO datetimes, hex bytes.
+
+    Numbers are normalised so that what was written and what either database gives back
+    hash alike.
+    """
+    try:
+        out = orjson.dumps(value, default=_default, option=_OPTS)
+    except TypeError:  # an integer beyond 64 bits
+        return orjson.dumps(_normal(value), default=_default, option=_OPTS)
+    return orjson.dumps(_normal(value), default=_default, option=_OPTS) if _RISKY.search(out) else out
 
 
-def rows_digest(rows: Iterable[Sequence[Any]]) -> tuple[int, str]:
-    """Return ``(count, sha256)`` over canonical rows, one JSON array and a newline each.
+def rows_digest(rows: Sequence[Sequence[Any]]) -> tuple[int, str]:
+    """Return ``(count, sha256)`` of the canonical JSON array of ``rows`` (each an array).
 
     Example:
         >>> rows_digest([(1, "a"), (2, "b")])[0]
         2
     """
-    h = hashlib.sha256()
-    n = 0
-    for row in rows:
-        h.update(canonical(list(row)))
-        h.update(b"\n")
-        n += 1
-    return n, h.hexdigest()
+    return len(rows), hashlib.sha256(canonical(rows)).hexdigest()
 
 
 def id_ranges(ids: Iterable[int]) -> list[list[int]]:
@@ -270,6 +291,18 @@ _TABLES: dict[str, Any] = {
 }
 
 
+_FLOAT_COLUMNS = frozenset({"score", "lead_time_s"})
+
+
+def _utc_iso(value: Any, memo: dict[Any, str]) -> Any:
+    if not isinstance(value, datetime):
+        return value
+    got = memo.get(value)
+    if got is None:
+        got = memo[value] = value.astimezone(UTC).isoformat()
+    return got
+
+
 def batch_actor(created_by: Iterable[str]) -> str:
     """One actor for a batch: the single ``created_by``, or the first and how many others."""
     names = sorted(set(created_by))
@@ -288,7 +321,15 @@ def record_inserted(
 ) -> Event | None:
     """Append the event of a batch insert: ``rows`` as given to the insert, ``ids`` as returned."""
     cols = ROW_COLUMNS[table][1:]
-    values = [(i, *(r[c] for c in cols)) for i, r in zip(ids, rows, strict=True)]
+    values = [[i, *map(r.__getitem__, cols)] for i, r in zip(ids, rows, strict=True)]
+    memo: dict[Any, str] = {}  # a batch mostly shares one timestamp: convert it once
+    for k, name in enumerate(cols, start=1):
+        if name in _FLOAT_COLUMNS:  # a REAL/double column gives back 1.0 for 1
+            for v in values:
+                v[k] = None if v[k] is None else float(v[k])
+        elif name == "created_at":
+            for v in values:
+                v[k] = _utc_iso(v[k], memo)
     return ProvenanceRepo(conn).record_rows(
         kind,
         table,
