@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from labelloop.cli import audit, data, db, demo, preannotate, project, schema, serve, simulate
+from labelloop.cli import audit, data, db, demo, desensitise, preannotate, project, schema, serve, simulate
 from labelloop.cli._common import err_console
 from labelloop.config import Settings
 from labelloop.errors import LabelloopError
@@ -56,6 +56,7 @@ demo.register(app)
 serve.register(app)
 preannotate.register(app)
 simulate.register(app)
+desensitise.register(app)
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130

@@ -102,19 +102,26 @@ class AuditReport:
         }
 
 
-def _check_rows(tx: UnitOfWork, e: Event) -> str | None:
-    table = e.subject.get("table")
-    want = e.payload.get("sha256")
+def _digest_problem(tx: UnitOfWork, table: Any, ranges: Any, count: Any, want: Any) -> str | None:
     if not isinstance(table, str) or not isinstance(want, str):
         return None
-    ranges = e.subject.get("ids") or []
-    rows = tx.provenance.rows(table, ranges)
-    count, digest = rows_digest(rows)
-    if count != e.payload.get("count"):
-        return f"covers {e.payload.get('count')} {table} rows but {count} exist (rows removed or re-numbered)"
+    rows = tx.provenance.rows(table, ranges or [])
+    got_count, digest = rows_digest(rows)
+    if got_count != count:
+        return f"covers {count} {table} rows but {got_count} exist (rows removed or re-numbered)"
     if digest != want:
-        return f"the {count} {table} rows it covers were edited (digest {digest[:12]}… ≠ {want[:12]}…)"
+        return f"the {got_count} {table} rows it covers were edited (digest {digest[:12]}… ≠ {want[:12]}…)"
     return None
+
+
+def _check_rows(tx: UnitOfWork, e: Event) -> str | None:
+    """The first row-digest mismatch of an event (its own rows, then any ``also`` digests)."""
+    p = e.payload
+    found = _digest_problem(tx, e.subject.get("table"), e.subject.get("ids"), p.get("count"), p.get("sha256"))
+    for extra in p.get("also") or []:
+        if found is None and isinstance(extra, dict):
+            found = _digest_problem(tx, extra.get("table"), extra.get("ids"), extra.get("count"), extra.get("sha256"))
+    return found
 
 
 def _verify_chain(tx: UnitOfWork, chain: int) -> ChainReport:

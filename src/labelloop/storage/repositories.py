@@ -34,6 +34,7 @@ from labelloop.core import (
 from labelloop.errors import Conflict, NotFound
 from labelloop.storage import tables as t
 from labelloop.storage.provenance_repo import record_inserted
+from labelloop.storage.tables_provenance import item_holds
 
 __all__ = ["BlobRow", "ImportRepo", "ItemRepo", "LabelRepo", "ProjectRepo", "now"]
 
@@ -246,10 +247,21 @@ class ItemRepo:
         return _item(row)
 
     def page(
-        self, project_id: int, *, after_id: int = 0, limit: int = 1000, as_of: datetime | None = None
+        self,
+        project_id: int,
+        *,
+        after_id: int = 0,
+        limit: int = 1000,
+        as_of: datetime | None = None,
+        visible_only: bool = False,
     ) -> list[Item]:
-        """Return up to ``limit`` items with id > ``after_id`` (keyset pagination)."""
+        """Return up to ``limit`` items with id > ``after_id`` (keyset pagination).
+
+        ``visible_only`` leaves out held items (awaiting or failing desensitisation).
+        """
         q = select(t.items).where(t.items.c.project_id == project_id, t.items.c.id > after_id)
+        if visible_only:
+            q = q.where(_not_held())
         if as_of is not None:
             q = q.where(t.items.c.created_at <= as_of)
         return [_item(r) for r in self.conn.execute(q.order_by(t.items.c.id).limit(limit))]
@@ -276,6 +288,12 @@ _ITEM_COLUMNS = (
     "created_at",
     "created_by",
 )
+
+
+def _not_held() -> Any:
+    """Items that no hold keeps from annotators and backends."""
+    h = item_holds
+    return ~select(h.c.item_id).where(h.c.item_id == t.items.c.id).exists()
 
 
 def _dumps(value: Any) -> str:
@@ -464,6 +482,7 @@ class LabelRepo:
                 t.items.c.project_id == project_id,
                 t.items.c.id > after_id,
                 self._no_suggestion_from(backend, model_version),
+                _not_held(),
             )
             .order_by(t.items.c.id)
             .limit(limit)
@@ -475,7 +494,7 @@ class LabelRepo:
         q = (
             select(func.count())
             .select_from(t.items)
-            .where(t.items.c.project_id == project_id, self._no_suggestion_from(backend, model_version))
+            .where(t.items.c.project_id == project_id, self._no_suggestion_from(backend, model_version), _not_held())
         )
         return int(self.conn.execute(q).scalar_one())
 

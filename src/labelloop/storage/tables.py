@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "APPEND_ONLY_TABLES",
@@ -40,7 +41,7 @@ __all__ = [
     "suggestions",
 ]
 
-metadata = MetaData(
+metadata: MetaData = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
         "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -50,7 +51,7 @@ metadata = MetaData(
     }
 )
 
-JsonType = JSON().with_variant(JSONB(), "postgresql")
+JsonType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

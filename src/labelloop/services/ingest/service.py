@@ -34,6 +34,8 @@ from labelloop.errors import InputRejected, LabelloopError
 from labelloop.formats import IMPORTERS
 from labelloop.modalities import ProbeLimits, probe_file
 from labelloop.services._gc import without_gc
+from labelloop.services.desensitise import HOLD_PENDING
+from labelloop.services.desensitise import SETTING as COMPLIANCE_SETTING
 from labelloop.services.ingest.archive import ZipLimits, extract_zip, is_zip
 from labelloop.services.ingest.candidates import Candidate, FileRef
 from labelloop.services.ingest.folder import iter_files, read_folder
@@ -134,6 +136,7 @@ class _Run:
         self.new_blobs: list[str] = []
         self.report = ImportReport()
         self.kinds = {m.name: m.kind for m in schema.media}
+        self.hold_new = False  # the project desensitises: new items wait for it, hidden
 
     def _media_from_file(self, ref: FileRef, field_name: str, kind: Medium, blob_rows: list[BlobRow]) -> MediaRef:
         try:
@@ -207,6 +210,8 @@ class _Run:
         ids = self.tx.items.add_many(
             project_id, [r.item for r in prepared.resolved], created_by=actor, import_id=import_id
         )
+        if self.hold_new:
+            self.tx.compliance.hold(project_id, [i for i in ids if i is not None], HOLD_PENDING)
         new_s: list[NewSuggestion] = []
         new_a: list[NewAnnotation] = []
         for r, item_id in zip(prepared.resolved, ids, strict=True):
@@ -299,6 +304,7 @@ def import_source(
     limits = limits or ImportLimits()
     with store.read() as tx:
         proj = tx.projects.get(project)
+        hold_new = tx.compliance.setting(proj.id, COMPLIANCE_SETTING) is not None
     display = source.name or str(source)
     with store.transaction() as tx:
         import_id = tx.imports.start(proj.id, display, actor)
@@ -327,6 +333,7 @@ def import_source(
             manifest = next((root / n for n in _MANIFEST_NAMES if (root / n).is_file()), None)
         with store.transaction() as tx:
             run = _Run(store, tx, proj.schema, limits)
+            run.hold_new = hold_new
             if manifest is not None:
                 total = manifest.stat().st_size
                 with manifest.open("rb") as f:
