@@ -8,11 +8,10 @@ from typing import Annotated
 import typer
 
 from labelloop.cli._common import console, err_console, open_store
-from labelloop.services.audit import verify
+from labelloop.services.audit import TamperDetected, verify
 
-__all__ = ["EXIT_TAMPERED", "app"]
+__all__ = ["app"]
 
-EXIT_TAMPERED = 9
 MAX_SHOWN = 20
 
 app = typer.Typer(help="Audit the provenance log.", no_args_is_help=True)
@@ -27,7 +26,7 @@ def verify_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Recompute the hash chain and the row digests; exit 9 naming the first bad event on tamper.
+    """Recompute the hash chain and the row digests; exit 9 (LL-TAMPER) naming the first bad event on tamper.
 
     Example: ``labelloop audit verify reviews``
     """
@@ -46,13 +45,13 @@ def verify_cmd(
         for c in report.chains:
             extra = f", {c.unlogged_before_log} rows from before the log" if c.unlogged_before_log else ""
             state = "ok" if not c.problems else f"{len(c.problems)} problem(s)"
-            console.print(f"chain {c.chain}: {c.events} events, {c.rows} rows checked{extra}, head {c.head}: {state}")
+            console.print(
+                f"chain {c.chain}: {c.events} events, {c.rows} rows checked{extra}, head {c.head}: {state}",
+                soft_wrap=True,
+            )
     if not report.ok:
-        first = report.first_bad
-        err_console.print(f"TAMPERED: first bad: {first}", soft_wrap=True, markup=False)
         for p in report.problems[1:MAX_SHOWN]:
             err_console.print(f"  also: {p}", soft_wrap=True, markup=False)
-        raise typer.Exit(EXIT_TAMPERED)
+        raise TamperDetected(f"TAMPERED: first bad: {report.first_bad}")
     if not head_ok:
-        err_console.print(f"TAMPERED: no chain ends at the expected head {expect_head} (events were cut)")
-        raise typer.Exit(EXIT_TAMPERED)
+        raise TamperDetected(f"TAMPERED: no chain ends at the expected head {expect_head} (events were cut)")

@@ -25,13 +25,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labelloop.errors import LabelloopError
 from labelloop.storage import Event, Store, UnitOfWork
 from labelloop.storage.provenance_repo import GENESIS, event_hash, rows_digest
 
-__all__ = ["AuditReport", "ChainReport", "Problem", "files_digest", "record_export", "verify"]
+__all__ = ["AuditReport", "ChainReport", "Problem", "TamperDetected", "files_digest", "record_export", "verify"]
 
 MAX_PROBLEMS = 100
 _COVERED_TABLES = ("items", "suggestions", "annotations", "reviews")
+
+
+class TamperDetected(LabelloopError):
+    """The provenance log or the rows it covers were changed outside labelloop."""
+
+    code = "LL-TAMPER"
+    exit_code = 9
+    http_status = 409
 
 
 @dataclass(frozen=True, slots=True)
