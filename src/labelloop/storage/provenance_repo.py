@@ -320,6 +320,8 @@ def record_inserted(
     subject: dict[str, Any] | None = None,
 ) -> Event | None:
     """Append the event of a batch insert: ``rows`` as given to the insert, ``ids`` as returned."""
+    if not rows:
+        return None
     cols = ROW_COLUMNS[table][1:]
     values = [[i, *map(r.__getitem__, cols)] for i, r in zip(ids, rows, strict=True)]
     memo: dict[Any, str] = {}  # a batch mostly shares one timestamp: convert it once
