@@ -24,7 +24,8 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import re
+import itertools
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -71,24 +72,28 @@ ROW_COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+_BIG = 10**16
+
+
 def _normal(value: Any) -> Any:
     """Rewrite the numbers a PostgreSQL ``jsonb`` round trip changes.
 
     ``-0.0`` becomes ``0.0``; integral numbers of 1e16 and more (``1e20`` comes back as the
     integer 100000000000000000000, beyond what JSON parsers keep exactly) become their decimal
-    digits as a string, for floats and integers alike.
+    digits as a string, for floats and integers alike. Exact type checks keep the walk cheap.
     """
-    if isinstance(value, bool):
+    tv = type(value)
+    if tv is str or value is None or tv is bool:
         return value
-    if isinstance(value, float):
+    if tv is int:
+        return value if -_BIG < value < _BIG else str(value)
+    if tv is float:
         if value == 0.0:
             return 0.0
         return str(int(value)) if value.is_integer() and abs(value) >= 1e16 else value
-    if isinstance(value, int):
-        return str(value) if abs(value) >= 10**16 else value
-    if isinstance(value, dict):
+    if tv is dict:
         return {k: _normal(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if tv is list or tv is tuple:
         return [_normal(v) for v in value]
     return value
 
@@ -102,8 +107,6 @@ def _default(value: Any) -> Any:
 
 
 _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
-# A number token with an exponent, or a negative zero: only then is the slow normalising walk needed.
-_RISKY = re.compile(rb"[:,\[]-?\d+(?:\.\d+)?[eE]|[:,\[]-0\.0[,\]}]|[:,\[]-?\d{17}")
 
 
 def canonical(value: Any) -> bytes:
@@ -112,11 +115,7 @@ def canonical(value: Any) -> bytes:
     Numbers are normalised so that what was written and what either database gives back
     hash alike.
     """
-    try:
-        out = orjson.dumps(value, default=_default, option=_OPTS)
-    except TypeError:  # an integer beyond 64 bits
-        return orjson.dumps(_normal(value), default=_default, option=_OPTS)
-    return orjson.dumps(_normal(value), default=_default, option=_OPTS) if _RISKY.search(out) else out
+    return orjson.dumps(_normal(value), default=_default, option=_OPTS)
 
 
 def rows_digest(rows: Sequence[Sequence[Any]]) -> tuple[int, str]:
@@ -132,7 +131,10 @@ def rows_digest(rows: Sequence[Sequence[Any]]) -> tuple[int, str]:
 def id_ranges(ids: Iterable[int]) -> list[list[int]]:
     """Compress ids into sorted, inclusive ``[first, last]`` runs."""
     out: list[list[int]] = []
-    for i in sorted(set(ids)):
+    seq = list(ids)
+    if any(b <= a for a, b in itertools.pairwise(seq)):
+        seq = sorted(set(seq))
+    for i in seq:
         if out and out[-1][1] == i - 1:
             out[-1][1] = i
         else:
@@ -226,7 +228,9 @@ class ProvenanceRepo:
         """Append one event for a batch of rows just written (values in :data:`ROW_COLUMNS` order)."""
         if not rows:
             return None
-        ordered = sorted(rows, key=lambda r: int(r[0]))
+        ordered = (
+            rows if all(a[0] < b[0] for a, b in itertools.pairwise(rows)) else sorted(rows, key=lambda r: int(r[0]))
+        )
         count, digest = rows_digest(ordered)
         subj = {"table": table, "ids": id_ranges(int(r[0]) for r in ordered), **(subject or {})}
         return self.append(
@@ -323,7 +327,8 @@ def record_inserted(
     if not rows:
         return None
     cols = ROW_COLUMNS[table][1:]
-    values = [[i, *map(r.__getitem__, cols)] for i, r in zip(ids, rows, strict=True)]
+    get = operator.itemgetter(*cols)
+    values = [[i, *get(r)] for i, r in zip(ids, rows, strict=True)]
     memo: dict[Any, str] = {}  # a batch mostly shares one timestamp: convert it once
     for k, name in enumerate(cols, start=1):
         if name in _FLOAT_COLUMNS:  # a REAL/double column gives back 1.0 for 1
