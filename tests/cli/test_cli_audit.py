@@ -6,26 +6,13 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
 import yaml
 
-from labelloop.cli.main import main
+from tests.cli.test_cli import cli  # noqa: F401 (the shared CLI fixture)
 from tests.helpers import TEXT_SCHEMA
 
 
-@pytest.fixture
-def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    data = tmp_path / "data"
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(["--data-dir", str(data), *args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
-
-
-def _project(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def _project(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     schema = tmp_path / "schema.yaml"
     schema.write_text(yaml.safe_dump(TEXT_SCHEMA), encoding="utf-8")
     assert cli("project", "create", "reviews", "--schema", str(schema))[0] == 0
@@ -37,7 +24,7 @@ def _project(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert cli("import", "reviews", str(manifest))[0] == 0
 
 
-def test_desensitise_then_verify_then_tamper(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_desensitise_then_verify_then_tamper(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     _project(cli, tmp_path)
     cfg = tmp_path / "compliance.yaml"
     cfg.write_text(yaml.safe_dump({"compliance": {"pii": {"mode": "mask", "chinese_ner": False}}}), encoding="utf-8")
@@ -58,7 +45,7 @@ def test_desensitise_then_verify_then_tamper(cli, tmp_path: Path) -> None:  # ty
     assert "TAMPERED: first bad: chain 1: event seq 1" in err and "edited" in err
 
 
-def test_malformed_pattern_is_a_clear_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_pattern_is_a_clear_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     _project(cli, tmp_path)
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"pii": {"patterns": [{"name": "evil", "regex": "(x*)*y", "entity": "X"}]}}))
@@ -66,7 +53,7 @@ def test_malformed_pattern_is_a_clear_error(cli, tmp_path: Path) -> None:  # typ
     assert code == 2 and "error[LL-INPUT]" in err and "PII pattern 'evil'" in err
 
 
-def test_unknown_head_is_reported(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_head_is_reported(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     _project(cli, tmp_path)
     code, _, err = cli("audit", "verify", "--expect-head", "00" * 32)
     assert code == 9 and "expected head" in err
