@@ -173,3 +173,15 @@ def test_faces_blurred_atomically_and_kept_as_suggestions(sqlite_store: Store, t
     assert not np.array_equal(shown[y0:y1, x0:x1], raw[y0:y1, x0:x1])
     assert np.array_equal(shown[:, : max(0, x0 - 40)], raw[:, : max(0, x0 - 40)])
     assert verify(sqlite_store, "img").ok
+
+
+def test_held_items_are_skipped_by_backends(sqlite_store: Store, text_schema: LabelSchema, tmp_path: Path) -> None:
+    _project(sqlite_store, text_schema, tmp_path, FAST)
+    with sqlite_store.read() as tx:
+        pid = tx.projects.get("t").id
+        assert tx.labels.items_without_suggestion(pid, "text.rules", "1") == []
+        assert tx.labels.count_without_suggestion(pid, "text.rules", "1") == 0
+        assert len(tx.compliance.holds(pid)) == 3 and len(tx.items.page(pid)) == 3
+    desensitise(sqlite_store, "t")
+    with sqlite_store.read() as tx:
+        assert tx.labels.count_without_suggestion(pid, "text.rules", "1") == 3
