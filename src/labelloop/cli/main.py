@@ -13,7 +13,19 @@ from typing import Annotated
 
 import typer
 
-from labelloop.cli import calibrate, data, db, demo, preannotate, project, schema, serve, simulate
+from labelloop.cli import (
+    audit,
+    calibrate,
+    data,
+    db,
+    demo,
+    desensitise,
+    preannotate,
+    project,
+    schema,
+    serve,
+    simulate,
+)
 from labelloop.cli import qc as qc_cli
 from labelloop.cli import release as release_cli
 from labelloop.cli import user as user_cli
@@ -55,6 +67,7 @@ app.add_typer(schema.app, name="schema")
 app.add_typer(db.app, name="db")
 app.add_typer(user_cli.app, name="user")
 app.add_typer(release_cli.app, name="release")
+app.add_typer(audit.app, name="audit")
 data.register(app)
 demo.register(app)
 serve.register(app)
@@ -62,6 +75,7 @@ preannotate.register(app)
 simulate.register(app)
 qc_cli.register(app)
 calibrate.register(app)
+desensitise.register(app)
 
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130

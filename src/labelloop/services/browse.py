@@ -32,11 +32,14 @@ def list_projects(store: Store) -> list[tuple[Project, dict[str, int]]]:
 def item_page(
     store: Store, project: str | int, *, after: int = 0, limit: int = 50
 ) -> tuple[Project, list[Item], dict[int, Any]]:
-    """A page of items (keyset by id, ``limit`` clamped to 1..200) with their latest labels."""
+    """A page of items (keyset by id, ``limit`` clamped to 1..200) with their latest labels.
+
+    Held items (awaiting or failing desensitisation) are never shown.
+    """
     limit = max(1, min(limit, MAX_PAGE))
     with store.read() as tx:
         p = tx.projects.get(project)
-        items = tx.items.page(p.id, after_id=max(0, after), limit=limit)
+        items = tx.items.page(p.id, after_id=max(0, after), limit=limit, visible_only=True)
         sugg, anns, _ = tx.labels.for_items([i.id for i in items])
     latest: dict[int, Any] = {}
     for s in sugg:

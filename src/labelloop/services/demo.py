@@ -1,6 +1,7 @@
 """The demo: real sample data of all four media through every pipeline step that exists.
 
-Steps today: write samples → create projects → import (with gold labels) → pre-annotate with
+Steps today: write samples → create projects → import (with gold labels) → desensitise (PII,
+faces; provenance log verified) → pre-annotate with
 the built-in offline backends → native export → restore into a scratch store and check the
 round trip is identical. Later capabilities add their steps here (routing, QC, releases).
 """
@@ -17,6 +18,7 @@ from typing import Any
 from labelloop.core import Actor
 from labelloop.errors import BackendUnavailable, Conflict, PluginError
 from labelloop.plugins import PluginManager
+from labelloop.services.desensitise import desensitise_demo
 from labelloop.services.ingest import import_source
 from labelloop.services.native import canonical_export, export_native, restore_native
 from labelloop.services.preannotate import preannotate
@@ -154,6 +156,12 @@ def run_demo(
         )
         report.problems.extend(f"{sp.name}: {e}" for e in r.errors)
         report.projects.append(sp.name)
+    # ---- compliance: desensitise the text and image projects, verify their provenance logs ----
+    for line in desensitise_demo(store, report.projects, actor=actor):
+        step("desensitise", line)
+        if "TAMPERED" in line or "skipped" in line:
+            report.problems.append(line)
+    # ---- end compliance ----
     _preannotate(store, plugins or PluginManager(), step, report)
     exports = work_dir / "exports"
     for name in report.projects:

@@ -15,9 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labelloop.core import Annotation, AnnotationStatus
+from labelloop.core import Actor, Annotation, AnnotationStatus
 from labelloop.formats import EXPORTERS, ExportRecord, ExportReport, ExportSuggestion
 from labelloop.services._gc import without_gc
+from labelloop.services.audit import record_export
 from labelloop.storage import Store
 
 __all__ = ["current_annotation", "export_dataset"]
@@ -46,9 +47,13 @@ def export_dataset(
     *,
     as_of: datetime | None = None,
     progress: ProgressFn | None = None,
+    actor: str = Actor.system("export"),
     **options: Any,
 ) -> ExportReport:
     """Write ``project`` to ``out`` in format ``fmt`` (``coco``, ``yolo``, ``voc``, ``conll2003``, ``csv``).
+
+    The finished export is an ``export`` event in the project's provenance log (counts and a
+    digest of the files written), recorded by ``actor``.
 
     Raises:
         PluginError: no such format (the message lists them).
@@ -75,4 +80,6 @@ def export_dataset(
                 if progress:
                     progress(done, total)
 
-        return exporter(records(), proj.schema, out, store.blobs.path, **options)
+        report = exporter(records(), proj.schema, out, store.blobs.path, **options)
+    record_export(store, proj.id, actor, fmt, report.path, items=report.items, regions=report.regions)
+    return report

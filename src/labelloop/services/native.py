@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from labelloop.core import (
+    Actor,
     Annotation,
     AnnotationStatus,
     LabelSchema,
@@ -44,6 +45,7 @@ from labelloop.core import (
 )
 from labelloop.errors import Conflict, FormatError, LabelloopError
 from labelloop.services._gc import without_gc
+from labelloop.services.audit import record_export
 from labelloop.services.ingest.lines import LineTooLong, iter_lines
 from labelloop.storage import BlobRow, Store, UnitOfWork, now
 
@@ -121,8 +123,11 @@ def export_native(
     include_media: bool = True,
     batch: int = 2000,
     progress: ProgressFn | None = None,
+    actor: str = Actor.system("export"),
 ) -> NativeReport:
     """Export a project (or its state at ``as_of``) to the folder ``out``.
+
+    The finished export is an ``export`` event in the project's provenance log.
 
     Raises:
         Conflict: ``out`` exists and is not empty.
@@ -173,6 +178,7 @@ def export_native(
             out.rmdir()
         os.replace(tmp, out)
         report.path = out
+        record_export(store, proj.id, actor, "native", out, items=report.items, annotations=report.annotations)
         return report
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

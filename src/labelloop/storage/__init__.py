@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from labelloop.storage.blobs import BlobStore, StagedBlob
+from labelloop.storage.provenance_repo import Event, ProvenanceRepo
 from labelloop.storage.repositories import (
     BlobRow,
     ImportRepo,
@@ -18,11 +19,13 @@ from labelloop.storage.store import Store, UnitOfWork
 __all__ = [
     "BlobRow",
     "BlobStore",
+    "Event",
     "ImportRepo",
     "ItemRepo",
     "ItemRow",
     "LabelRepo",
     "ProjectRepo",
+    "ProvenanceRepo",
     "StagedBlob",
     "Store",
     "UnitOfWork",

@@ -33,6 +33,8 @@ from labelloop.core import (
 )
 from labelloop.errors import Conflict, NotFound
 from labelloop.storage import tables as t
+from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, record_inserted
+from labelloop.storage.tables_provenance import item_holds
 
 __all__ = ["BlobRow", "ImportRepo", "ItemRepo", "ItemRow", "LabelRepo", "ProjectRepo", "item_row", "now"]
 
@@ -205,7 +207,8 @@ class ItemRepo:
         when_proc = t.items.c.created_at.type._cached_bind_processor(dialect)
         assert when_proc is not None
         jsonb = dialect.name == "postgresql"
-        when = when_proc(now())
+        when_utc = now()
+        when = when_proc(when_utc)
         by = created_by if isinstance(created_by, str) else None
         params = []
         for i in first.values():
@@ -235,12 +238,47 @@ class ItemRepo:
         if dialect.name == "sqlite" and inserted == len(rows):
             # Nothing was skipped: SQLite gave the rows the next rowids in order (no AUTOINCREMENT
             # gaps, writers serialised), so the ids need no second query.
-            return list(range(before + 1, before + 1 + len(rows)))
-        q = select(t.items.c.content_hash, t.items.c.id).where(
-            t.items.c.id > before, t.items.c.project_id == project_id
+            result: list[int | None] = list(range(before + 1, before + 1 + len(rows)))
+        else:
+            q = select(t.items.c.content_hash, t.items.c.id).where(
+                t.items.c.id > before, t.items.c.project_id == project_id
+            )
+            ids: dict[str, int] = {row[0]: row[1] for row in self.conn.execute(q)}
+            result = [ids.get(r[1]) if first[r[1]] == i else None for i, r in enumerate(rows)]
+        self._record_import(project_id, rows, result, created_by, when_utc, created_at, import_id)
+        return result
+
+    def _record_import(
+        self,
+        project_id: int,
+        rows: Sequence[ItemRow],
+        ids: Sequence[int | None],
+        created_by: str | Sequence[str],
+        when_utc: datetime,
+        created_at: Sequence[datetime] | None,
+        import_id: int | None,
+    ) -> None:
+        """One provenance event for the items just inserted (values in ``ROW_COLUMNS["items"]`` order)."""
+        when_iso = when_utc.astimezone(UTC).isoformat()
+        loads = orjson.loads
+        values = []
+        for i, item_id in enumerate(ids):
+            if item_id is None:
+                continue
+            key, digest, _, meta, source = rows[i]
+            made = when_iso if created_at is None else created_at[i].astimezone(UTC).isoformat()
+            by = created_by if isinstance(created_by, str) else created_by[i]
+            values.append([item_id, project_id, key, digest, loads(meta), source, import_id, made, by])
+        if not values:
+            return
+        ProvenanceRepo(self.conn).record_rows(
+            "import",
+            "items",
+            values,
+            actor=batch_actor(v[-1] for v in values),
+            project_id=project_id,
+            subject={"import_id": import_id},
         )
-        ids: dict[str, int] = {row[0]: row[1] for row in self.conn.execute(q)}
-        return [ids.get(r[1]) if first[r[1]] == i else None for i, r in enumerate(rows)]
 
     def get(self, project_id: int, item_id: int) -> Item:
         """Return one item of a project.
@@ -256,10 +294,21 @@ class ItemRepo:
         return _item(row)
 
     def page(
-        self, project_id: int, *, after_id: int = 0, limit: int = 1000, as_of: datetime | None = None
+        self,
+        project_id: int,
+        *,
+        after_id: int = 0,
+        limit: int = 1000,
+        as_of: datetime | None = None,
+        visible_only: bool = False,
     ) -> list[Item]:
-        """Return up to ``limit`` items with id > ``after_id`` (keyset pagination)."""
+        """Return up to ``limit`` items with id > ``after_id`` (keyset pagination).
+
+        ``visible_only`` leaves out held items (awaiting or failing desensitisation).
+        """
         q = select(t.items).where(t.items.c.project_id == project_id, t.items.c.id > after_id)
+        if visible_only:
+            q = q.where(_not_held())
         if as_of is not None:
             q = q.where(t.items.c.created_at <= as_of)
         return [_item(r) for r in self.conn.execute(q.order_by(t.items.c.id).limit(limit))]
@@ -286,6 +335,12 @@ _ITEM_COLUMNS = (
     "created_at",
     "created_by",
 )
+
+
+def _not_held() -> Any:
+    """Items that no hold keeps from annotators and backends."""
+    h = item_holds
+    return ~select(h.c.item_id).where(h.c.item_id == t.items.c.id).exists()
 
 
 def _dumps(value: Any) -> str:
@@ -329,11 +384,13 @@ class LabelRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def _insert(self, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    def _insert(self, table: Any, rows: list[dict[str, Any]], project_id: int, kind: str) -> list[int]:
         if not rows:
             return []
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return [r[0] for r in self.conn.execute(stmt, rows)]
+        ids = [r[0] for r in self.conn.execute(stmt, rows)]
+        record_inserted(self.conn, kind, table.name, project_id, rows, ids)  # one provenance event per batch
+        return ids
 
     def add_suggestions(
         self,
@@ -360,6 +417,8 @@ class LabelRepo:
                 }
                 for i, s in enumerate(new)
             ],
+            project_id,
+            "suggestion",
         )
 
     def add_annotations(
@@ -389,6 +448,8 @@ class LabelRepo:
                 }
                 for i, a in enumerate(new)
             ],
+            project_id,
+            "annotation",
         )
 
     def add_reviews(
@@ -418,6 +479,8 @@ class LabelRepo:
                 }
                 for i, r in enumerate(new)
             ],
+            project_id,
+            "review",
         )
 
     def for_items(
@@ -482,6 +545,7 @@ class LabelRepo:
                 t.items.c.project_id == project_id,
                 t.items.c.id > after_id,
                 self._no_suggestion_from(backend, model_version),
+                _not_held(),
             )
             .order_by(t.items.c.id)
             .limit(limit)
@@ -493,7 +557,7 @@ class LabelRepo:
         q = (
             select(func.count())
             .select_from(t.items)
-            .where(t.items.c.project_id == project_id, self._no_suggestion_from(backend, model_version))
+            .where(t.items.c.project_id == project_id, self._no_suggestion_from(backend, model_version), _not_held())
         )
         return int(self.conn.execute(q).scalar_one())
 

@@ -25,8 +25,10 @@ from sqlalchemy.exc import OperationalError
 
 from labelloop.errors import StorageError
 from labelloop.storage.blobs import BlobStore
+from labelloop.storage.compliance_repo import ComplianceRepo
 from labelloop.storage.engine import WRITE, make_engine, sqlite_url
 from labelloop.storage.migrate import upgrade
+from labelloop.storage.provenance_repo import ProvenanceRepo
 from labelloop.storage.releases_repo import ReleaseRepo
 from labelloop.storage.repositories import ImportRepo, ItemRepo, LabelRepo, ProjectRepo
 
@@ -43,6 +45,8 @@ class UnitOfWork:
         self.labels = LabelRepo(conn)
         self.imports = ImportRepo(conn)
         self.releases = ReleaseRepo(conn)
+        self.provenance = ProvenanceRepo(conn)
+        self.compliance = ComplianceRepo(conn)
 
 
 class Store:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "APPEND_ONLY_TABLES",
@@ -41,7 +42,7 @@ __all__ = [
     "suggestions",
 ]
 
-metadata = MetaData(
+metadata: MetaData = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
         "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -51,7 +52,7 @@ metadata = MetaData(
     }
 )
 
-JsonType = JSON().with_variant(JSONB(), "postgresql")
+JsonType: TypeEngine[Any] = JSON().with_variant(JSONB(), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -224,5 +225,6 @@ reviews = Table(
 
 APPEND_ONLY_TABLES = ("suggestions", "annotations", "reviews")
 from labelloop.storage import tables_accounts as _tables_accounts  # noqa: E402,F401  (web app tables)
+from labelloop.storage import tables_provenance as _tables_provenance  # noqa: E402, F401  (provenance tables)
 from labelloop.storage import tables_quality as _tables_quality  # noqa: E402, F401  (registers on metadata)
 from labelloop.storage import tables_releases  # noqa: E402, F401  (releases)

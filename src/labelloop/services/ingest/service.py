@@ -22,6 +22,8 @@ from labelloop.core import ImportReport, ItemError, LabelSchema, NewAnnotation, 
 from labelloop.errors import InputRejected, LabelloopError
 from labelloop.formats import IMPORTERS
 from labelloop.services._gc import without_gc
+from labelloop.services.desensitise import HOLD_PENDING
+from labelloop.services.desensitise import SETTING as COMPLIANCE_SETTING
 from labelloop.services.ingest.archive import extract_zip, is_zip
 from labelloop.services.ingest.candidates import Candidate, FileRef
 from labelloop.services.ingest.folder import iter_files, read_folder
@@ -93,6 +95,7 @@ class _Run:
         self.preparer = Preparer(schema, limits, store.blobs)
         self.new_blobs = self.preparer.new_blobs
         self.report = ImportReport()
+        self.hold_new = False  # the project desensitises: new items wait for it, hidden
 
     def prepare(self, batch: list[Candidate | ItemError], position: int) -> Prepared:
         """Resolve a batch without touching the database (runs in the prepare thread)."""
@@ -108,6 +111,8 @@ class _Run:
         duplicates = ids.count(None)
         self.report.duplicates += duplicates
         self.report.items += len(ids) - duplicates
+        if self.hold_new:
+            self.tx.compliance.hold(project_id, [i for i in ids if i is not None], HOLD_PENDING)
         if not prepared.labels:
             return
         new_s: list[NewSuggestion] = []
@@ -206,6 +211,7 @@ def import_source(
     limits = limits or ImportLimits()
     with store.read() as tx:
         proj = tx.projects.get(project)
+        hold_new = tx.compliance.setting(proj.id, COMPLIANCE_SETTING) is not None
     display = source.name or str(source)
     with store.transaction() as tx:
         import_id = tx.imports.start(proj.id, display, actor)
@@ -234,6 +240,7 @@ def import_source(
             manifest = next((root / n for n in _MANIFEST_NAMES if (root / n).is_file()), None)
         with store.transaction() as tx:
             run = _Run(store, tx, proj.schema, limits)
+            run.hold_new = hold_new
             if manifest is not None and suits_process(proj.schema, manifest.stat().st_size, limits):
                 total = manifest.stat().st_size
                 with closing(prepared_in_process(manifest, proj.schema, limits)) as batches:

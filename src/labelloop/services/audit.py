@@ -1,0 +1,242 @@
+"""Provenance audit: recompute the hash chains and the row digests, name the first bad event.
+
+What :func:`verify` detects, per chain (one per project):
+
+* an **edited** event — its stored ``hash`` is not the SHA-256 of its canonical body;
+* a **removed**, **inserted** or **reordered** event — ``seq`` is not the next number, or
+  ``prev_hash`` is not the hash of the event stored before it;
+* an **edited or removed row** — a batch event's row count or digest no longer matches the
+  rows it covers (items, suggestions, annotations, reviews, redacted media, originals);
+* a row **written around the log** — a label or item row that no event covers, newer than the
+  first row the log covers (rows from before the log existed are counted, not flagged).
+
+A chain whose tail was cut and whose remaining events are intact cannot be told apart from a
+shorter history by the database alone; compare :attr:`ChainReport.head` with a head recorded
+elsewhere (a signed release, ``--expect-head``) to catch that.
+
+Example:
+    >>> # report = verify(store, "reviews"); report.ok, report.first_bad
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labelloop.errors import LabelloopError
+from labelloop.storage import Event, Store, UnitOfWork
+from labelloop.storage.provenance_repo import GENESIS, event_hash, rows_digest
+
+__all__ = ["AuditReport", "ChainReport", "Problem", "TamperDetected", "files_digest", "record_export", "verify"]
+
+MAX_PROBLEMS = 100
+_COVERED_TABLES = ("items", "suggestions", "annotations", "reviews")
+
+
+class TamperDetected(LabelloopError):
+    """The provenance log or the rows it covers were changed outside labelloop."""
+
+    code = "LL-TAMPER"
+    exit_code = 9
+    http_status = 409
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding of the audit.
+
+    Attributes:
+        chain: The chain (project id; 0 outside projects).
+        seq: The event's stored sequence number (``None`` for an unrecorded row).
+        event_id: The event's row id (``None`` for an unrecorded row).
+        kind: The event's kind, or the table of an unrecorded row.
+        reason: What is wrong.
+    """
+
+    chain: int
+    seq: int | None
+    event_id: int | None
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"event seq {self.seq} (id {self.event_id}, {self.kind})" if self.seq is not None else self.kind
+        return f"chain {self.chain}: {where}: {self.reason}"
+
+
+@dataclass(slots=True)
+class ChainReport:
+    """The audit of one chain."""
+
+    chain: int
+    events: int = 0
+    rows: int = 0
+    head: str = GENESIS
+    unlogged_before_log: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """The audit of one or all chains; ``first_bad`` is the earliest problem found."""
+
+    chains: list[ChainReport] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every problem, chain by chain in log order."""
+        return [p for c in self.chains for p in c.problems]
+
+    @property
+    def first_bad(self) -> Problem | None:
+        """The first problem, or None when the log is intact."""
+        return next(iter(self.problems), None)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "ok": self.ok,
+            "first_bad": None if self.first_bad is None else asdict(self.first_bad),
+            "chains": [
+                {**{k: v for k, v in asdict(c).items() if k != "problems"}, "problems": [str(p) for p in c.problems]}
+                for c in self.chains
+            ],
+        }
+
+
+def _digest_problem(tx: UnitOfWork, table: Any, ranges: Any, count: Any, want: Any) -> str | None:
+    if not isinstance(table, str) or not isinstance(want, str):
+        return None
+    rows = tx.provenance.rows(table, ranges or [])
+    got_count, digest = rows_digest(rows)
+    if got_count != count:
+        return f"covers {count} {table} rows but {got_count} exist (rows removed or re-numbered)"
+    if digest != want:
+        return f"the {got_count} {table} rows it covers were edited (digest {digest[:12]}… ≠ {want[:12]}…)"
+    return None
+
+
+def _check_rows(tx: UnitOfWork, e: Event) -> str | None:
+    """The first row-digest mismatch of an event (its own rows, then any ``also`` digests)."""
+    p = e.payload
+    found = _digest_problem(tx, e.subject.get("table"), e.subject.get("ids"), p.get("count"), p.get("sha256"))
+    for extra in p.get("also") or []:
+        if found is None and isinstance(extra, dict):
+            found = _digest_problem(tx, extra.get("table"), extra.get("ids"), extra.get("count"), extra.get("sha256"))
+    return found
+
+
+def _verify_chain(tx: UnitOfWork, chain: int) -> ChainReport:
+    rep = ChainReport(chain)
+    expected_seq, prev = 1, GENESIS
+    covered: dict[str, set[int]] = {t: set() for t in _COVERED_TABLES}
+
+    def bad(e: Event, reason: str) -> None:
+        if len(rep.problems) < MAX_PROBLEMS:
+            rep.problems.append(Problem(chain, e.seq, e.id, e.kind, reason))
+
+    for e in tx.provenance.events(chain):
+        rep.events += 1
+        if e.seq != expected_seq:
+            what = "removed or reordered" if e.seq > expected_seq else "inserted or reordered"
+            bad(e, f"expected seq {expected_seq}, found {e.seq} (an event was {what})")
+        if e.prev_hash != prev:
+            bad(e, "prev_hash is not the hash of the event before it (an event was removed, inserted or reordered)")
+        if event_hash(e.body()) != e.hash:
+            bad(e, "the event was edited (its hash does not match its content)")
+        problem = _check_rows(tx, e)
+        if problem is not None:
+            bad(e, problem)
+        table = e.subject.get("table")
+        if table in covered and isinstance(e.payload.get("sha256"), str):
+            rep.rows += int(e.payload.get("count") or 0)
+            for a, b in e.subject.get("ids") or []:
+                covered[table].update(range(a, b + 1))
+        expected_seq, prev = e.seq + 1, e.hash
+    rep.head = prev
+    if chain:
+        for table, ids in covered.items():
+            _check_coverage(tx, chain, table, ids, rep)
+    return rep
+
+
+def _check_coverage(tx: UnitOfWork, project_id: int, table: str, covered: set[int], rep: ChainReport) -> None:
+    first = min(covered) if covered else None
+    after = 0
+    while batch := tx.provenance.ids(table, project_id, after=after):
+        for i in batch:
+            if i in covered:
+                continue
+            if first is None or i < first:
+                rep.unlogged_before_log += 1
+            elif len(rep.problems) < MAX_PROBLEMS:
+                rep.problems.append(
+                    Problem(project_id, None, None, table, f"row {i} is in no event (written around the log)")
+                )
+        after = batch[-1]
+
+
+def verify(store: Store, project: str | int | None = None) -> AuditReport:
+    """Verify the chain of ``project`` (every chain when None).
+
+    Raises:
+        NotFound: no such project.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> s = Store.open(None, pathlib.Path(tempfile.mkdtemp()))
+        >>> verify(s).ok
+        True
+        >>> s.close()
+    """
+    report = AuditReport()
+    with store.read() as tx:
+        if project is not None:
+            chains = [tx.projects.get(project).id]
+        else:
+            chains = sorted({p.id for p in tx.projects.list()} | set(tx.provenance.chains()))
+        for chain in chains:
+            report.chains.append(_verify_chain(tx, chain))
+    return report
+
+
+def files_digest(root: Path) -> tuple[int, str]:
+    """``(files, sha256)`` over the sorted ``relative-path<TAB>sha256`` lines of every file under ``root``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> files_digest(pathlib.Path(tempfile.mkdtemp()))[0]
+        0
+    """
+    h = hashlib.sha256()
+    n = 0
+    paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    for p in paths:
+        fh = hashlib.sha256()
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                fh.update(chunk)
+        rel = p.name if p == root else p.relative_to(root).as_posix()
+        h.update(f"{rel}\t{fh.hexdigest()}\n".encode())
+        n += 1
+    return n, h.hexdigest()
+
+
+def record_export(store: Store, project_id: int, actor: str, fmt: str, out: Path, **counts: int) -> Event:
+    """Append the ``export`` event of a finished export: format, counts and a digest of the files written."""
+    files, digest = files_digest(out)
+    with store.transaction() as tx:
+        return tx.provenance.append(
+            "export",
+            actor=actor,
+            project_id=project_id,
+            subject={"format": fmt, "path": str(out)},
+            payload={**counts, "files": files, "files_sha256": digest},
+        )
