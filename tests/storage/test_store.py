@@ -189,6 +189,7 @@ def test_upgrade_from_the_first_revision_keeps_every_row(
         command.downgrade(_config(conn), "0001")
     assert current_revision(store.engine) == "0001"
     monkeypatch.setattr(repositories, "record_inserted", lambda *a, **k: None)  # 0001 had no provenance log
+    monkeypatch.setattr(repositories.ItemRepo, "_record_import", lambda *a, **k: None)
     with store.transaction() as tx:
         p = tx.projects.create("old", text_schema, "user:a")
         ids = tx.items.add_many(p.id, [_text_item(f"t{i}") for i in range(5)], created_by="user:a")
