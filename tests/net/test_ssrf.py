@@ -67,7 +67,8 @@ def test_refused_at_save(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["http://169.254.169.254/", "http://2130706433/", "http://[::1]:1/", "http://localhost:1/", "http://10.0.0.5/"]
+    "url",
+    ["http://169.254.169.254/", "http://2130706433/", "http://[::1]:1/", "http://localhost:1/", "http://10.0.0.5/"],
 )
 def test_refused_at_connect(url: str) -> None:
     with guarded_client(OutboundPolicy(), timeout=2) as client, pytest.raises(OutboundRefused):
