@@ -52,24 +52,29 @@ class LSHandler(_Handler):
     def route(self, method: str, body: Any) -> None:
         mode = self.server.mode
         if self.path == "/health":
-            return self._send(200, {"status": "UP", "model_class": "Keywords"})
-        if self.path == "/setup":
-            return self._send(200, {"model_version": "kw-1"})
-        if self.path != "/predict":
-            return self._send(404, {"detail": SECRET})
-        if mode == "crash":
-            return self._send(500, f"Traceback ... {SECRET}", "text/plain")
-        if mode == "hang":
-            time.sleep(5)
-        if mode == "garbage":
-            return self._send(200, b"<html>" + SECRET.encode(), "text/html")
-        if mode == "huge":
-            return self._send(200, b"[" + b"0," * 300_000 + b"0]")
+            self._send(200, {"status": "UP", "model_class": "Keywords"})
+        elif self.path == "/setup":
+            self._send(200, {"model_version": "kw-1"})
+        elif self.path != "/predict":
+            self._send(404, {"detail": SECRET})
+        elif mode == "crash":
+            self._send(500, f"Traceback ... {SECRET}", "text/plain")
+        elif mode == "garbage":
+            self._send(200, b"<html>" + SECRET.encode(), "text/html")
+        elif mode == "huge":
+            self._send(200, b"[" + b"0," * 300_000 + b"0]")
+        else:
+            if mode == "hang":
+                time.sleep(5)
+            self._predict(body, mode)
+
+    def _predict(self, body: Any, mode: str) -> None:
         preds = []
         for task in body["tasks"]:
             text = task["data"].get("text", "")
             if "crashme" in text and mode == "item_crash":
-                return self._send(500, SECRET, "text/plain")
+                self._send(500, SECRET, "text/plain")
+                return
             label = "pos" if "good" in text else "neg"
             if mode == "unknown_label":
                 label = "meh"
@@ -118,9 +123,11 @@ class ChatHandler(_Handler):
     def route(self, method: str, body: Any) -> None:
         if self.server.fail_first > 0:
             self.server.fail_first -= 1
-            return self._send(429, {"error": SECRET}, Retry_After="0")
+            self._send(429, {"error": SECRET}, Retry_After="0")
+            return
         if self.server.mode == "crash":
-            return self._send(500, {"error": SECRET})
+            self._send(500, {"error": SECRET})
+            return
         if self.server.mode == "hang":
             time.sleep(5)
         content = self.server.answer(body) if callable(self.server.answer) else self.server.answer
