@@ -25,70 +25,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from labelloop.core import Control, Item, ItemError, LabelSchema, MediaRef, NewSuggestion
-from labelloop.core.plugins import Backend, BackendContext, TrainableBackend
-from labelloop.errors import BackendUnavailable, PluginError
+from labelloop.core import Control, Item, ItemError, LabelSchema
+from labelloop.core.plugins import Backend
+from labelloop.errors import BackendUnavailable
 from labelloop.plugins import PluginManager
+from labelloop.services._ray_worker import Worker
 from labelloop.services.preannotate import (
     PreannotateReport,
     ProgressFn,
-    backend_usage,
-    close_backend,
     commit_batch,
     labelled,
     pending_batches,
-    run_batch,
     start_report,
 )
-from labelloop.storage import BlobStore, Store
+from labelloop.storage import Store
 
-__all__ = ["BlobMedia", "run_on_ray"]
+__all__ = ["run_on_ray"]
 
 DEFAULT_BATCH_TIMEOUT_S = 600.0
-
-
-class BlobMedia:
-    """:class:`~labelloop.core.plugins.MediaAccess` over a blob directory (picklable)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path(self, ref: MediaRef) -> Path:
-        """The blob file of ``ref``."""
-        return BlobStore(self.root).path(ref.sha256)
-
-
-class _Worker:
-    """The Ray actor body: one backend, set up once."""
-
-    def __init__(
-        self, backend: Backend | None, name: str, config: dict[str, Any], blobs: Path, options: dict[str, Any]
-    ) -> None:
-        self.backend = backend if backend is not None else PluginManager().create_backend(name, config)
-        self.backend.setup(BackendContext(media=BlobMedia(blobs), options=options))
-
-    def fit(self, items: Sequence[Item], values: Sequence[list[dict[str, Any]]], schema: LabelSchema) -> str:
-        if not isinstance(self.backend, TrainableBackend):
-            raise PluginError(f"backend {self.backend.name!r} declares trainable but has no fit()")
-        self.backend.fit(items, values, schema)
-        return self.backend.model_version
-
-    def run(
-        self, batch: Sequence[Item], schema: LabelSchema, controls: Sequence[Control]
-    ) -> tuple[list[NewSuggestion], list[ItemError], bool]:
-        return run_batch(self.backend, batch, schema, controls)
-
-    def ready(self) -> bool:
-        return True
-
-    def usage(self) -> dict[str, float]:
-        return backend_usage(self.backend)
-
-    def close(self) -> None:
-        close_backend(self.backend)
 
 
 def _worker_count(options: Mapping[str, Any], default: int) -> int:
@@ -140,19 +96,20 @@ def run_on_ray(
         started_ray = True
     by_name = backend_name == backend.name and backend_name in PluginManager().backend_names()
     shipped = None if by_name else backend
-    actor_cls: Any = ray.remote(num_cpus=0.5, max_restarts=0)(_Worker)
+    actor_cls: Any = ray.remote(num_cpus=0.5, max_restarts=0)(Worker)
     fit_data = labelled(store, project_id) if backend.capabilities.trainable else None
 
-    def spawn() -> Any:
-        actor = actor_cls.remote(shipped, backend_name, config, store.blobs.root, setup_options)
-        ray.get(actor.ready.remote())
+    def spawn(n: int = 1) -> list[Any]:
+        """Start ``n`` actors at once and wait until they are set up (and fitted)."""
+        actors = [actor_cls.remote(shipped, backend_name, config, store.blobs.root, setup_options) for _ in range(n)]
+        ray.get([a.ready.remote() for a in actors])
         if fit_data is not None:
-            ray.get(actor.fit.remote(*fit_data, schema))
-        return actor
+            ray.get([a.fit.remote(*fit_data, schema) for a in actors])
+        return actors
 
     try:
         try:
-            pool = [spawn() for _ in range(workers)]
+            pool = spawn(workers)
         except (RayTaskError, RayActorError) as exc:
             cause = getattr(exc, "cause", None) or exc
             first = str(cause).strip().splitlines()[-1:] or [""]
@@ -188,10 +145,10 @@ def run_on_ray(
                     good, errors, retried = ray.get(ref, timeout=0 if ref not in ready else None)
                 except GetTimeoutError:
                     ray.kill(pool[slot])
-                    pool[slot] = spawn()
+                    pool[slot] = spawn()[0]
                     good, errors, retried = [], _fail_batch(batch, f"backend timed out after {timeout_s:g} s"), False
                 except RayActorError:
-                    pool[slot] = spawn()
+                    pool[slot] = spawn()[0]
                     good, errors, retried = [], _fail_batch(batch, "backend worker died"), False
                 except RayTaskError as exc:
                     good, errors, retried = [], _fail_batch(batch, f"backend failed: {type(exc.cause).__name__}"), False
