@@ -277,8 +277,10 @@ class EmbeddedChatClient:
             ) from exc
         self.model = model_path.stem
         self.max_tokens = max_tokens
-        self._llama_cpp = llama_cpp
-        self._llm = llama_cpp.Llama(
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        self._grammar_cls: Any = LlamaGrammar
+        self._llm: Any = llama_cpp.Llama(
             model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, logits_all=True, verbose=False, seed=0
         )
         self._grammars: dict[str, Any] = {}
@@ -290,11 +292,11 @@ class EmbeddedChatClient:
         with self._lock:
             grammar = self._grammars.get(key)
             if grammar is None:
-                grammar = self._llama_cpp.LlamaGrammar.from_json_schema(key, verbose=False)
+                grammar = self._grammar_cls.from_json_schema(key, verbose=False)
                 self._grammars[key] = grammar
             try:
                 out = self._llm.create_chat_completion(
-                    messages=list(messages),  # type: ignore[arg-type]
+                    messages=list(messages),
                     grammar=grammar,
                     temperature=0.0,
                     max_tokens=self.max_tokens,

@@ -7,7 +7,8 @@ constraint sent to the endpoint or compiled to a llama.cpp grammar):
 
 * ``classification``: a label (``enum``), or a list of labels when ``multi``;
 * ``spans``: a list of ``{"label", "text"}``; each text is located in the item's text (the
-  first occurrence not already used), so offsets are exact code points;
+  first occurrence not already used), so offsets are exact code points; a text that is not in
+  the item fails the item, a repeat of an already marked one is dropped;
 * ``text_field``: a string.
 
 :func:`to_regions` turns that answer into schema regions; the engine still validates them
@@ -158,15 +159,15 @@ def _spans(c: Control, spans: list[Any], text: str) -> list[dict[str, Any]]:
     for k, s in enumerate(spans, 1):
         if not isinstance(s, dict) or not isinstance(s.get("text"), str) or not s["text"]:
             raise ValueError(f"{c.name!r}[{k - 1}]: expected {{'label', 'text'}}, got {s!r:.80}")
-        needle, start = s["text"], 0
-        while True:
-            at = text.find(needle, start)
-            if at < 0:
-                raise ValueError(f"{c.name!r}[{k - 1}]: span text {needle!r:.60} is not in the item's text")
-            end = at + len(needle)
-            if c.allow_overlap or all(end <= a or at >= b for a, b in taken):
-                break
-            start = at + 1
+        needle = s["text"]
+        if needle not in text:
+            raise ValueError(f"{c.name!r}[{k - 1}]: span text {needle!r:.60} is not in the item's text")
+        at = text.find(needle)
+        while at >= 0 and not (c.allow_overlap or all(at + len(needle) <= a or at >= b for a, b in taken)):
+            at = text.find(needle, at + 1)
+        if at < 0:  # every occurrence is already marked: a repeated span, dropped
+            continue
+        end = at + len(needle)
         taken.append((at, end))
         out.append({"id": f"{c.name}-{k}", "control": c.name, "label": s.get("label"), "start": at, "end": end})
         out[-1]["text"] = needle
