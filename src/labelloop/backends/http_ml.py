@@ -111,12 +111,7 @@ class HttpBackend(BaseBackend):
                 raise BackendUnavailable(f"http: environment variable {c.api_key_env!r} (the token) is not set")
             headers["Authorization"] = f"Token {key}"
         policy = OutboundPolicy.from_allow(allow_entries(context.options.get("outbound_allow")))
-        retry = RetryPolicy(
-            timeout_s=c.timeout_s,
-            retries=c.retries,
-            requests_per_s=c.requests_per_s,
-            max_response_bytes=c.max_response_bytes,
-        )
+        retry = RetryPolicy(**c.model_dump(include={"timeout_s", "retries", "requests_per_s", "max_response_bytes"}))
         try:
             self._endpoint = JsonEndpoint(c.url, policy, retry, headers)
             health = self._endpoint.call("GET", "/health")

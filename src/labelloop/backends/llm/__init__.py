@@ -63,12 +63,14 @@ from labelloop.backends.llm.prompt import (
 from labelloop.core import Control, ControlKind, Item, LabelSchema, Medium
 from labelloop.core.plugins import BackendCapabilities, BackendContext, BackendOutput
 from labelloop.errors import BackendUnavailable
+from labelloop.net.calls import RetryPolicy
 
 __all__ = ["PROMPT_VERSION", "LlmBackend", "LlmConfig", "create"]
 
 PROMPT_VERSION = "p1"
 EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
 MAX_TEXT_CHARS = 8000
+_RETRY_FIELDS = {"timeout_s", "retries", "backoff_s", "requests_per_s", "max_response_bytes"}
 
 
 class _ConfigExample(BaseModel):
@@ -160,11 +162,7 @@ class LlmBackend(BaseBackend):
                         constraint=c.constraint,
                         logprobs=c.logprobs,
                         max_tokens=c.max_tokens,
-                        timeout_s=c.timeout_s,
-                        retries=c.retries,
-                        backoff_s=c.backoff_s,
-                        requests_per_s=c.requests_per_s,
-                        max_response_bytes=c.max_response_bytes,
+                        retry=RetryPolicy(**c.model_dump(include=_RETRY_FIELDS)),
                         allow=tuple(str(a) for a in allow),
                     )
                 )

@@ -19,12 +19,12 @@ import json
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from labelloop.errors import BackendUnavailable
-from labelloop.net.calls import EndpointError
+from labelloop.net.calls import EndpointError, RetryPolicy
 
 __all__ = [
     "ChatClient",
@@ -170,12 +170,7 @@ class HttpSettings:
     logprobs: bool = True
     temperature: float = 0.0
     max_tokens: int = 256
-    timeout_s: float = 60.0
-    connect_timeout_s: float = 5.0
-    retries: int = 3
-    backoff_s: float = 0.5
-    requests_per_s: float = 0.0
-    max_response_bytes: int = 2 * 1024**2
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     allow: tuple[str, ...] = ()
 
 
@@ -194,21 +189,14 @@ class HttpChatClient:
     """OpenAI-compatible ``/chat/completions`` through :class:`~labelloop.net.calls.JsonEndpoint`."""
 
     def __init__(self, settings: HttpSettings) -> None:
-        from labelloop.net.calls import JsonEndpoint, RetryPolicy
+        from labelloop.net.calls import JsonEndpoint
         from labelloop.net.ssrf import OutboundPolicy
 
         self.settings = settings
         self.model = settings.model
-        retry = RetryPolicy(
-            timeout_s=settings.timeout_s,
-            connect_timeout_s=settings.connect_timeout_s,
-            retries=settings.retries,
-            backoff_s=settings.backoff_s,
-            requests_per_s=settings.requests_per_s,
-            max_response_bytes=settings.max_response_bytes,
-        )
         headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else None
-        self.endpoint = JsonEndpoint(settings.base_url, OutboundPolicy.from_allow(settings.allow), retry, headers)
+        policy = OutboundPolicy.from_allow(settings.allow)
+        self.endpoint = JsonEndpoint(settings.base_url, policy, settings.retry, headers)
 
     def body(self, messages: Sequence[dict[str, str]], schema: dict[str, Any]) -> dict[str, Any]:
         """The request body for ``messages`` under the configured constraint."""
