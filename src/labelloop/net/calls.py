@@ -7,9 +7,9 @@ the status code or the failure kind: the endpoint's response body is never put i
 (it could reflect internal data, the semi-blind SSRF oracle), nor is the URL's query.
 
 Example:
-    >>> ep = JsonEndpoint("https://api.example.com/v1", OutboundPolicy())
+    >>> ep = JsonEndpoint("https://93.184.216.34/v1", OutboundPolicy())
     >>> ep.url_for("/predict")
-    'https://api.example.com/v1/predict'
+    'https://93.184.216.34/v1/predict'
     >>> ep.close()
 """
 
