@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,3 +117,27 @@ def test_factory_validates_without_connecting() -> None:
     assert {m.value for m in backend.capabilities.media} == {"text", "image"}
     with pytest.raises(Exception, match="timeout_s"):
         PluginManager().create_backend("http", {"url": "https://x.example", "timeout_s": -1})
+
+
+def test_cli_uses_the_admin_allow_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.cli.main import main
+
+    data = tmp_path / "data"
+    store = Store.open(None, data)
+    try:
+        _texts(store, ["good", "bad"])
+    finally:
+        store.close()
+    with serve(LSHandler) as srv:
+        cfg = tmp_path / "http.json"
+        cfg.write_text(json.dumps({"url": srv.url}), encoding="utf-8")
+        args = ["--data-dir", str(data), "preannotate", "p", "--backend", "http", "--config", str(cfg)]
+        assert main(args) == 6
+        assert "loopback address" in capsys.readouterr().err
+        monkeypatch.setenv("LABELLOOP_OUTBOUND_ALLOW", '["127.0.0.1"]')
+        assert main(args) == 0
+        assert "http@remote: 2 suggestions, 0 failed" in capsys.readouterr().out
+        assert main([*args, "--engine", "spark"]) == 2
+        assert "--engine: expected 'local' or 'ray'" in capsys.readouterr().err
