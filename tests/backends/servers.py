@@ -139,7 +139,14 @@ class ChatHandler(_Handler):
                 "id": "x",
                 "object": "chat.completion",
                 "model": body.get("model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "logprobs": logprobs}],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "logprobs": logprobs,
+                        "finish_reason": "length" if self.server.mode == "truncate" else "stop",
+                    }
+                ],
                 "usage": {"prompt_tokens": 40, "completion_tokens": len(tokens), "total_tokens": 40 + len(tokens)},
             },
         )

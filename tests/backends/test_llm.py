@@ -173,3 +173,15 @@ def test_confidence_from_logprobs() -> None:
     assert label_confidence(r, ["neg"]) == pytest.approx(2.718281828**-0.7)
     assert label_confidence(ChatResult("{}", 1, 1, None), ["neg"]) is None
     assert isinstance(create({}), LlmBackend) and create({}).model_version == "SmolLM2-135M-Instruct+p1"
+
+
+def test_controls_option_and_truncated_answers(sqlite_store: Store) -> None:
+    _project(sqlite_store, ["one"])
+    with serve(ChatHandler, answer='{"sentiment": "pos"}') as srv:
+        r = preannotate(sqlite_store, "p", "llm", config=_config(srv.url, controls=["sentiment"]), options=ALLOW)
+        schema = srv.calls[0][2]["response_format"]["json_schema"]["schema"]
+    assert r.suggestions == 1 and list(schema["properties"]) == ["sentiment"]
+    with serve(ChatHandler, answer='{"sentiment": "po', mode="truncate") as srv:
+        cfg = _config(srv.url, model="other", max_tokens=8)
+        r = preannotate(sqlite_store, "p", "llm", config=cfg, options=ALLOW)
+    assert r.errors[0].reason == "llm: the answer was cut at max_tokens (8); raise it"

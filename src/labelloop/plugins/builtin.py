@@ -76,7 +76,7 @@ def register_backends(register: RegisterBackend) -> None:
         "llm",
         "labelloop.backends.llm:create",
         description="chat LLM over an OpenAI-compatible endpoint, or SmolLM2-135M in-process (llama.cpp)",
-        example_config={"few_shot": 2, "max_tokens": 128},
+        example_config={"controls": ["sentiment"], "few_shot": 2, "max_tokens": 32},
     )
     register(
         "http",

@@ -9,6 +9,7 @@ Config (``{}`` runs the embedded default):
   holding its API key (read at setup; the key itself never sits in a config).
 * ``constraint``: ``json_schema`` (OpenAI ``response_format``), ``json_object`` (llama.cpp
   servers: ``response_format`` with ``schema``), ``grammar`` (a GBNF grammar) or ``none``.
+* ``controls``: only these controls of the schema (default: every text control it can do).
 * ``few_shot``: examples per prompt, picked by similarity (:mod:`.examples`) from the project's
   submitted labels (``fit``) and the config's ``examples``.
 * ``timeout_s``, ``retries``, ``requests_per_s``, ``max_response_bytes``, ``max_tokens``;
@@ -89,6 +90,7 @@ class LlmConfig(BaseModel):
     api_key_env: str | None = None
     constraint: Literal["json_schema", "json_object", "grammar", "none"] = "json_schema"
     logprobs: bool = True
+    controls: list[str] | None = None
     few_shot: Annotated[int, Field(ge=0, le=32)] = 4
     examples: list[_ConfigExample] = Field(default_factory=list)
     max_tokens: Annotated[int, Field(ge=8, le=8192)] = 256
@@ -251,7 +253,10 @@ class LlmBackend(BaseBackend):
     def predict_one(self, item: Item, schema: LabelSchema, controls: Sequence[Control]) -> BackendOutput:
         """Ask the model about one item (one request per text field its controls target)."""
         groups: dict[str, list[Control]] = {}
+        only = self.config.controls
         for c in controls:
+            if only is not None and c.name not in only:
+                continue
             groups.setdefault(c.target, []).append(c)
         value: list[dict[str, Any]] = []
         scores: list[float] = []
@@ -275,7 +280,12 @@ class LlmBackend(BaseBackend):
                 value += to_regions(answer, ctls, text)
             except ValueError as exc:
                 self._stats["errors"] += 1
-                msg = str(exc) if not isinstance(exc, json.JSONDecodeError) else "the model's answer is not JSON"
+                if not isinstance(exc, json.JSONDecodeError):
+                    msg = str(exc)
+                elif result.truncated:
+                    msg = f"the answer was cut at max_tokens ({self.config.max_tokens}); raise it"
+                else:
+                    msg = "the model's answer is not JSON"
                 return self.fail(item, f"llm: {msg}")
             score = label_confidence(result, label_values(answer, ctls))
             if score is not None:

@@ -50,12 +50,14 @@ class ChatResult:
         prompt_tokens: Tokens in the prompt (0 when not reported).
         completion_tokens: Tokens generated.
         logprobs: ``(token text, log-probability)`` per generated token, or None.
+        truncated: Generation stopped at the token limit (``finish_reason`` "length").
     """
 
     content: str
     prompt_tokens: int
     completion_tokens: int
     logprobs: list[tuple[str, float]] | None = None
+    truncated: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form (for the cache)."""
@@ -64,6 +66,7 @@ class ChatResult:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "logprobs": self.logprobs,
+            "truncated": self.truncated,
         }
 
     @classmethod
@@ -75,6 +78,7 @@ class ChatResult:
             int(data["prompt_tokens"]),
             int(data["completion_tokens"]),
             [(str(t), float(p)) for t, p in lp] if lp is not None else None,
+            bool(data.get("truncated", False)),
         )
 
 
@@ -119,7 +123,11 @@ def parse_completion(payload: Any) -> ChatResult:
             if not all(math.isfinite(p) for _, p in logprobs):
                 logprobs = [(t, p if math.isfinite(p) else -1e4) for t, p in logprobs]
         return ChatResult(
-            content, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), logprobs
+            content,
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
+            logprobs,
+            choice.get("finish_reason") == "length",
         )
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         raise EndpointError("the endpoint's answer is not a chat completion") from None
