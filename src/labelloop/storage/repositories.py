@@ -5,6 +5,7 @@ Rows map to the domain types of :mod:`labelloop.core`; nothing above storage see
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from labelloop.core import (
 )
 from labelloop.errors import Conflict, NotFound
 from labelloop.storage import tables as t
-from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, record_inserted
+from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, normal, record_inserted
 from labelloop.storage.tables_provenance import item_holds
 
 __all__ = ["BlobRow", "ImportRepo", "ItemRepo", "ItemRow", "LabelRepo", "ProjectRepo", "item_row", "now"]
@@ -268,7 +269,12 @@ class ItemRepo:
             key, digest, _, meta, source = rows[i]
             made = when_iso if created_at is None else created_at[i].astimezone(UTC).isoformat()
             by = created_by if isinstance(created_by, str) else created_by[i]
-            values.append([item_id, project_id, key, digest, loads(meta), source, import_id, made, by])
+            # Only numbers need normalising, and only a meta with a float or a long integer has any
+            # that change (the other columns are ids, text and hex): skip the walk for the rest.
+            meta_obj = loads(meta)
+            if "." in meta or "e" in meta or "E" in meta or _LONG_DIGITS.search(meta):
+                meta_obj = normal(meta_obj)
+            values.append([item_id, project_id, key, digest, meta_obj, source, import_id, made, by])
         if not values:
             return
         ProvenanceRepo(self.conn).record_rows(
@@ -278,6 +284,7 @@ class ItemRepo:
             actor=batch_actor(v[-1] for v in values),
             project_id=project_id,
             subject={"import_id": import_id},
+            normalised=True,
         )
 
     def get(self, project_id: int, item_id: int) -> Item:
@@ -341,6 +348,9 @@ def _not_held() -> Any:
     """Items that no hold keeps from annotators and backends."""
     h = item_holds
     return ~select(h.c.item_id).where(h.c.item_id == t.items.c.id).exists()
+
+
+_LONG_DIGITS = re.compile(r"\d{16}")  # an integer that a jsonb round trip may change
 
 
 def _dumps(value: Any) -> str:
