@@ -194,3 +194,34 @@ def test_numbers_that_jsonb_rewrites_still_verify(store: Store, text_schema: Lab
         tx.labels.add_suggestions(p.id, [NewSuggestion(ids[0], [{"id": "a", "v": odd}], "b", "1", 1)])
     report = verify(store, "n")
     assert report.ok, report.problems
+
+
+@pytest.mark.parametrize("process_min_bytes", [None, 0], ids=["thread", "helper-process"])
+def test_manifest_import_with_varied_meta_verifies(
+    store: Store, text_schema: LabelSchema, tmp_path: Path, process_min_bytes: int | None
+) -> None:
+    """Metas are digested from their serialised form on the import path: any shape must verify."""
+    import json
+
+    from labelloop.services.ingest import ImportLimits, import_source
+
+    with store.transaction() as tx:
+        tx.projects.create("m", text_schema, "user:a")
+    metas = [
+        {"z": 1, "a": {"y": [1, 2], "b": "中文 ✓"}},
+        {"licence": "CC0-1.0", "score": 0.5},
+        {"big": 12345678901234567890, "neg0": -0.0, "e": 1e20},
+        {},
+        {"text": "ends with e", "n": 3},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        "".join(json.dumps({"text": f"t{i}", "meta": m}, ensure_ascii=False) + "\n" for i, m in enumerate(metas)),
+        encoding="utf-8",
+    )
+    report = import_source(
+        store, "m", manifest, actor="user:a", limits=ImportLimits(process_min_bytes=process_min_bytes)
+    )
+    assert report.items == len(metas)
+    result = verify(store, "m")
+    assert result.ok, result.problems

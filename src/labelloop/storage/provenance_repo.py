@@ -234,15 +234,21 @@ class ProvenanceRepo:
     ) -> Event | None:
         """Append one event for a batch of rows just written (values in :data:`ROW_COLUMNS` order).
 
-        ``normalised=True`` says the values already went through :func:`normal`.
+        ``normalised=True`` says the values already went through :func:`normal` (values may
+        then hold ``orjson.Fragment`` objects: JSON already in canonical form).
         """
         if not rows:
             return None
-        ordered = (
-            rows if all(a[0] < b[0] for a, b in itertools.pairwise(rows)) else sorted(rows, key=lambda r: int(r[0]))
-        )
+        ids = [int(r[0]) for r in rows]
+        if all(a < b for a, b in itertools.pairwise(ids)):
+            ordered = rows
+            # strictly increasing, and as many as the span: one contiguous run (the bulk-import case)
+            ranges = [[ids[0], ids[-1]]] if ids[-1] - ids[0] + 1 == len(ids) else id_ranges(ids)
+        else:
+            ordered = sorted(rows, key=lambda r: int(r[0]))
+            ranges = id_ranges(ids)
         count, digest = rows_digest(ordered, normalised=normalised)
-        subj = {"table": table, "ids": id_ranges(int(r[0]) for r in ordered), **(subject or {})}
+        subj = {"table": table, "ids": ranges, **(subject or {})}
         return self.append(
             kind,
             actor=actor,

@@ -261,27 +261,27 @@ class ItemRepo:
     ) -> None:
         """One provenance event for the items just inserted (values in ``ROW_COLUMNS["items"]`` order)."""
         when_iso = when_utc.astimezone(UTC).isoformat()
-        loads = orjson.loads
-        values = []
-        for i, item_id in enumerate(ids):
-            if item_id is None:
-                continue
-            key, digest, _, meta, source = rows[i]
-            made = when_iso if created_at is None else created_at[i].astimezone(UTC).isoformat()
-            by = created_by if isinstance(created_by, str) else created_by[i]
-            # Only numbers need normalising, and only a meta with a float or a long integer has any
-            # that change (the other columns are ids, text and hex): skip the walk for the rest.
-            meta_obj = loads(meta)
-            if "." in meta or "e" in meta or "E" in meta or _LONG_DIGITS.search(meta):
-                meta_obj = normal(meta_obj)
-            values.append([item_id, project_id, key, digest, meta_obj, source, import_id, made, by])
+        kept = [(i, item_id, rows[i]) for i, item_id in enumerate(ids) if item_id is not None]
+        if created_at is None and isinstance(created_by, str):
+            values = [
+                [item_id, project_id, r[0], r[1], _canonical_meta(r[3]), r[4], import_id, when_iso, created_by]
+                for _, item_id, r in kept
+            ]
+            actor = created_by
+        else:
+            values = []
+            for i, item_id, r in kept:
+                made = when_iso if created_at is None else created_at[i].astimezone(UTC).isoformat()
+                by = created_by if isinstance(created_by, str) else created_by[i]
+                values.append([item_id, project_id, r[0], r[1], _canonical_meta(r[3]), r[4], import_id, made, by])
+            actor = batch_actor(v[-1] for v in values)
         if not values:
             return
         ProvenanceRepo(self.conn).record_rows(
             "import",
             "items",
             values,
-            actor=batch_actor(v[-1] for v in values),
+            actor=actor,
             project_id=project_id,
             subject={"import_id": import_id},
             normalised=True,
@@ -353,6 +353,17 @@ def _not_held() -> Any:
 _LONG_DIGITS = re.compile(r"\d{16}")  # an integer that a jsonb round trip may change
 
 
+def _canonical_meta(meta: str) -> Any:
+    """An item's meta JSON (written with sorted keys by :func:`item_row`) for a provenance digest.
+
+    Only numbers need normalising for the digest, and only a float or a long integer can change
+    in a database round trip: a meta with neither goes in as it is, already canonical.
+    """
+    if "." in meta or "e" in meta or "E" in meta or _LONG_DIGITS.search(meta):
+        return normal(orjson.loads(meta))
+    return orjson.Fragment(meta)
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
 
@@ -370,7 +381,8 @@ def item_row(new: NewItem) -> ItemRow:
         ('{}', 'm.jsonl:1')
     """
     data = _dumps({name: ref.to_json() for name, ref in new.data.items()})
-    return (new.key, new.content_hash, data, _dumps(new.meta) if new.meta else "{}", new.source)
+    meta = orjson.dumps(new.meta, option=orjson.OPT_SORT_KEYS).decode("utf-8") if new.meta else "{}"
+    return (new.key, new.content_hash, data, meta, new.source)
 
 
 def _item(row: Row[Any]) -> Item:

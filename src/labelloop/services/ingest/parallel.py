@@ -12,6 +12,7 @@ stopping it at any moment leaves nothing behind. Errors in the helper are raised
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import struct
@@ -78,7 +79,12 @@ def _receive(inp: IO[bytes]) -> object:
 
 
 def run_helper(inp: IO[bytes], out: IO[bytes]) -> None:
-    """Body of the helper process: send each prepared batch, then ``None``; or the failure."""
+    """Body of the helper process: send each prepared batch, then ``None``; or the failure.
+
+    The cyclic garbage collector is off: the helper makes millions of short-lived, acyclic
+    objects, and its collections would cost more than the parsing (the process is short-lived).
+    """
+    gc.disable()
     try:
         manifest, schema_json, limits = cast(tuple[str, dict[str, Any], ImportLimits], _receive(inp))
         path = Path(manifest)
