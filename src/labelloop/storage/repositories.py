@@ -274,7 +274,7 @@ class ItemRepo:
                 made = when_iso if created_at is None else created_at[i].astimezone(UTC).isoformat()
                 by = created_by if isinstance(created_by, str) else created_by[i]
                 values.append([item_id, project_id, r[0], r[1], _canonical_meta(r[3]), r[4], import_id, made, by])
-            actor = batch_actor(v[-1] for v in values)
+            actor = batch_actor(v[-1] for v in values) if values else ""
         if not values:
             return
         ProvenanceRepo(self.conn).record_rows(
