@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from labelloop.core import ImportReport, ItemError, LabelSchema, MediaRef, NewItem
-from labelloop.errors import FormatError, LabelloopError
+from labelloop.errors import FormatError
 from labelloop.services._gc import without_gc
 from labelloop.services.native import JSONL, NativeReport, _lines, _Restorer, item_batches, read_header
 from labelloop.storage import BlobRow, Store, UnitOfWork
@@ -130,22 +130,14 @@ def import_native(
             report = importer.report
             report.import_id = import_id
             report.blobs_new = len(importer.new_blobs)
-            tx.imports.add_errors(import_id, report.errors)
-            tx.imports.finish(
-                import_id,
-                status="committed",
-                items=report.items,
-                duplicates=report.duplicates,
-                errors=len(report.errors),
-            )
+            tx.imports.commit(import_id, report)
         _drop_orphans(store, importer.new_blobs)
         return report
     except BaseException as exc:
         if importer is not None:
             _drop_orphans(store, importer.new_blobs)
-        message = str(exc) if isinstance(exc, LabelloopError) else f"{type(exc).__name__}: {exc}"
         with store.transaction() as tx:
-            tx.imports.finish(import_id, status="failed", items=0, duplicates=0, errors=0, message=message[:2000])
+            tx.imports.fail(import_id, exc)
         if isinstance(exc, KeyError | TypeError | ValueError):
             raise FormatError(f"{path.name}: malformed export ({exc!r})") from exc
         raise

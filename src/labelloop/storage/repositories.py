@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from labelloop.core import (
     Annotation,
     AnnotationStatus,
+    ImportReport,
     Item,
     ItemError,
     LabelSchema,
@@ -32,7 +33,7 @@ from labelloop.core import (
     ReviewVerdict,
     Suggestion,
 )
-from labelloop.errors import Conflict, NotFound
+from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.storage import tables as t
 from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, normal, record_inserted
 from labelloop.storage.tables_provenance import item_holds
@@ -690,6 +691,22 @@ class ImportRepo:
                 status=status, items=items, duplicates=duplicates, errors=errors, message=message, finished_at=now()
             )
         )
+
+    def commit(self, import_id: int, report: ImportReport) -> None:
+        """Close a successful import: its per-item errors, its counts, status ``committed``."""
+        self.add_errors(import_id, report.errors)
+        self.finish(
+            import_id,
+            status="committed",
+            items=report.items,
+            duplicates=report.duplicates,
+            errors=len(report.errors),
+        )
+
+    def fail(self, import_id: int, exc: BaseException) -> None:
+        """Close an import that was rolled back, with what stopped it (a generic line for bugs)."""
+        message = str(exc) if isinstance(exc, LabelloopError) else f"{type(exc).__name__}: {exc}"
+        self.finish(import_id, status="failed", items=0, duplicates=0, errors=0, message=message[:2000])
 
     def add_errors(self, import_id: int, errors: Sequence[ItemError]) -> None:
         """Record per-item errors of an import."""

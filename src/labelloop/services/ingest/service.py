@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from labelloop.core import ImportReport, ItemError, LabelSchema, NewAnnotation, NewSuggestion
-from labelloop.errors import InputRejected, LabelloopError
+from labelloop.errors import InputRejected
 from labelloop.formats import IMPORTERS
 from labelloop.services._gc import without_gc
 from labelloop.services.desensitise import HOLD_PENDING
@@ -269,22 +269,14 @@ def import_source(
             report = run.report
             report.import_id = import_id
             report.blobs_new = len(run.new_blobs)
-            tx.imports.add_errors(import_id, report.errors)
-            tx.imports.finish(
-                import_id,
-                status="committed",
-                items=report.items,
-                duplicates=report.duplicates,
-                errors=len(report.errors),
-            )
+            tx.imports.commit(import_id, report)
         run.drop_orphan_blobs()
         return report
     except BaseException as exc:
         if run is not None:
             run.drop_orphan_blobs()
-        message = str(exc) if isinstance(exc, LabelloopError) else f"{type(exc).__name__}: {exc}"
         with store.transaction() as tx:
-            tx.imports.finish(import_id, status="failed", items=0, duplicates=0, errors=0, message=message[:2000])
+            tx.imports.fail(import_id, exc)
         raise
     finally:
         if tmp is not None:
