@@ -268,7 +268,14 @@ def test_report_with_two_annotators_slices_and_an_extra_section(store: Store, tm
     assert rep["agreement"]["topic"]["percent"]["value"] == pytest.approx(4 / 6)
     assert rep["agreement"]["ents"]["mean_pair_f1"] == 0.0
     assert rep["confusion"]["topic"]["reference"] == "gold" and rep["confusion"]["topic"]["n"] == 2
-    assert rep["sections"] == {"bias audit": {"groups": {"en": 0.1}}, "notes": {"k": 1}}
+    assert rep["sections"]["bias audit"] == {"groups": {"en": 0.1}} and rep["sections"]["notes"] == {"k": 1}
+    # the built-in bias audit: topic labels across the 'slice' meta values, and each annotator vs the rest
+    bias = rep["sections"]["bias"]["topic"]
+    (by_slice,) = bias["slices"]
+    assert by_slice["attribute"] == "slice" and sorted(by_slice["slices"]) == ["de", "en"]
+    assert sorted(by_slice["labels"]) == ["a", "b"] and sum(map(sum, by_slice["counts"])) == 12
+    assert {a["annotator"] for a in bias["annotators"]} <= {"x", "y"}
+    assert "ents" not in rep["sections"]["bias"]  # spans are not classifications
     js, page = write_report(rep, tmp_path / "r")
     assert json.loads(js.read_text())["project"] == "p" and "<svg" in page.read_text()
 

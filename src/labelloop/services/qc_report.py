@@ -41,6 +41,7 @@ from labelloop.core.schema import ControlKind
 from labelloop.quality.aggregation import MajorityVote
 from labelloop.quality.agreement import fleiss_kappa, krippendorff_alpha, percent_agreement
 from labelloop.quality.annotators import Labelled, score_annotators, value_score
+from labelloop.quality.bias import BiasRecord, bias_audit
 from labelloop.quality.error_analytics import Cell, error_distribution
 from labelloop.quality.report_html import render_html
 from labelloop.quality.rules import parse_qc_config
@@ -191,6 +192,38 @@ def _confusion(schema: LabelSchema, g: _Gathered, gold: Mapping[int, list[dict[s
     return out
 
 
+def _bias(schema: LabelSchema, g: _Gathered, gold: Mapping[int, list[dict[str, Any]]], slice_by: str) -> dict[str, Any]:
+    """Bias audit of each single-label classification control.
+
+    Labels across the ``slice_by`` slices, each annotator against the rest, and error rates
+    (against gold) per slice; see :func:`labelloop.quality.bias.bias_audit`.
+    """
+    out: dict[str, Any] = {}
+    for ctl in schema.controls:
+        if ctl.kind != ControlKind.CLASSIFICATION or ctl.multi:
+            continue
+        records = []
+        for r in g.records:
+            lab = _first_class(r.value, ctl.name)
+            if lab is None:
+                continue
+            truth = _first_class(gold[r.item_id], ctl.name) if r.item_id in gold else None
+            records.append(
+                BiasRecord(
+                    r.item_id,
+                    lab,
+                    {slice_by: g.slices.get(r.item_id, "(all)")},
+                    r.annotator,
+                    None if truth is None else lab == truth,
+                )
+            )
+        if records:
+            out[ctl.name] = bias_audit(records, [slice_by]).to_dict()
+        else:
+            out[ctl.name] = {"reason": "no submitted label of this control yet"}
+    return out
+
+
 def _section(v: Mapping[str, Any] | _ToDict) -> dict[str, Any]:
     return dict(v) if isinstance(v, Mapping) else v.to_dict()
 
@@ -250,7 +283,10 @@ def qc_report(
         "agreement": _agreement(p.schema, g.records),
         "confusion": _confusion(p.schema, g, gold),
         "findings": listed,
-        "sections": {k: _section(v) for k, v in (extra_sections or {}).items()},
+        "sections": {
+            "bias": _bias(p.schema, g, gold, cfg.slice_by),
+            **{k: _section(v) for k, v in (extra_sections or {}).items()},
+        },
     }
 
 
