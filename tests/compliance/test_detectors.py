@@ -55,8 +55,20 @@ def test_cn_id_future_birth_date_rejected() -> None:
         ("银联6212260200106542318", []),  # 19 digits, Luhn fails
         ("card 4111111111111112", []),  # Luhn fails
         ("card 4111 1111-1111 1111", []),  # mixed separators
-        ("card 411111111111", []),  # 12 digits
+        ("card 411111111111", []),  # 12 digits, Luhn-valid but not a Maestro prefix
         ("0000000000000000", []),  # one repeated digit
+        # Maestro: 12 digits, bare or grouped 4-4-4, Luhn-valid, prefix 50 or 56-69
+        ("Card number 502009281598 was declined.", ["502009281598"]),
+        ("卡号：676363606077", ["676363606077"]),
+        ("card 5020 0928 1598 ok", ["5020 0928 1598"]),
+        ("card 6304-6717-2312", ["6304-6717-2312"]),
+        ("maestro 6759 6498 2643 8453", ["6759 6498 2643 8453"]),
+        ("card 502009281599", []),  # 12 digits, Luhn fails
+        ("card 5020 0928-1598", []),  # mixed separators
+        ("order 202403150007 shipped", []),  # Luhn-valid order number, no card prefix
+        ("invoice 2024-0315-0007", []),  # Luhn-valid invoice id, no card prefix
+        ("ref 50200928159", []),  # 11 digits
+        ("date 2024-03-15 12:00", []),
     ],
 )
 def test_bank_card(text: str, expected: list[str]) -> None:
@@ -75,6 +87,36 @@ def test_bank_card(text: str, expected: list[str]) -> None:
         ("ticket 12812345678", []),  # no 12x mobile prefix
         ("138123456789", []),  # 12 digits
         ("order 0101234567", []),  # bare landline without separator
+        # North American formats, with extensions
+        ("call (555) 123-4567 x890 now", ["(555) 123-4567 x890"]),
+        ("call +1-555-123-4567x12 now", ["+1-555-123-4567x12"]),
+        ("call 555.123.4567 now", ["555.123.4567"]),
+        ("call 001-555-123-4567 now", ["001-555-123-4567"]),
+        ("call +1 (555) 123-4567 now", ["+1 (555) 123-4567"]),
+        ("call 1-800-555-1234 now", ["1-800-555-1234"]),
+        ("call 555 123 4567 ext. 42 now", ["555 123 4567 ext. 42"]),
+        # Chinese numbers with +86, 0086, (+86) and separators
+        ("手机+86 138 1234 5678。", ["+86 138 1234 5678"]),
+        ("手机(+86)138-1234-5678", ["(+86)138-1234-5678"]),
+        ("手机(+86) 13812345678", ["(+86) 13812345678"]),
+        ("手机0086-13812345678", ["0086-13812345678"]),
+        ("电话+86-10-62345678", ["+86-10-62345678"]),
+        ("电话+86 (10) 6234 5678", ["+86 (10) 6234 5678"]),
+        ("电话(+86)755-22345678", ["(+86)755-22345678"]),
+        ("电话0755 2234 5678", ["0755 2234 5678"]),
+        ("电话010-62345678-123", ["010-62345678-123"]),
+        # Not phones: dates, order numbers, invoice ids, other identifiers
+        ("order 5551234567 shipped", []),  # bare ten digits
+        ("order #5551234567", []),
+        ("order 2024-01-15", []),
+        ("date 2023.10.12", []),
+        ("at 2024-03-15 12:30:45", []),
+        ("invoice INV-2024-000123", []),
+        ("invoice 20240315-123456", []),
+        ("ref 20231012-0001", []),
+        ("SSN 123-45-6789", []),
+        ("version 1.2.3.4", []),
+        ("area 155-123-4567", []),  # NANP area codes never start with 0 or 1
     ],
 )
 def test_phone(text: str, expected: list[str]) -> None:

@@ -1,4 +1,8 @@
-"""Bank card numbers: 13–19 digits, optionally grouped by spaces or dashes, Luhn-valid.
+"""Bank card numbers: 12–19 digits, optionally grouped by spaces or dashes, Luhn-valid.
+
+Luhn is the gate for every length. Twelve-digit numbers are only issued by Maestro, so a
+12-digit value must also start with a Maestro issuer prefix (``50``, ``56``–``69``): a bare
+Luhn-valid 12-digit order number such as ``411111111111`` is not a card.
 
 Example:
     >>> luhn_ok("4111111111111111")
@@ -9,18 +13,25 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 from labelloop.compliance.pii._base import LEFT, PRIORITY_CHECKSUM, RIGHT, RegexRecognizer
 
 __all__ = ["BankCardRecognizer", "luhn_ok"]
 
-# Groups of four (Visa, Mastercard, UnionPay 16/19), Amex 4-6-5, Diners 4-6-4, or plain digits.
+# Groups of four (Visa, Mastercard, UnionPay 16/19, Maestro 12 as 4-4-4), Amex 4-6-5,
+# Diners 4-6-4, or plain digits.
 # A separator, when used, must be the same kind throughout (checked in the validator).
 _PATTERN = (
     LEFT
-    + r"(?P<v>\d{4}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,3})?|\d{4}[ -]\d{6}[ -]\d{4,5}|\d{13,19})"
+    + r"(?P<v>\d{4}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,3})?|\d{4}[ -]\d{6}[ -]\d{4,5}|\d{12,19})"
     + r"(?![0-9A-Za-z]|[ -]\d)"
     + RIGHT
 )
+
+
+#: Maestro issuer identification numbers (the only cards issued with 12 digits).
+_MAESTRO_12 = re.compile(r"5[06-9]|6\d")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -46,7 +57,9 @@ def _validate(value: str) -> float | None:
     if len(seps) > 1:
         return None
     digits = value.replace(" ", "").replace("-", "")
-    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1 or not luhn_ok(digits):
+    if not 12 <= len(digits) <= 19 or len(set(digits)) == 1 or not luhn_ok(digits):
+        return None
+    if len(digits) == 12 and not _MAESTRO_12.match(digits):
         return None
     return 1.0
 

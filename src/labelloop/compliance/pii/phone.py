@@ -1,12 +1,14 @@
 """Phone numbers: Chinese mobile and landline numbers, and North American numbers.
 
-* Mobile: ``1[3-9]`` + 9 digits, optionally ``+86``/``0086`` and grouped ``3-4-4`` with a
-  space or dash.
+* Mobile: ``1[3-9]`` + 9 digits, optionally ``+86``/``0086``/``(+86)`` and grouped ``3-4-4``
+  with a space or dash.
 * Landline: area code ``0`` + 2–3 digits, then 7–8 digits. A separator or parentheses is
-  required (``010-12345678``, ``(0755)1234567``, ``+86 10 12345678``); a bare run of 11–12
-  digits is too ambiguous.
+  required (``010-12345678``, ``(0755)1234567``, ``+86 10 12345678``, ``+86 (10) 1234 5678``);
+  a bare run of 11–12 digits is too ambiguous.
 * North American (NANP): ``(555) 123-4567``, ``555.123.4567``, ``+1-555-123-4567``,
-  ``001-555-123-4567``, optional extension ``x123``.
+  ``001-555-123-4567``, optional extension ``x123``. The area code must start with 2–9; the
+  exchange may be any three digits, as in the ``555-123-4567`` people write. A bare run of
+  ten digits is not matched: without separators it cannot be told from an order number.
 
 Example:
     >>> [f.recognizer for f in PhoneRecognizer().find("电话13812345678或010-62345678")]
@@ -19,14 +21,17 @@ from labelloop.compliance.pii._base import LEFT, PRIORITY_STRUCTURED, RIGHT, Fin
 
 __all__ = ["PhoneRecognizer"]
 
-_CN_PREFIX = r"(?:(?:\+|00)86[ -]?)?"
+_CN_CC = r"(?:(?:\+|00)86[ -]?|\((?:\+|00)86\)[ -]?)"
+_CN_PREFIX = _CN_CC + "?"
 _MOBILE = LEFT + r"(?P<v>" + _CN_PREFIX + r"1[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4}))" + RIGHT
 _LANDLINE = (
-    r"(?<![0-9A-Za-z+])(?P<v>(?:(?:\+|00)86[ -]?[1-9]\d{1,2}[ -]|\(0[1-9]\d{1,2}\)[ -]?|0[1-9]\d{1,2}[ -])"
+    r"(?<![0-9A-Za-z+])(?P<v>(?:"
+    + _CN_CC
+    + r"(?:[1-9]\d{1,2}[ -]|\([1-9]\d{1,2}\)[ -]?)|\(0[1-9]\d{1,2}\)[ -]?|0[1-9]\d{1,2}[ -])"
     r"[2-9]\d{2,3}[ -]?\d{4}(?:-\d{1,4})?)" + RIGHT
 )
 _NANP = (
-    r"(?<![0-9A-Za-z+(])(?P<v>(?:(?:\+1|001|1)[ .-]?)?(?:\([2-9]\d{2}\)[ ]?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}"
+    r"(?<![0-9A-Za-z+(])(?P<v>(?:(?:\+1|001|1)[ .-]?)?(?:\([2-9]\d{2}\)[ ]?|[2-9]\d{2}[ .-])\d{3}[ .-]\d{4}"
     r"(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?)" + RIGHT
 )
 
