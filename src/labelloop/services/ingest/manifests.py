@@ -24,7 +24,7 @@ from labelloop.services.ingest.candidates import Candidate, FileRef
 from labelloop.services.ingest.lines import LineTooLong, iter_lines
 from labelloop.services.ingest.paths import safe_join
 
-__all__ = ["read_csv", "read_jsonl"]
+__all__ = ["read_csv", "read_jsonl", "read_manifest"]
 
 _RESERVED = {"key", "id", "meta", "annotations", "suggestions", "data"}
 
@@ -179,3 +179,11 @@ def read_csv(
             yield _to_candidate(obj, media, root, f"{name}:{line}", line, name, plain)
         except InputRejected as exc:
             yield ItemError(name, f"expected {exc.expected}, got {exc.got}", line=line)
+
+
+def read_manifest(
+    f: BinaryIO, *, name: str, root: Path, schema: LabelSchema, max_line_bytes: int
+) -> Iterator[Candidate | ItemError]:
+    """Read a manifest as CSV (``.csv``/``.tsv``) or JSONL (anything else), by its name."""
+    reader = read_csv if name.lower().endswith((".csv", ".tsv")) else read_jsonl
+    return reader(f, name=name, root=root, schema=schema, max_line_bytes=max_line_bytes)

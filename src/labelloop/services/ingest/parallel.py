@@ -18,15 +18,14 @@ import pickle
 import struct
 import subprocess
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any, cast
 
-from labelloop.core import ItemError, LabelSchema, Medium
+from labelloop.core import LabelSchema, Medium
 from labelloop.errors import LabelloopError
-from labelloop.services.ingest.candidates import Candidate
-from labelloop.services.ingest.manifests import read_csv, read_jsonl
+from labelloop.services.ingest.manifests import read_manifest
 from labelloop.services.ingest.prepare import ImportLimits, Prepared, Preparer
 
 __all__ = ["HelperFailed", "prepared_in_process", "run_helper", "suits_process"]
@@ -49,11 +48,6 @@ def suits_process(schema: LabelSchema, manifest_bytes: int, limits: ImportLimits
     if threshold is None or manifest_bytes < threshold:
         return False
     return all(m.kind == Medium.TEXT for m in schema.media)
-
-
-def _entries(f: Any, manifest: Path, schema: LabelSchema, limits: ImportLimits) -> Iterator[Candidate | ItemError]:
-    reader = read_csv if manifest.name.lower().endswith((".csv", ".tsv")) else read_jsonl
-    return reader(f, name=manifest.name, root=manifest.parent, schema=schema, max_line_bytes=limits.max_line_bytes)
 
 
 _LENGTH = struct.Struct("<Q")
@@ -91,7 +85,9 @@ def run_helper(inp: IO[bytes], out: IO[bytes]) -> None:
         schema = LabelSchema.model_validate(schema_json)
         preparer = Preparer(schema, limits, blobs=None)
         with path.open("rb") as f:
-            entries = _entries(f, path, schema, limits)
+            entries = read_manifest(
+                f, name=path.name, root=path.parent, schema=schema, max_line_bytes=limits.max_line_bytes
+            )
             while batch := list(islice(entries, limits.batch_size)):
                 _send(out, preparer.prepare(batch, f.tell()))
         _send(out, None)

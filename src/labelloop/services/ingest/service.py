@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from itertools import islice
 from pathlib import Path
-from typing import BinaryIO
 
 from labelloop.core import ImportReport, ItemError, LabelSchema, NewAnnotation, NewSuggestion
 from labelloop.errors import InputRejected
@@ -27,7 +26,7 @@ from labelloop.services.desensitise import SETTING as COMPLIANCE_SETTING
 from labelloop.services.ingest.archive import extract_zip, is_zip
 from labelloop.services.ingest.candidates import Candidate, FileRef
 from labelloop.services.ingest.folder import iter_files, read_folder
-from labelloop.services.ingest.manifests import read_csv, read_jsonl
+from labelloop.services.ingest.manifests import read_manifest
 from labelloop.services.ingest.parallel import prepared_in_process, suits_process
 from labelloop.services.ingest.prepare import ImportLimits, Prepared, Preparer
 from labelloop.storage import Store, UnitOfWork
@@ -152,13 +151,6 @@ def _count(batches: Iterator[list[Candidate | ItemError]]) -> Iterator[tuple[lis
         yield batch, done
 
 
-def _manifest_reader(
-    f: BinaryIO, name: str, root: Path, schema: LabelSchema, limits: ImportLimits
-) -> Iterator[Candidate | ItemError]:
-    reader = read_csv if name.lower().endswith((".csv", ".tsv")) else read_jsonl
-    return reader(f, name=name, root=root, schema=schema, max_line_bytes=limits.max_line_bytes)
-
-
 def _format_entries(fmt: str, root: Path, schema: LabelSchema) -> Iterator[Candidate | ItemError]:
     """Candidates from a dataset-format importer; its labels become annotations of ``external:<fmt>``."""
     for got in IMPORTERS[fmt](root, schema):
@@ -251,7 +243,9 @@ def import_source(
             elif manifest is not None:
                 total = manifest.stat().st_size
                 with manifest.open("rb") as f:
-                    entries = _manifest_reader(f, manifest.name, root, proj.schema, limits)
+                    entries = read_manifest(
+                        f, name=manifest.name, root=root, schema=proj.schema, max_line_bytes=limits.max_line_bytes
+                    )
                     batches = (run.prepare(b, f.tell()) for b in _batched(entries, limits.batch_size))
                     for prepared in _pipelined(batches):
                         run.write(proj.id, import_id, prepared, actor)
