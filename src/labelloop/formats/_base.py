@@ -352,10 +352,12 @@ def fmt_num(v: float) -> str:
         >>> fmt_num(3.0), fmt_num(0.1), fmt_num(5e-05)
         ('3', '0.1', '0.00005')
     """
-    f = float(v)
-    if f.is_integer() and abs(f) < 1e15:
-        return str(int(f))
-    s = repr(f)
+    s = repr(float(v))
+    if s.endswith(".0"):  # an integral value below 1e16
+        return "0" if s == "-0.0" else s[:-2]
     if "e" in s or "E" in s:
+        f = float(v)
+        if f.is_integer():
+            return str(int(f))
         s = f"{f:.20f}".rstrip("0").rstrip(".")
     return s

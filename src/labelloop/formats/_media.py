@@ -11,12 +11,14 @@ import mimetypes
 import os
 import re
 import shutil
-from pathlib import Path, PurePosixPath
+import stat
+import sys
+from pathlib import Path
 
 from labelloop.core import Item, MediaRef
 from labelloop.formats._base import MediaPath
 
-__all__ = ["MediaWriter", "image_size", "probe_image"]
+__all__ = ["MediaWriter", "copy_file", "image_size", "probe_image", "write_new"]
 
 _EXT = {
     "image/png": ".png",
@@ -26,14 +28,55 @@ _EXT = {
     "image/tiff": ".tif",
     "image/gif": ".gif",
 }
+# sendfile(2) between two regular files: Linux only (macOS wants a socket as the target).
+_SENDFILE_FILES = sys.platform.startswith("linux")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def _safe_stem(key: str | None) -> str:
     if not key:
         return ""
-    stem = PurePosixPath(key.replace("\\", "/")).stem
+    name = key.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    stem = name[:dot] if 0 < dot < len(name) - 1 else name  # as PurePosixPath(key).stem
     return _UNSAFE.sub("_", stem).strip("._")[:100]
+
+
+def copy_file(src: str | Path, dest: str | Path) -> None:
+    """Copy ``src`` to a new file ``dest`` in the kernel (``sendfile``), refusing to overwrite.
+
+    A few system calls and no Python file objects: about five times faster than
+    :func:`shutil.copyfile` for the small files datasets are made of. ``dest`` is created with
+    ``O_EXCL``, so an existing file (or a planted symbolic link) is never written through.
+
+    Raises:
+        OSError: when ``src`` cannot be read or ``dest`` cannot be created.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (d / "a").write_bytes(b"abc")
+        >>> copy_file(d / "a", d / "b"); (d / "b").read_bytes()
+        b'abc'
+    """
+    if not _SENDFILE_FILES:
+        with Path(src).open("rb") as fi, Path(dest).open("xb") as fo:
+            shutil.copyfileobj(fi, fo)
+        return
+    fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fout = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            size, offset = os.fstat(fin).st_size, 0
+            while sent := os.sendfile(fout, fin, offset, max(size - offset, 1 << 20)):
+                offset += sent
+        except BaseException:
+            os.close(fout)
+            os.unlink(dest)  # noqa: PTH108  (no partial copy is left behind; str paths, no pathlib cost)
+            raise
+        os.close(fout)
+    finally:
+        os.close(fin)
 
 
 def probe_image(path: Path) -> tuple[int, int]:
@@ -60,6 +103,24 @@ def image_size(ref: MediaRef, path: Path) -> tuple[int, int]:
     return probe_image(path)
 
 
+def write_new(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to a new file ``path`` (``O_EXCL``: never through an existing name).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+        >>> write_new(p, b"x"); p.read_bytes()
+        b'x'
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
 class MediaWriter:
     """Copies (or hard-links) media files into export sub-folders under unique names.
 
@@ -78,6 +139,7 @@ class MediaWriter:
         self.media_path = media_path
         self.link = link
         self._used: dict[str, set[str]] = {}
+        self._folders: dict[str, str] = {}
 
     def source(self, ref: MediaRef) -> Path:
         """The readable file behind ``ref``.
@@ -89,7 +151,11 @@ class MediaWriter:
             src = self.media_path(ref.sha256)
         except Exception as exc:  # the callable may refuse a path outside the media root
             raise ValueError(f"media {ref.sha256[:12]} is not available ({exc})") from exc
-        if not src.is_file():
+        try:
+            regular = stat.S_ISREG(os.stat(src).st_mode)  # noqa: PTH116  (once per item: no pathlib cost)
+        except OSError:
+            regular = False
+        if not regular:
             raise ValueError(f"media {ref.sha256[:12]} is missing from the media store")
         return src
 
@@ -108,16 +174,21 @@ class MediaWriter:
         used.add(stem.lower())
         return stem + ext
 
-    def place(self, src: Path, subdir: str, name: str) -> Path:
-        """Copy or link ``src`` to ``subdir/name`` and return the new path."""
-        folder = self.root / subdir
-        folder.mkdir(parents=True, exist_ok=True)
-        dest = folder / name
+    def folder(self, subdir: str) -> str:
+        """``root/subdir`` with a trailing separator, created on first use (then cached)."""
+        folder = self._folders.get(subdir)
+        if folder is None:
+            (self.root / subdir).mkdir(parents=True, exist_ok=True)
+            folder = self._folders[subdir] = f"{self.root / subdir}{os.sep}"
+        return folder
+
+    def place(self, src: Path, subdir: str, name: str) -> None:
+        """Copy or link ``src`` to ``subdir/name``."""
+        dest = self.folder(subdir) + name
         if self.link:
             try:
                 os.link(src, dest)
-                return dest
+                return
             except OSError:
                 pass
-        shutil.copyfile(src, dest)
-        return dest
+        copy_file(src, dest)

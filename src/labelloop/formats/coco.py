@@ -28,12 +28,14 @@ Example:
 
 from __future__ import annotations
 
-import json
+import math
 import shutil
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from labelloop.core import ControlKind, ItemError, LabelSchema
 from labelloop.errors import FormatError
@@ -119,15 +121,14 @@ def region_to_coco(region: dict[str, Any], kind: ControlKind) -> dict[str, Any]:
 
 
 class _JsonArray:
-    """Writes JSON objects one by one, comma-separated, to an open text file."""
+    """Writes JSON objects one by one, comma-separated, to an open binary file (UTF-8)."""
 
-    def __init__(self, fh: IO[str]) -> None:
+    def __init__(self, fh: IO[bytes]) -> None:
         self.fh = fh
         self.count = 0
 
     def add(self, obj: dict[str, Any]) -> None:
-        text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        self.fh.write((",\n" if self.count else "\n") + text)
+        self.fh.write((b",\n" if self.count else b"\n") + orjson.dumps(obj))
         self.count += 1
 
 
@@ -142,8 +143,10 @@ def _item_annotations(
             ignored += 1
             continue
         ann = {"category_id": cat_ids[region["label"]], **region_to_coco(region, kind)}
-        # Reject NaN/inf here, before any file is touched for this item.
-        json.dumps(ann, allow_nan=False)
+        # Validated geometry lies inside the image, so every derived number is finite; check
+        # anyway, before any file is touched for this item (orjson would write NaN as null).
+        if not all(map(math.isfinite, ann["bbox"])) or not math.isfinite(ann["area"]):
+            raise ValueError(f"region {region.get('id')!r}: coordinates are not finite numbers")
         out.append(ann)
     return out, ignored
 
@@ -181,15 +184,15 @@ def export_coco(
     with atomic_dir(out) as tmp:
         media = MediaWriter(tmp, media_path, link=link)
         with (
-            (tmp / ".images.part").open("w", encoding="utf-8") as img_fh,
-            (tmp / ".annotations.part").open("w", encoding="utf-8") as ann_fh,
-            (tmp / "predictions.json").open("w", encoding="utf-8") as pred_fh,
+            (tmp / ".images.part").open("wb") as img_fh,
+            (tmp / ".annotations.part").open("wb") as ann_fh,
+            (tmp / "predictions.json").open("wb") as pred_fh,
         ):
             images, anns, preds = _JsonArray(img_fh), _JsonArray(ann_fh), _JsonArray(pred_fh)
-            pred_fh.write("[")
+            pred_fh.write(b"[")
             for rec in records:
                 _export_one(rec, schema, field_name, kinds, cat_ids, media, images, anns, preds, report)
-            pred_fh.write("\n]\n")
+            pred_fh.write(b"\n]\n")
         _assemble(tmp, categories)
         if preds.count == 0:
             (tmp / "predictions.json").unlink()
@@ -257,13 +260,13 @@ def _assemble(tmp: Path, categories: list[dict[str, Any]]) -> None:
         "licenses": [],
         "categories": categories,
     }
-    with (tmp / "annotations.json").open("w", encoding="utf-8") as fh:
-        fh.write(json.dumps(head, ensure_ascii=False)[:-1])
+    with (tmp / "annotations.json").open("wb") as fh:
+        fh.write(orjson.dumps(head)[:-1])
         for key in ("images", "annotations"):
             part = tmp / f".{key}.part"
-            fh.write(f', "{key}": [')
-            with part.open(encoding="utf-8") as src:
+            fh.write(f', "{key}": ['.encode())
+            with part.open("rb") as src:
                 shutil.copyfileobj(src, fh)
-            fh.write("\n]")
+            fh.write(b"\n]")
             part.unlink()
-        fh.write("}\n")
+        fh.write(b"}\n")

@@ -33,7 +33,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from labelloop.core import Control, ControlKind, ItemError, LabelSchema, Medium
 from labelloop.formats._base import (
@@ -49,7 +49,7 @@ from labelloop.formats._base import (
     resolve_inside,
     safe_split,
 )
-from labelloop.formats._media import MediaWriter
+from labelloop.formats._media import MediaWriter, write_new
 
 __all__ = ["KittiCalib", "cam_yaw", "export_kitti3d", "import_kitti3d"]
 
@@ -162,23 +162,59 @@ def _from_cam(c: KittiCalib, p: list[float]) -> list[float]:
     return _mv(_inv3(rt), [q[i] - t[i] for i in range(3)])
 
 
-def cuboid_line(r: dict[str, Any], calib: KittiCalib) -> str:
-    """The KITTI label line of one cuboid region (LiDAR frame)."""
+@dataclass(frozen=True, slots=True)
+class _Projection:
+    """A calibration's matrices combined once per export (a cuboid line then costs a few products).
+
+    ``cam`` = ``R0_rect · Tr_velo_to_cam`` (3x4: LiDAR → rectified camera); ``image`` =
+    ``P2 · [cam; 0 0 0 1]`` (3x4: LiDAR → image plane).
+    """
+
+    cam: Mat
+    image: Mat | None
+
+    @classmethod
+    def of(cls, calib: KittiCalib) -> _Projection:
+        r0, tr = calib.r0_rect, calib.tr_velo_to_cam
+        cam = [[sum(r0[i][k] * tr[k][j] for k in range(3)) for j in range(4)] for i in range(3)]
+        image = None
+        if calib.has_camera:
+            cam4 = [*cam, [0.0, 0.0, 0.0, 1.0]]
+            image = [[sum(calib.p2[i][k] * cam4[k][j] for k in range(4)) for j in range(4)] for i in range(3)]
+        return cls(cam, image)
+
+
+def _affine(m: Mat, x: float, y: float, z: float) -> tuple[float, float, float]:
+    a, b, c = m
+    return (
+        a[0] * x + a[1] * y + a[2] * z + a[3],
+        b[0] * x + b[1] * y + b[2] * z + b[3],
+        c[0] * x + c[1] * y + c[2] * z + c[3],
+    )
+
+
+def cuboid_line(r: dict[str, Any], calib: KittiCalib, proj: _Projection | None = None) -> str:
+    """The KITTI label line of one cuboid region (LiDAR frame).
+
+    ``proj`` is ``_Projection.of(calib)``, passed in by the exporter so it is computed once.
+    """
+    p = proj or _Projection.of(calib)
     (cx, cy, cz), (ln, wd, ht), yaw = r["center"], r["size"], float(r.get("yaw", 0.0))
-    rot = _rot(calib)
-    x, y, z = _to_cam(calib, [cx, cy, cz - ht / 2])
-    hx, _hy, hz = _mv(rot, [math.cos(yaw), math.sin(yaw), 0.0])
+    cos, sin = math.cos(yaw), math.sin(yaw)
+    x, y, z = _affine(p.cam, cx, cy, cz - ht / 2)
+    (a, _b, c) = p.cam
+    hx, hz = a[0] * cos + a[1] * sin, c[0] * cos + c[1] * sin  # the heading, rotated only
     ry = _wrap(math.atan2(-hz, hx))
     alpha = _wrap(ry - math.atan2(x, z))
     bbox = [0.0, 0.0, 0.0, 0.0]
-    if calib.has_camera:
+    if p.image is not None:
         us, vs = [], []
         for dx in (-ln / 2, ln / 2):
             for dy in (-wd / 2, wd / 2):
                 for dz in (-ht / 2, ht / 2):
-                    px = cx + dx * math.cos(yaw) - dy * math.sin(yaw)
-                    py = cy + dx * math.sin(yaw) + dy * math.cos(yaw)
-                    u, v, w = _mv(calib.p2, [*_to_cam(calib, [px, py, cz + dz]), 1.0])
+                    px = cx + dx * cos - dy * sin
+                    py = cy + dx * sin + dy * cos
+                    u, v, w = _affine(p.image, px, py, cz + dz)
                     if w <= 1e-6:
                         continue
                     us.append(u / w)
@@ -226,42 +262,50 @@ def export_kitti3d(
     """
     ctl = _cuboids(schema, control)
     calib = calib or KittiCalib()
-    calib_text = calib.to_text()
+    proj = _Projection.of(calib)
+    calib_bytes = calib.to_text().encode()
     report = ExportReport(out)
     with atomic_dir(out) as tmp:
-        for sub in ("label_2", "calib", "velodyne", "ImageSets"):
-            (tmp / sub).mkdir()
         media = MediaWriter(tmp, media_path, link=link)
-        with (tmp / "labelloop_keys.tsv").open("w", encoding="utf-8") as keys:
-            for rec in records:
-                try:
-                    split = safe_split(rec.split_name)
-                    ref = rec.item.data.get(ctl.target)
-                    if ref is None or ref.kind != Medium.POINTCLOUD:
-                        raise ValueError(f"the item has no point cloud in field {ctl.target!r}")
-                    src = media.source(ref)
-                    value = rec.value or []
-                    problems = check_problems(schema, ctl.target, value, {})
-                    if problems:
-                        raise ValueError("invalid annotation: " + "; ".join(problems))
-                    mine = [r for r in value if r.get("control") == ctl.name]
-                    if any(len(r["label"].split()) != 1 for r in mine):
-                        raise ValueError("KITTI types cannot contain whitespace")
-                    lines = [cuboid_line(r, calib) for r in mine]
-                except ValueError as exc:
-                    report.errors.append(ItemError(rec.where, str(exc), code="LL-FORMAT"))
-                    continue
-                fid = f"{report.items:06d}"
-                ext = ".bin" if ref.media_type.endswith(("kitti-bin", "x-bin")) else (src.suffix or ".bin")
-                media.place(src, "velodyne", fid + ext)
-                (tmp / "label_2" / f"{fid}.txt").write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
-                (tmp / "calib" / f"{fid}.txt").write_text(calib_text, encoding="utf-8")
-                with (tmp / "ImageSets" / f"{split}.txt").open("a", encoding="utf-8") as fh:
-                    fh.write(fid + "\n")
-                keys.write(f"{fid}\t{(rec.item.key or '').replace(chr(9), ' ').replace(chr(10), ' ')}\n")
-                report.items += 1
-                report.regions += len(lines)
-                report.ignored_regions += len(value) - len(lines)
+        label_dir, calib_dir = media.folder("label_2"), media.folder("calib")
+        media.folder("velodyne")
+        sets_dir = media.folder("ImageSets")
+        sets: dict[str, IO[str]] = {}
+        try:
+            with (tmp / "labelloop_keys.tsv").open("w", encoding="utf-8") as keys:
+                for rec in records:
+                    try:
+                        split = safe_split(rec.split_name)
+                        ref = rec.item.data.get(ctl.target)
+                        if ref is None or ref.kind != Medium.POINTCLOUD:
+                            raise ValueError(f"the item has no point cloud in field {ctl.target!r}")
+                        src = media.source(ref)
+                        value = rec.value or []
+                        problems = check_problems(schema, ctl.target, value, {})
+                        if problems:
+                            raise ValueError("invalid annotation: " + "; ".join(problems))
+                        mine = [r for r in value if r.get("control") == ctl.name]
+                        if any(len(r["label"].split()) != 1 for r in mine):
+                            raise ValueError("KITTI types cannot contain whitespace")
+                        lines = [cuboid_line(r, calib, proj) for r in mine]
+                    except ValueError as exc:
+                        report.errors.append(ItemError(rec.where, str(exc), code="LL-FORMAT"))
+                        continue
+                    fid = f"{report.items:06d}"
+                    ext = ".bin" if ref.media_type.endswith(("kitti-bin", "x-bin")) else (src.suffix or ".bin")
+                    media.place(src, "velodyne", fid + ext)
+                    write_new(f"{label_dir}{fid}.txt", "".join(f"{ln}\n" for ln in lines).encode())
+                    write_new(f"{calib_dir}{fid}.txt", calib_bytes)
+                    if split not in sets:
+                        sets[split] = Path(f"{sets_dir}{split}.txt").open("w", encoding="utf-8")  # noqa: SIM115
+                    sets[split].write(fid + "\n")
+                    keys.write(f"{fid}\t{(rec.item.key or '').replace(chr(9), ' ').replace(chr(10), ' ')}\n")
+                    report.items += 1
+                    report.regions += len(lines)
+                    report.ignored_regions += len(value) - len(lines)
+        finally:
+            for fh in sets.values():
+                fh.close()
     return report
 
 

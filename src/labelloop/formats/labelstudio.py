@@ -40,10 +40,11 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from labelloop.core import ControlKind, ItemError, LabelSchema, Medium
 from labelloop.errors import FormatError
@@ -54,6 +55,7 @@ from labelloop.formats._base import (
     Value,
     atomic_dir,
     check_problems,
+    is_finite_number,
     safe_split,
 )
 from labelloop.formats._labelstudio_read import import_label_studio
@@ -211,8 +213,8 @@ def export_label_studio(
     with atomic_dir(out) as tmp:
         (tmp / "config.xml").write_text(label_config(schema) + "\n", encoding="utf-8")
         media = MediaWriter(tmp, media_path, link=link)
-        with (tmp / "tasks.json").open("w", encoding="utf-8") as fh:
-            fh.write("[")
+        with (tmp / "tasks.json").open("wb") as fh:
+            fh.write(b"[")
             first = True
             for rec in records:
                 try:
@@ -232,12 +234,13 @@ def export_label_studio(
                 report.regions += n_regions
                 report.suggestions += n_sugg
                 report.ignored_regions += skipped
-            fh.write("\n]\n")
+            fh.write(b"\n]\n")
     return report
 
 
-def _write_task(fh: IO[str], task: dict[str, Any], first: bool) -> None:
-    fh.write(("\n" if first else ",\n") + json.dumps(task, ensure_ascii=False, allow_nan=False))
+def _write_task(fh: IO[bytes], task: dict[str, Any], first: bool) -> None:
+    # Values were validated (finite numbers only), so orjson's NaN-as-null never applies.
+    fh.write((b"\n" if first else b",\n") + orjson.dumps(task))
 
 
 def _task(
@@ -287,7 +290,7 @@ def _task(
                 "result": result,
                 "was_cancelled": False,
                 "ground_truth": False,
-                "lead_time": float(lead) if isinstance(lead, int | float) else 0.0,
+                "lead_time": float(lead) if isinstance(lead, int | float) and is_finite_number(lead) else 0.0,
                 "created_at": rec.item.created_at.isoformat(),
             }
         )
@@ -297,6 +300,8 @@ def _task(
         pres, _ = _results(schema, s.value, sizes)
         pred: dict[str, Any] = {"model_version": s.model_version or "unknown", "result": pres}
         if s.score is not None:
+            if not is_finite_number(s.score):
+                raise ValueError(f"suggestion {i}: score {s.score!r} is not a finite number")
             pred["score"] = s.score
         task["predictions"].append(pred)
         n_sugg += len(pres)

@@ -30,11 +30,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from labelloop.core import ControlKind, ItemError, LabelSchema, Medium
 from labelloop.errors import FormatError
@@ -47,7 +48,7 @@ from labelloop.formats._base import (
     check_problems,
     safe_split,
 )
-from labelloop.formats._media import MediaWriter, _safe_stem, image_size
+from labelloop.formats._media import MediaWriter, _safe_stem, image_size, write_new
 
 __all__ = ["SCHEMA_VERSION", "cuboid_val", "export_openlabel", "openlabel_document"]
 
@@ -221,8 +222,9 @@ def export_openlabel(
                     if problems:
                         raise ValueError("invalid annotation: " + "; ".join(problems))
                 doc, carried = openlabel_document(schema, value, rec.item.key or f"item-{rec.item.id}", uris)
-                text = json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=1)
-            except ValueError as exc:
+                # Validated values are finite, so orjson's NaN-as-null never applies.
+                data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+            except (ValueError, orjson.JSONEncodeError) as exc:
                 report.errors.append(ItemError(rec.where, str(exc), code="LL-FORMAT"))
                 continue
             for p in placed:
@@ -231,8 +233,7 @@ def export_openlabel(
             if f"{split}/{stem}" in used:
                 stem = f"{stem}-{rec.item.id}"
             used.add(f"{split}/{stem}")
-            (tmp / split).mkdir(exist_ok=True)
-            (tmp / split / f"{stem}.json").write_text(text + "\n", encoding="utf-8")
+            write_new(f"{media.folder(split)}{stem}.json", data)
             report.items += 1
             n_links = sum(1 for r in value if schema.control(r["control"]).kind == ControlKind.LINKS)
             report.regions += carried + n_links

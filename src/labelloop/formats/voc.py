@@ -41,7 +41,7 @@ from labelloop.formats._base import (
     resolve_inside,
     safe_split,
 )
-from labelloop.formats._media import MediaWriter, image_size
+from labelloop.formats._media import MediaWriter, image_size, write_new
 
 __all__ = ["export_voc", "import_voc", "voc_corners"]
 
@@ -113,7 +113,7 @@ def export_voc(
     report = ExportReport(out)
     with atomic_dir(out) as tmp:
         media = MediaWriter(tmp, media_path, link=link)
-        (tmp / "Annotations").mkdir()
+        annotations = media.folder("Annotations")
         (tmp / "ImageSets" / "Main").mkdir(parents=True)
         lists: dict[str, IO[str]] = {}
         try:
@@ -133,8 +133,8 @@ def export_voc(
                 regions = [r for r in value if r.get("control") == ctl.name]
                 name = media.name_for(rec.item, ref, "JPEGImages", src)
                 media.place(src, "JPEGImages", name)
-                stem = Path(name).stem
-                (tmp / "Annotations" / f"{stem}.xml").write_text(_xml(name, w, h, regions), encoding="utf-8")
+                stem = name.rsplit(".", 1)[0]
+                write_new(f"{annotations}{stem}.xml", _xml(name, w, h, regions).encode())
                 if split not in lists:
                     lists[split] = (tmp / "ImageSets" / "Main" / f"{split}.txt").open("w", encoding="utf-8")
                 lists[split].write(stem + "\n")

@@ -43,7 +43,7 @@ from labelloop.formats._base import (
     resolve_inside,
     safe_split,
 )
-from labelloop.formats._media import MediaWriter, image_size, probe_image
+from labelloop.formats._media import MediaWriter, image_size, probe_image, write_new
 
 __all__ = ["export_yolo", "import_yolo", "yolo_box_line"]
 
@@ -69,20 +69,16 @@ def _control(schema: LabelSchema, task: Task | None, control: str | None) -> tup
     return pick[0], task
 
 
-def _n(v: float) -> str:
-    return fmt_num(v)
-
-
 def yolo_box_line(cls: int, xyxy: list[float], width: int, height: int) -> str:
     """One normalised ``class cx cy w h`` line."""
     x0, y0, x1, y1 = xyxy
     vals = ((x0 + x1) / 2 / width, (y0 + y1) / 2 / height, (x1 - x0) / width, (y1 - y0) / height)
-    return " ".join([str(cls), *(_n(v) for v in vals)])
+    return " ".join([str(cls), *(fmt_num(v) for v in vals)])
 
 
 def yolo_polygon_line(cls: int, points: list[list[float]], width: int, height: int) -> str:
     """One normalised ``class x1 y1 ... xn yn`` line."""
-    return " ".join([str(cls), *(f"{_n(p[0] / width)} {_n(p[1] / height)}" for p in points)])
+    return " ".join([str(cls), *(f"{fmt_num(p[0] / width)} {fmt_num(p[1] / height)}" for p in points)])
 
 
 def export_yolo(
@@ -146,9 +142,8 @@ def export_yolo(
                 continue
             name = media.name_for(rec.item, ref, f"images/{split}", src)
             media.place(src, f"images/{split}", name)
-            labels = tmp / "labels" / split
-            labels.mkdir(parents=True, exist_ok=True)
-            (labels / (Path(name).stem + ".txt")).write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
+            label_file = media.folder(f"labels/{split}") + name.rsplit(".", 1)[0] + ".txt"
+            write_new(label_file, "".join(f"{ln}\n" for ln in lines).encode())
             splits.add(split)
             report.items += 1
             report.regions += len(lines)
