@@ -29,6 +29,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from labelloop.core import ControlKind, ItemError, LabelSchema, Medium
 from labelloop.formats._base import (
     ExportRecord,
@@ -36,6 +38,7 @@ from labelloop.formats._base import (
     MediaPath,
     atomic_dir,
     check_problems,
+    is_finite_number,
     safe_split,
 )
 from labelloop.formats._media import MediaWriter
@@ -102,7 +105,8 @@ def _row(rec: ExportRecord, schema: LabelSchema, media: MediaWriter) -> tuple[di
         src = media.source(ref)
         if m.kind in (Medium.IMAGE, Medium.AUDIO):
             name = media.name_for(rec.item, ref, m.name, src)
-            row[m.name] = {"bytes": src.read_bytes(), "path": name}
+            with open(src, "rb") as fh:  # noqa: PTH123  (no pathlib cost per item)
+                row[m.name] = {"bytes": fh.read(), "path": name}
             if m.kind == Medium.IMAGE and isinstance(ref.meta.get("width"), int):
                 metas[m.name] = {"width": ref.meta["width"], "height": ref.meta.get("height")}
         else:
@@ -120,9 +124,15 @@ def _row(rec: ExportRecord, schema: LabelSchema, media: MediaWriter) -> tuple[di
         if c.kind == ControlKind.CLASSIFICATION:
             row[c.name] = [label for r in mine for label in r["labels"]]
         else:
-            row[c.name] = json.dumps(mine, ensure_ascii=False, allow_nan=False)
+            row[c.name] = orjson.dumps(mine).decode()  # validated above: finite numbers only
+    for s in rec.suggestions:
+        if s.score is not None and not is_finite_number(s.score):
+            raise ValueError(f"suggestion of {s.model_version!r}: score {s.score!r} is not a finite number")
     sugg = [{"model_version": s.model_version, "score": s.score, "value": s.value} for s in rec.suggestions]
-    row["suggestions"] = json.dumps(sugg, ensure_ascii=False, allow_nan=False)
+    try:
+        row["suggestions"] = json.dumps(sugg, ensure_ascii=False, allow_nan=False) if sugg else "[]"
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"suggestions are not JSON numbers and strings ({exc})") from exc
     row["annotated"] = rec.value is not None
     return row, placed, len(value)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,8 +74,31 @@ def _field(schema: LabelSchema, spans: list[Control], cats: list[Control]) -> st
     return field_name
 
 
-def record_doc(nlp: Language, schema: LabelSchema, rec: ExportRecord, field_name: str) -> tuple[Doc, int, int]:
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a schema asks of every doc (worked out once per export)."""
+
+    span_controls: tuple[str, ...]
+    ents_control: str | None
+    cat_labels: tuple[str, ...]
+
+    @classmethod
+    def of(cls, schema: LabelSchema, field_name: str) -> _Plan:
+        spans = controls_of(schema, [ControlKind.SPANS], field_name)
+        cats = controls_of(schema, [ControlKind.CLASSIFICATION], field_name)
+        return cls(
+            tuple(c.name for c in spans),
+            next((c.name for c in spans if not c.allow_overlap), None),
+            tuple(label for c in cats for label in c.labels),
+        )
+
+
+def record_doc(
+    nlp: Language, schema: LabelSchema, rec: ExportRecord, field_name: str, plan: _Plan | None = None
+) -> tuple[Doc, int, int]:
     """Build the ``Doc`` of one record; returns it, the regions written and those ignored.
+
+    ``plan`` is ``_Plan.of(schema, field_name)``, passed by the exporter so it is built once.
 
     Raises:
         ValueError: when the value is invalid or a span does not align with token edges.
@@ -88,12 +112,11 @@ def record_doc(nlp: Language, schema: LabelSchema, rec: ExportRecord, field_name
     problems = check_problems(schema, field_name, value, {"text": ref.text})
     if problems:
         raise ValueError("invalid annotation: " + "; ".join(problems))
+    plan = plan or _Plan.of(schema, field_name)
     doc = nlp.make_doc(ref.text)
-    ents_control = next(
-        (c.name for c in controls_of(schema, [ControlKind.SPANS], field_name) if not c.allow_overlap), None
-    )
-    groups: dict[str, list[Span]] = {c.name: [] for c in controls_of(schema, [ControlKind.SPANS], field_name)}
-    cats = {label: 0.0 for c in controls_of(schema, [ControlKind.CLASSIFICATION], field_name) for label in c.labels}
+    ents_control = plan.ents_control
+    groups: dict[str, list[Span]] = {name: [] for name in plan.span_controls}
+    cats = dict.fromkeys(plan.cat_labels, 0.0)
     written = 0
     for r in value:
         ctl = schema.control(r["control"])
@@ -206,13 +229,14 @@ def export_spacy(
     if len(set(labels)) != len(labels):
         raise FormatError("classification labels must be unique across controls to become doc.cats")
     nlp = blank_nlp(lang)
+    plan = _Plan.of(schema, field_name)
     report = ExportReport(out)
     with atomic_dir(out) as tmp, _msgpack_encoders_once():
         shards = _Shards(tmp, max(1, shard_size))
         for rec in records:
             try:
                 split = safe_split(rec.split_name)
-                doc, written, ignored = record_doc(nlp, schema, rec, field_name)
+                doc, written, ignored = record_doc(nlp, schema, rec, field_name, plan)
             except ValueError as exc:
                 report.errors.append(ItemError(rec.where, str(exc), code="LL-FORMAT"))
                 continue
