@@ -2,13 +2,17 @@
 
     python benchmarks/formats_bench.py                       # 10k tasks per format, 1M annotations
     python benchmarks/formats_bench.py --n 1000 --stream 50000   # quick (CI)
+    python benchmarks/formats_bench.py --dir DATA_DISK --link-media  # media hard-linked
 
 Three parts, each printed as it finishes:
 
 1. **every format**: ``--n`` tasks (default 10,000) of the medium each format carries (images
    with 3 boxes, texts with 2 entity spans, audio with 2 transcribed segments, point clouds
-   with 2 cuboids), fed to each registered exporter; media files are real and copied.
-   Target: at most 1 s per format for 10k tasks.
+   with 2 cuboids), fed to each registered exporter; media files are real and copied (or
+   hard-linked with ``--link-media``). Target: at most 1 s per format for 10k tasks. Formats
+   that write a file per item (YOLO, VOC, KITTI, OpenLABEL, and every format's media copies)
+   depend on the file system: the part first prints what creating one small file costs in
+   ``--dir`` (tens of µs on a local disk; some temp folders cost a millisecond).
 2. **from the store**: ``--n`` text tasks imported into a fresh SQLite store, then the whole
    path: ``export_dataset`` in the text formats, and a release created, exported (signed,
    hashed) and verified.
@@ -34,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from labelloop.core import Item, LabelSchema, MediaRef, Medium
-from labelloop.formats import EXPORTERS, ExportRecord
+from labelloop.formats import EXPORTERS, ExportRecord, takes_option
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -163,9 +167,20 @@ def records(kind: str, n: int, media: Media, per_item: int = 3) -> Iterator[Expo
 SCHEMAS = {"image": IMAGE, "text": TEXT, "audio": AUDIO, "cloud": CLOUD}
 
 
-def every_format(n: int, work: Path) -> None:
+def create_cost_us(folder: Path, n: int = 2000) -> float:
+    """Microseconds to create, write and close one small file in ``folder`` (the disk's share)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    for i in range(n):
+        (folder / f"{i}.bin").write_bytes(b"x" * 200)
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def every_format(n: int, work: Path, link: bool) -> None:
     media = Media(work / "media", 64)
-    print(f"== every format: {n:,} tasks each (media copied) ==")
+    how = "hard-linked (--link-media)" if link else "copied"
+    print(f"== every format: {n:,} tasks each (media {how}) ==")
+    print(f"file system: {create_cost_us(work / 'probe'):.0f} µs to create one small file in {work.parent}")
     worst = 0.0
     for fmt, exporter in sorted(EXPORTERS.items()):
         kind = FAMILY.get(fmt, "image")
@@ -173,7 +188,8 @@ def every_format(n: int, work: Path) -> None:
         exporter(records(kind, 10, media), SCHEMAS[kind], work / f"warm-{fmt}", media)
         first = time.perf_counter() - t0
         t0, c0 = time.perf_counter(), time.process_time()
-        rep = exporter(records(kind, n, media), SCHEMAS[kind], work / f"out-{fmt}", media)
+        options = {"link": True} if link and takes_option(fmt, "link") else {}
+        rep = exporter(records(kind, n, media), SCHEMAS[kind], work / f"out-{fmt}", media, **options)
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         worst = max(worst, dt)
         flag = "ok" if dt <= n / 10_000 else "SLOW"
@@ -205,6 +221,12 @@ def from_store(n: int, work: Path) -> None:
     t0 = time.perf_counter()
     import_source(store, "bench", manifest, actor="user:bench")
     print(f"{'import':>22}: {time.perf_counter() - t0:6.2f} s")
+    t0 = time.perf_counter()
+    import pyarrow.parquet  # noqa: F401  (the formats' libraries load once per process: timed apart)
+    import spacy
+
+    spacy.blank("en")
+    print(f"{'load pyarrow + spaCy':>22}: {time.perf_counter() - t0:6.2f} s (once per process, not counted below)")
     for fmt in ("csv", "conll2003", "label_studio", "spacy", "hf_parquet"):
         t0, c0 = time.perf_counter(), time.process_time()
         export_dataset(store, "bench", fmt, work / f"store-{fmt}")
@@ -258,6 +280,7 @@ def main() -> None:
     ap.add_argument("--parts", default="1,2,3", help="which parts to run, e.g. 1,3")
     ap.add_argument("--stream-formats", default="coco,csv", help="formats of the streamed export (part 3)")
     ap.add_argument("--dir", default=None, help="where to write (default: the system temp folder)")
+    ap.add_argument("--link-media", action="store_true", help="part 1: hard-link media instead of copying")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -267,7 +290,7 @@ def main() -> None:
     parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="labelloop-fbench-", dir=args.dir) as tmp:
         if "1" in parts:
-            every_format(args.n, Path(tmp) / "formats")
+            every_format(args.n, Path(tmp) / "formats", args.link_media)
         if "2" in parts:
             from_store(args.n, Path(tmp) / "store")
     if "3" in parts:

@@ -162,5 +162,11 @@ def test_export_and_import_a_training_format(cli, tmp_path: Path) -> None:  # ty
     cli("project", "create", "pets2", "--media", "image", "--control", "objects:boxes:image:cat,dog")
     code, out, _ = cli("import", "pets2", str(tmp_path / "yolo"), "--format", "yolo")
     assert code == 0 and "1 items" in out and "1 annotations" in out
+    code, out, _ = cli("export", "pets", str(tmp_path / "coco"), "--format", "coco", "--link-media")
+    assert code == 0 and "exported 1 items, 1 regions as coco" in out
+    (linked,) = (tmp_path / "coco" / "images").iterdir()
+    copied = next((tmp_path / "yolo" / "images").rglob("*.png"))
+    assert linked.read_bytes() == copied.read_bytes() == png_bytes()
+    assert linked.stat().st_nlink >= 2 and copied.stat().st_nlink == 1  # shares the store's blob; the copy does not
     code, _, err = cli("export", "pets", str(tmp_path / "x"), "--format", "nope")
     assert code == 6 and "error[LL-PLUGIN]: no exporter 'nope'" in err

@@ -79,6 +79,13 @@ def test_export_verify_and_tamper(pets, tmp_path: Path) -> None:  # type: ignore
     assert code == 0 and "3 items, 3 regions" in out, err
     code, out, err = pets("release", "verify", str(out_dir))
     assert code == 0 and "verified release 'v1' of 'pets': 3 label records" in out and "trusted key" in out, err
+    # the same release with media hard-linked from the store verifies the same way
+    linked = tmp_path / "out" / "v1-linked"
+    code, out, err = pets("release", "export", "pets", "v1", "--format", "yolo", "--out", str(linked), "--link-media")
+    assert code == 0 and "3 items, 3 regions" in out, err
+    assert all(p.stat().st_nlink >= 2 for p in (linked / "data" / "images").rglob("*.*"))
+    code, out, err = pets("release", "verify", str(linked))
+    assert code == 0 and "verified release 'v1' of 'pets'" in out, err
     # a consumer with only the public key, and no workspace of their own
     pub = tmp_path / "release.pub.pem"
     assert pets("release", "public-key", str(pub))[0] == 0

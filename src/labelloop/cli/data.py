@@ -5,13 +5,14 @@ from __future__ import annotations
 import getpass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from labelloop.cli._common import console, err_console, open_store, progress_bar
 from labelloop.core import Actor
 from labelloop.errors import InputRejected
+from labelloop.formats import takes_option
 from labelloop.services.exports import export_dataset
 from labelloop.services.ingest import import_source
 from labelloop.services.native import export_native, restore_native
@@ -69,6 +70,14 @@ def export_cmd(
     fmt: Annotated[
         str, typer.Option("--format", help="native (lossless), coco, yolo, voc, conll2003 or csv.")
     ] = "native",
+    link_media: Annotated[
+        bool,
+        typer.Option(
+            "--link-media",
+            help="Hard-link media files from the store instead of copying them (same file system; much faster). "
+            "The export then shares the store's files: do not edit them in place.",
+        ),
+    ] = False,
 ) -> None:
     """Export a project: losslessly (native JSONL + media) or in a training format.
 
@@ -81,7 +90,8 @@ def export_cmd(
     if fmt != "native":
         try:
             with progress_bar(f"exporting {project} as {fmt}") as progress:
-                rep = export_dataset(store, project, fmt, out, as_of=as_of, progress=progress)
+                options: dict[str, Any] = {"link": True} if link_media and takes_option(fmt, "link") else {}
+                rep = export_dataset(store, project, fmt, out, as_of=as_of, progress=progress, **options)
         finally:
             store.close()
         console.print(f"exported {rep.items} items, {rep.regions} regions as {fmt} to {out}; {len(rep.errors)} skipped")

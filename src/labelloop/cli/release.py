@@ -17,6 +17,7 @@ from labelloop.compliance.signing import TamperDetected, read_public_key, write_
 from labelloop.core import Actor
 from labelloop.core.releases import Release
 from labelloop.errors import InputRejected
+from labelloop.formats import takes_option
 from labelloop.services.release_export import export_release, verify_release_export
 from labelloop.services.releases import (
     AUTO,
@@ -218,6 +219,14 @@ def export_cmd(
     name: Annotated[str, typer.Argument(help="Release name.")],
     out: Annotated[Path, typer.Option("--out", help="A new (or empty) folder.")],
     fmt: Annotated[str, typer.Option("--format", help="native, coco, yolo, voc, label_studio, ...")] = "native",
+    link_media: Annotated[
+        bool,
+        typer.Option(
+            "--link-media",
+            help="Hard-link media files from the store instead of copying them (same file system; much faster). "
+            "The export then shares the store's files: do not edit them in place.",
+        ),
+    ] = False,
 ) -> None:
     """Export a release (exactly its frozen label versions) as a signed folder.
 
@@ -227,7 +236,8 @@ def export_cmd(
     try:
         key = signing_key(store, settings(ctx).release_key)
         with progress_bar(f"exporting release {name}") as progress:
-            r = export_release(store, project, name, fmt, out, key=key, progress=progress)
+            options = {"link": True} if link_media and fmt != "native" and takes_option(fmt, "link") else {}
+            r = export_release(store, project, name, fmt, out, key=key, progress=progress, **options)
     finally:
         store.close()
     console.print(

@@ -85,6 +85,7 @@ __all__ = [
     "import_voc",
     "import_yolo",
     "resolve_inside",
+    "takes_option",
 ]
 
 T = TypeVar("T")
@@ -131,3 +132,15 @@ IMPORTERS: dict[str, Importer] = _Registry(
         "hf_parquet": import_hf_parquet,
     },
 )
+
+
+def takes_option(fmt: str, option: str) -> bool:
+    """Whether exporter ``fmt`` accepts the keyword option ``option`` (e.g. ``link``).
+
+    Example:
+        >>> takes_option("coco", "link"), takes_option("csv", "link")
+        (True, False)
+    """
+    import inspect
+
+    return option in inspect.signature(EXPORTERS[fmt]).parameters

@@ -125,8 +125,8 @@ def export_csv(
     kinds = {c.name: c.kind for c in schema.controls}
     report = ExportReport(out)
     with atomic_dir(out) as tmp, (tmp / "annotations.csv").open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="raise")
-        writer.writeheader()
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
         for rec in records:
             item = rec.item
             first = next(iter(item.data.values()), None)
@@ -156,8 +156,13 @@ def export_csv(
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 report.errors.append(ItemError(rec.where, f"malformed region: {exc}", code="LL-FORMAT"))
                 continue
-            for cells in out_rows:
-                writer.writerow({k: v if k in _NUMERIC else escape_cell(v) for k, v in cells.items()})
+            writer.writerows(
+                [
+                    (v if numeric or not v else escape_cell(v))
+                    for v, numeric in zip(map(cells.get, COLUMNS, _BLANKS), _IS_NUMERIC, strict=True)
+                ]
+                for cells in out_rows
+            )
             report.regions += n_regions
             report.suggestions += n_suggested
             report.items += 1
@@ -165,6 +170,8 @@ def export_csv(
 
 
 _NUMERIC = frozenset({"item_id", "score", "start", "end", "x_min", "y_min", "x_max", "y_max"})
+_IS_NUMERIC = tuple(c in _NUMERIC for c in COLUMNS)
+_BLANKS = ("",) * len(COLUMNS)
 
 
 def _target(schema: LabelSchema, region: dict[str, Any]) -> str:
