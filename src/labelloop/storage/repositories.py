@@ -38,7 +38,7 @@ from labelloop.storage import tables as t
 from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, normal, record_inserted
 from labelloop.storage.tables_provenance import item_holds
 
-__all__ = ["BlobRow", "ImportRepo", "ItemRepo", "ItemRow", "LabelRepo", "ProjectRepo", "item_row", "now"]
+__all__ = ["BlobRow", "ImportRepo", "ItemRepo", "ItemRow", "LabelRepo", "ProjectRepo", "item_row", "now", "schema_of"]
 
 
 def now() -> datetime:
@@ -115,7 +115,32 @@ class ProjectRepo:
 
 
 def _project(row: Row[Any]) -> Project:
-    return Project(row.id, row.name, LabelSchema.model_validate(row.schema), row.created_at, row.created_by)
+    return Project(row.id, row.name, schema_of(row.schema), row.created_at, row.created_by)
+
+
+_SCHEMAS: dict[bytes, LabelSchema] = {}
+_SCHEMAS_MAX = 256
+
+
+def schema_of(stored: Any) -> LabelSchema:
+    """The :class:`LabelSchema` of a stored schema JSON, parsed once per distinct schema.
+
+    A schema is immutable (a frozen model, never updated in place), and building it also builds
+    its annotation validator on first use: several milliseconds that a submit would otherwise pay
+    each time it loads the project. Keyed by the canonical JSON, so equal schemas share one.
+
+    Example:
+        >>> a = schema_of({"media": [{"name": "t", "kind": "text"}]})
+        >>> a is schema_of({"media": [{"kind": "text", "name": "t"}]})
+        True
+    """
+    key = orjson.dumps(stored, option=orjson.OPT_SORT_KEYS)
+    found = _SCHEMAS.get(key)
+    if found is None:
+        if len(_SCHEMAS) >= _SCHEMAS_MAX:
+            _SCHEMAS.clear()
+        found = _SCHEMAS[key] = LabelSchema.model_validate(stored)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
