@@ -43,7 +43,6 @@ from labelloop.core.permissions import decide
 from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFound, PermissionDenied
 from labelloop.services.exports import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
-from labelloop.storage.accounts_repo import AccountRepo
 from labelloop.storage.tasks_repo import DONE, GOLD, Slot, TaskRepo, TaskSettings
 
 __all__ = [
@@ -191,8 +190,8 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
     at = now()
     with store.transaction() as tx:
         tasks = TaskRepo(tx.conn)
-        before = tasks.settings(project_id)
-        settings = tasks.sync(before)
+        before, top = tasks.queue_state(project_id)
+        settings = tasks.sync(before, top)
         if settings.synced_item_id - before.synced_item_id >= _ANALYZE_AFTER:
             tasks.refresh_statistics()  # (PostgreSQL counts this transaction's own new rows)
         expires = at + timedelta(seconds=settings.lock_seconds)
@@ -200,9 +199,8 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
         if held is not None:
             tasks.lock(held.id, user.id, expires)
             return _task(tx, tasks, project_id, _renew(held, expires), user)
-        stats = tasks.stats(project_id, user.id)
-        member = AccountRepo(tx.conn).membership(project_id, user.id)
-        if quota_reached(stats.submitted, member.quota if member else None):
+        stats, quota = tasks.standing(project_id, user.id)
+        if quota_reached(stats.submitted, quota):
             return None
         if wants_gold(settings.gold_rate, stats.since_gold):
             gold_item = tasks.gold_for(project_id, user.id)
@@ -211,13 +209,12 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
         found = tasks.candidates(project_id, user.id, at)
         if not found:
             return None
-        best = tasks.best_scores(sorted({c.item_id for c in found}))
         chosen = pick(
-            [Candidate(c.id, c.item_id, difficulty(best.get(c.item_id))) for c in found],
+            [Candidate(c.slot.id, c.slot.item_id, difficulty(c.best_score)) for c in found],
             skill(stats.gold_seen, stats.gold_score),
         )
         tasks.lock(chosen.slot_id, user.id, expires)
-        slot = next(c for c in found if c.id == chosen.slot_id)
+        slot = next(c.slot for c in found if c.slot.id == chosen.slot_id)
         return _task(tx, tasks, project_id, _renew(slot, expires, user.id), user)
 
 

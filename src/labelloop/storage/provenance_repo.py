@@ -32,9 +32,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, func, insert, or_, select, text
+from sqlalchemy import Connection, and_, func, or_, select
 
 from labelloop.storage import tables as t
+from labelloop.storage.rawsql import Raw, Sql
 from labelloop.storage.tables_provenance import item_originals
 from labelloop.storage.tables_provenance import provenance_events as ev
 
@@ -184,21 +185,28 @@ def event_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
+# The append runs on every write (each submit): plain SQL on the driver (see rawsql).
+_ADVISORY_LOCK = Sql("SELECT pg_advisory_xact_lock(?, ?)")
+_HEAD = Sql("SELECT seq, hash FROM provenance_events WHERE chain = ? ORDER BY seq DESC LIMIT 1")
+_APPEND = Sql(
+    "INSERT INTO provenance_events (chain, seq, ts, actor, kind, project_id, subject, payload, prev_hash, hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+
+
 class ProvenanceRepo:
     """Append to and read the provenance chains."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def _lock(self, chain: int) -> None:
-        if self.conn.dialect.name == "postgresql":
-            self.conn.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": _LOCK_CLASS, "b": chain})
+    def _lock(self, raw: Raw, chain: int) -> None:
+        if raw.pg:
+            raw.run(_ADVISORY_LOCK, (_LOCK_CLASS, chain))
 
     def head(self, chain: int) -> tuple[int, str]:
         """Return ``(seq, hash)`` of a chain's last event, ``(0, GENESIS)`` when empty."""
-        row = self.conn.execute(
-            select(ev.c.seq, ev.c.hash).where(ev.c.chain == chain).order_by(ev.c.seq.desc()).limit(1)
-        ).first()
+        row = Raw(self.conn).one(_HEAD, (chain,))
         return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
     def append(
@@ -212,12 +220,17 @@ class ProvenanceRepo:
     ) -> Event:
         """Append one event to the project's chain, in the caller's transaction."""
         chain = project_id or 0
-        self._lock(chain)
+        raw = Raw(self.conn)
+        self._lock(raw, chain)
         seq, prev = self.head(chain)
         ts = datetime.now(UTC).isoformat()
         e = Event(0, chain, seq + 1, ts, actor[:200], kind, project_id, subject or {}, payload or {}, prev, "")
         digest = event_hash(e.body())
-        new_id = self.conn.execute(insert(ev).values(**e.body(), hash=digest).returning(ev.c.id)).scalar_one()
+        row = (
+            e.chain, e.seq, e.ts, e.actor, e.kind, e.project_id, raw.plain_json_in(e.subject),
+            raw.plain_json_in(e.payload), e.prev_hash, digest,
+        )  # fmt: skip
+        new_id = raw.one(_APPEND, row)[0]
         return replace(e, id=int(new_id), hash=digest)
 
     def record_rows(

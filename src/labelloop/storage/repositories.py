@@ -36,9 +36,22 @@ from labelloop.core import (
 from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.storage import tables as t
 from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, normal, record_inserted
+from labelloop.storage.rawsql import Raw, Sql
 from labelloop.storage.tables_provenance import item_holds
 
-__all__ = ["BlobRow", "ImportRepo", "ItemRepo", "ItemRow", "LabelRepo", "ProjectRepo", "item_row", "now", "schema_of"]
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "BlobRow",
+    "ImportRepo",
+    "ItemRepo",
+    "ItemRow",
+    "LabelRepo",
+    "ProjectRepo",
+    "annotation_from_raw",
+    "item_row",
+    "now",
+    "schema_of",
+]
 
 
 def now() -> datetime:
@@ -84,8 +97,14 @@ class ProjectRepo:
         Raises:
             NotFound: no such project.
         """
+        if isinstance(name_or_id, int):
+            raw = Raw(self.conn)
+            r = raw.one(_PROJECT_BY_ID, (name_or_id,))
+            if r is None:
+                raise NotFound("project", name_or_id)
+            return Project(r[0], r[1], schema_of(raw.json_out(r[2])), _when(raw, r[3]), r[4])
         q = select(t.projects)
-        if isinstance(name_or_id, int) or (isinstance(name_or_id, str) and name_or_id.isdigit()):
+        if isinstance(name_or_id, str) and name_or_id.isdigit():
             row = self.conn.execute(q.where(t.projects.c.id == int(name_or_id))).first()
             if row is None and isinstance(name_or_id, str):
                 row = self.conn.execute(q.where(t.projects.c.name == name_or_id)).first()
@@ -112,6 +131,15 @@ class ProjectRepo:
                 select(func.count()).select_from(table).where(table.c.project_id == project_id)
             ).scalar_one()
         return out
+
+
+_PROJECT_BY_ID = Sql("SELECT id, name, schema, created_at, created_by FROM projects WHERE id = ?")
+
+
+def _when(raw: Raw, value: Any) -> datetime:
+    out = raw.time_out(value)
+    assert out is not None
+    return out
 
 
 def _project(row: Row[Any]) -> Project:
@@ -319,12 +347,22 @@ class ItemRepo:
         Raises:
             NotFound: no such item in this project.
         """
-        row = self.conn.execute(
-            select(t.items).where(t.items.c.id == item_id, t.items.c.project_id == project_id)
-        ).first()
-        if row is None:
+        raw = Raw(self.conn)
+        r = raw.one(_ITEM, (item_id, project_id))
+        if r is None:
             raise NotFound("item", item_id)
-        return _item(row)
+        return Item(
+            id=r[0],
+            project_id=r[1],
+            data={k: MediaRef.from_json(v) for k, v in raw.json_out(r[2]).items()},
+            content_hash=bytes(r[3]).hex(),
+            key=r[4],
+            source=r[5],
+            meta=raw.json_out(r[6]),
+            import_id=r[7],
+            created_at=_when(raw, r[8]),
+            created_by=r[9],
+        )
 
     def page(
         self,
@@ -356,6 +394,11 @@ class ItemRepo:
             yield page
             after = page[-1].id
 
+
+_ITEM = Sql(
+    "SELECT id, project_id, data, content_hash, key, source, meta, import_id, created_at, created_by"
+    " FROM items WHERE id = ? AND project_id = ?"
+)
 
 _ITEM_COLUMNS = (
     "project_id",
@@ -435,8 +478,24 @@ class LabelRepo:
     def _insert(self, table: Any, rows: list[dict[str, Any]], project_id: int, kind: str) -> list[int]:
         if not rows:
             return []
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = [r[0] for r in self.conn.execute(stmt, rows)]
+        if len(rows) == 1 and table is t.annotations:  # a submit: the hot path
+            raw = Raw(self.conn)
+            r = rows[0]
+            ids = [
+                int(
+                    raw.one(
+                        _INSERT_ANNOTATION,
+                        (
+                            r["project_id"], r["item_id"], raw.json_in(r["value"]), r["annotator"], r["status"],
+                            r["lead_time_s"], r["parent_id"], r["suggestion_id"], raw.time_in(r["created_at"]),
+                            r["created_by"],
+                        ),
+                    )[0]
+                )
+            ]  # fmt: skip
+        else:
+            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            ids = [r[0] for r in self.conn.execute(stmt, rows)]
         record_inserted(self.conn, kind, table.name, project_id, rows, ids)  # one provenance event per batch
         return ids
 
@@ -537,6 +596,8 @@ class LabelRepo:
         """Return all label records of the given items, in id order."""
         if not item_ids:
             return [], [], []
+        if as_of is None and len(item_ids) <= _RAW_IN_MAX:
+            return self._for_items_raw(item_ids)
         out: list[list[Any]] = []
         for table, mapper in ((t.suggestions, _suggestion), (t.annotations, _annotation), (t.reviews, _review)):
             q = select(table).where(table.c.item_id.in_(list(item_ids)))
@@ -544,6 +605,22 @@ class LabelRepo:
                 q = q.where(table.c.created_at <= as_of)
             out.append([mapper(r) for r in self.conn.execute(q.order_by(table.c.id))])
         return out[0], out[1], out[2]
+
+    def _for_items_raw(self, item_ids: Sequence[int]) -> tuple[list[Suggestion], list[Annotation], list[Review]]:
+        raw = Raw(self.conn)
+        sugg, anns, revs = _labels_sql(len(item_ids))
+        ids = tuple(item_ids)
+        return (
+            [
+                Suggestion(r[0], r[1], r[2], raw.json_out(r[3]), r[4], r[5], r[6], _when(raw, r[7]), r[8])
+                for r in raw.all(sugg, ids)
+            ],
+            [annotation_from_raw(raw, r) for r in raw.all(anns, ids)],
+            [
+                Review(r[0], r[1], r[2], r[3], r[4], ReviewVerdict(r[5]), r[6], r[7], _when(raw, r[8]), r[9])
+                for r in raw.all(revs, ids)
+            ],
+        )
 
     def for_item_range(
         self, project_id: int, first_id: int, last_id: int, *, as_of: datetime | None = None
@@ -566,10 +643,11 @@ class LabelRepo:
         Raises:
             NotFound: no such annotation.
         """
-        row = self.conn.execute(select(t.annotations).where(t.annotations.c.id == annotation_id)).first()
-        if row is None:
+        raw = Raw(self.conn)
+        r = raw.one(_ANNOTATION, (annotation_id,))
+        if r is None:
             raise NotFound("annotation", annotation_id)
-        return _annotation(row)
+        return annotation_from_raw(raw, r)
 
     def _no_suggestion_from(self, backend: str, model_version: str) -> Any:
         s = t.suggestions
@@ -640,6 +718,44 @@ class LabelRepo:
             )  # fmt: skip
             out.append((item, ann))
         return out
+
+
+ANNOTATION_COLUMNS = (
+    "id, project_id, item_id, value, annotator, status, lead_time_s, parent_id, suggestion_id, created_at, created_by"
+)
+_ANNOTATION = Sql(f"SELECT {ANNOTATION_COLUMNS} FROM annotations WHERE id = ?")  # noqa: S608 (constants only)
+_INSERT_ANNOTATION = Sql(
+    "INSERT INTO annotations (project_id, item_id, value, annotator, status, lead_time_s, parent_id, suggestion_id,"
+    " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_RAW_IN_MAX = 32
+_LABELS_SQL: dict[int, tuple[Sql, Sql, Sql]] = {}
+
+
+def _labels_sql(n: int) -> tuple[Sql, Sql, Sql]:
+    """The three label reads of ``n`` items (statements kept per ``n``)."""
+    found = _LABELS_SQL.get(n)
+    if found is None:
+        marks = ", ".join("?" * n)
+        found = _LABELS_SQL[n] = (
+            Sql(
+                "SELECT id, project_id, item_id, value, score, backend, model_version, created_at, created_by"  # noqa: S608 (constants only)
+                f" FROM suggestions WHERE item_id IN ({marks}) ORDER BY id"
+            ),
+            Sql(f"SELECT {ANNOTATION_COLUMNS} FROM annotations WHERE item_id IN ({marks}) ORDER BY id"),  # noqa: S608 (constants only)
+            Sql(
+                "SELECT id, project_id, item_id, annotation_id, reviewer, verdict, correction_id, comment, created_at,"  # noqa: S608 (constants only)
+                f" created_by FROM reviews WHERE item_id IN ({marks}) ORDER BY id"
+            ),
+        )
+    return found
+
+
+def annotation_from_raw(raw: Raw, r: Sequence[Any]) -> Annotation:
+    """An annotation from a raw row in :data:`ANNOTATION_COLUMNS` order."""
+    return Annotation(
+        r[0], r[1], r[2], raw.json_out(r[3]), r[4], AnnotationStatus(r[5]), r[6], r[7], r[8], _when(raw, r[9]), r[10]
+    )
 
 
 def _suggestion(r: Row[Any]) -> Suggestion:

@@ -4,6 +4,10 @@
 slot) that skips slots locked by others and items the asker already holds; on PostgreSQL the
 rows are taken ``FOR UPDATE SKIP LOCKED``, on SQLite the write transaction is
 ``BEGIN IMMEDIATE``, so two askers never get the same slot.
+
+The statements of ``next`` and ``submit`` are plain SQL run on the driver's cursor
+(:mod:`labelloop.storage.rawsql`): they run on every request, where SQLAlchemy's statement
+building would cost more than the indexed look-ups themselves.
 """
 
 from __future__ import annotations
@@ -12,15 +16,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, select, update
 from sqlalchemy.orm import aliased
 
 from labelloop.core import Annotation, Suggestion
 from labelloop.storage import tables as t
 from labelloop.storage import tables_accounts as ta
-from labelloop.storage.repositories import _annotation, _insert_ignore, _suggestion, now
+from labelloop.storage.rawsql import Raw, Sql
+from labelloop.storage.repositories import (
+    ANNOTATION_COLUMNS,
+    _annotation,
+    _insert_ignore,
+    _suggestion,
+    annotation_from_raw,
+    now,
+)
 
-__all__ = ["DONE", "GOLD", "QUEUED", "Slot", "TaskRepo", "TaskSettings", "UserStats"]
+__all__ = ["DONE", "GOLD", "QUEUED", "QueuedSlot", "Slot", "TaskRepo", "TaskSettings", "UserStats"]
 
 QUEUED, DONE, GOLD = 0, 1, 2
 _SYNC_BATCH = 50_000
@@ -59,8 +71,65 @@ class UserStats:
     gold_score: float = 0.0
 
 
-def _slot(r: Any) -> Slot:
-    return Slot(r.id, r.item_id, r.slot, r.state, r.user_id, r.expires_at)
+_SLOT = "s.id, s.item_id, s.slot, s.state, s.user_id, s.expires_at"
+
+_SETTINGS_AND_TOP = Sql(
+    "SELECT ts.overlap, ts.gold_rate, ts.lock_seconds, ts.synced_item_id,"
+    " (SELECT max(i.id) FROM items i WHERE i.project_id = ?)"
+    " FROM (SELECT 1 AS one) AS o LEFT JOIN task_settings ts ON ts.project_id = ?"
+)
+_HELD = Sql(
+    f"SELECT {_SLOT} FROM task_slots s WHERE s.user_id = ? AND s.project_id = ? AND s.state IN ({QUEUED}, {GOLD})"  # noqa: S608 (constants only)
+    " ORDER BY s.id LIMIT 1"
+)
+_STANDING = Sql(
+    "SELECT a.submitted, a.since_gold, a.gold_seen, a.gold_score, m.quota FROM (SELECT 1 AS one) AS o"
+    " LEFT JOIN annotator_stats a ON a.project_id = ? AND a.user_id = ?"
+    " LEFT JOIN memberships m ON m.project_id = ? AND m.user_id = ?"
+)
+_STATS = Sql(
+    "SELECT submitted, since_gold, gold_seen, gold_score FROM annotator_stats WHERE project_id = ? AND user_id = ?"
+)
+_SAVE_STATS = Sql(
+    "INSERT INTO annotator_stats (project_id, user_id, submitted, since_gold, gold_seen, gold_score)"
+    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (project_id, user_id) DO UPDATE SET submitted = excluded.submitted,"
+    " since_gold = excluded.since_gold, gold_seen = excluded.gold_seen, gold_score = excluded.gold_score"
+)
+# Free (or expired) queued slots in queue order, each with its item's best suggestion score.
+_CANDIDATES = Sql(
+    f"SELECT {_SLOT}, (SELECT max(g.score) FROM suggestions g WHERE g.item_id = s.item_id AND g.score IS NOT NULL)"  # noqa: S608 (constants only)
+    f" FROM task_slots s WHERE s.project_id = ? AND s.state = {QUEUED} AND (s.user_id IS NULL OR s.expires_at < ?)"
+    " AND NOT EXISTS (SELECT 1 FROM task_slots m WHERE m.item_id = s.item_id AND m.user_id = ?)"
+    " ORDER BY s.item_id, s.slot LIMIT ?",
+    pg_tail=" FOR UPDATE OF s SKIP LOCKED",
+)
+_LOCK = Sql("UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ?")
+_SLOT_FOR = Sql(
+    f"SELECT {_SLOT} FROM task_slots s WHERE s.item_id = ? AND s.user_id = ? ORDER BY s.id LIMIT 1"  # noqa: S608 (constants only)
+)
+_SLOT_FOR_UPDATE = Sql(
+    f"SELECT {_SLOT} FROM task_slots s WHERE s.item_id = ? AND s.user_id = ? ORDER BY s.id LIMIT 1",  # noqa: S608 (constants only)
+    pg_tail=" FOR UPDATE",
+)
+_FINISH = Sql(f"UPDATE task_slots SET state = {DONE}, expires_at = NULL WHERE id = ?")  # noqa: S608 (constants only)
+_DRAFT = Sql("SELECT value, updated_at FROM drafts WHERE user_id = ? AND item_id = ?")
+_DROP_DRAFT = Sql("DELETE FROM drafts WHERE user_id = ? AND item_id = ?")
+_IDEMPOTENT = Sql("SELECT annotation_id FROM idempotency_keys WHERE user_id = ? AND key = ?")
+_REMEMBER = Sql("INSERT INTO idempotency_keys (user_id, key, project_id, annotation_id) VALUES (?, ?, ?, ?)")
+_HEAD = Sql(
+    f"SELECT {ANNOTATION_COLUMNS} FROM annotations WHERE item_id = ? AND annotator = ? ORDER BY id DESC LIMIT 1"  # noqa: S608 (constants only)
+)
+_IS_REVIEWED = Sql("SELECT 1 FROM reviews WHERE annotation_id = ? LIMIT 1")
+_LOCK_ANNOTATION = Sql("SELECT id FROM annotations WHERE id = ? FOR UPDATE")
+_GRANT = Sql("INSERT INTO media_grants (sha256, project_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedSlot:
+    """A free queued slot and the best suggestion score of its item (None: no scored suggestion)."""
+
+    slot: Slot
+    best_score: float | None
 
 
 class TaskRepo:
@@ -69,14 +138,23 @@ class TaskRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.pg = conn.dialect.name == "postgresql"
+        self.raw = Raw(conn)
+
+    def _slot(self, r: Any) -> Slot:
+        return Slot(r[0], r[1], r[2], r[3], r[4], self.raw.time_out(r[5]))
 
     # settings and queue filling ------------------------------------------------------------
     def settings(self, project_id: int) -> TaskSettings:
         """The project's settings (defaults when never set)."""
-        r = self.conn.execute(select(ta.task_settings).where(ta.task_settings.c.project_id == project_id)).first()
-        if r is None:
-            return TaskSettings(project_id)
-        return TaskSettings(project_id, r.overlap, r.gold_rate, r.lock_seconds, r.synced_item_id)
+        return self.queue_state(project_id)[0]
+
+    def queue_state(self, project_id: int) -> tuple[TaskSettings, int | None]:
+        """The project's settings and its newest item id (None: no items), in one query."""
+        r = self.raw.one(_SETTINGS_AND_TOP, (project_id, project_id))
+        top = None if r[4] is None else int(r[4])
+        if r[0] is None:
+            return TaskSettings(project_id), top
+        return TaskSettings(project_id, r[0], r[1], r[2], r[3]), top
 
     def save_settings(self, s: TaskSettings) -> None:
         """Insert or update the settings row."""
@@ -99,13 +177,15 @@ class TaskRepo:
         r = self.conn.execute(q.with_for_update() if self.pg else q).one()
         return TaskSettings(project_id, r.overlap, r.gold_rate, r.lock_seconds, r.synced_item_id)
 
-    def sync(self, s: TaskSettings) -> TaskSettings:
+    def sync(self, s: TaskSettings, top: int | None = None) -> TaskSettings:
         """Queue ``overlap`` slots for each item added since the last sync (gold items excepted).
 
-        One index probe when nothing is new, so ``next`` can call it every time.
+        ``top`` is the project's newest item id when the caller has it (:meth:`queue_state`);
+        otherwise one index probe finds it, so ``next`` can call this every time.
         """
         i = t.items
-        top = self.conn.execute(select(func.max(i.c.id)).where(i.c.project_id == s.project_id)).scalar()
+        if top is None:
+            top = self.conn.execute(select(func.max(i.c.id)).where(i.c.project_id == s.project_id)).scalar()
         if top is None or top <= s.synced_item_id:
             return s
         s = self._settings_for_update(s.project_id)  # concurrent first askers: one fills the queue
@@ -137,45 +217,26 @@ class TaskRepo:
     # slots ------------------------------------------------------------------------------------
     def held(self, project_id: int, user_id: int) -> Slot | None:
         """The unfinished slot the user holds in the project (to resume), if any."""
-        s = ta.task_slots
-        r = self.conn.execute(
-            select(s).where(s.c.user_id == user_id, s.c.project_id == project_id, s.c.state.in_((QUEUED, GOLD)))
-            .order_by(s.c.id).limit(1)
-        ).first()  # fmt: skip
-        return None if r is None else _slot(r)
+        r = self.raw.one(_HELD, (user_id, project_id))
+        return None if r is None else self._slot(r)
 
-    def candidates(self, project_id: int, user_id: int, at: datetime, limit: int = 32) -> list[Slot]:
-        """Free (or expired) queued slots of items the user holds no slot of, in queue order."""
-        s = ta.task_slots
-        mine = aliased(s)
-        q = (
-            select(s)
-            .where(
-                s.c.project_id == project_id,
-                s.c.state == QUEUED,
-                or_(s.c.user_id.is_(None), s.c.expires_at < at),
-                ~exists().where(mine.c.item_id == s.c.item_id, mine.c.user_id == user_id),
-            )
-            .order_by(s.c.item_id, s.c.slot)
-            .limit(limit)
-        )
-        if self.pg:
-            q = q.with_for_update(skip_locked=True, of=s)
-        return [_slot(r) for r in self.conn.execute(q)]
+    def candidates(self, project_id: int, user_id: int, at: datetime, limit: int = 32) -> list[QueuedSlot]:
+        """Free (or expired) queued slots of items the user holds no slot of, in queue order.
+
+        Each comes with its item's best suggestion score; on PostgreSQL the slots are locked
+        (``SKIP LOCKED``: a concurrent asker passes over them).
+        """
+        rows = self.raw.all(_CANDIDATES, (project_id, self.raw.time_in(at), user_id, limit))
+        return [QueuedSlot(self._slot(r), None if r[6] is None else float(r[6])) for r in rows]
 
     def lock(self, slot_id: int, user_id: int, expires_at: datetime) -> None:
         """Lock a slot to a user until ``expires_at``."""
-        s = ta.task_slots
-        self.conn.execute(update(s).where(s.c.id == slot_id).values(user_id=user_id, expires_at=expires_at))
+        self.raw.run(_LOCK, (user_id, self.raw.time_in(expires_at), slot_id))
 
     def slot_for(self, item_id: int, user_id: int, *, for_update: bool = False) -> Slot | None:
         """The user's slot of an item (queued-and-held, gold in progress, or done)."""
-        s = ta.task_slots
-        q = select(s).where(s.c.item_id == item_id, s.c.user_id == user_id).order_by(s.c.id).limit(1)
-        if for_update and self.pg:
-            q = q.with_for_update()
-        r = self.conn.execute(q).first()
-        return None if r is None else _slot(r)
+        r = self.raw.one(_SLOT_FOR_UPDATE if for_update else _SLOT_FOR, (item_id, user_id))
+        return None if r is None else self._slot(r)
 
     def claim(self, project_id: int, item_id: int, user_id: int) -> None:
         """Record an item as the user's, outside the queue (a reviewer accepting a suggestion)."""
@@ -190,16 +251,7 @@ class TaskRepo:
 
     def finish(self, slot_id: int) -> None:
         """Mark a slot done."""
-        s = ta.task_slots
-        self.conn.execute(update(s).where(s.c.id == slot_id).values(state=DONE, expires_at=None))
-
-    def best_scores(self, item_ids: list[int]) -> dict[int, float]:
-        """The best suggestion score of each item that has a scored suggestion."""
-        if not item_ids:
-            return {}
-        g = t.suggestions
-        q = select(g.c.item_id, func.max(g.c.score)).where(g.c.item_id.in_(item_ids), g.c.score.is_not(None))
-        return {r[0]: float(r[1]) for r in self.conn.execute(q.group_by(g.c.item_id))}
+        self.raw.run(_FINISH, (slot_id,))
 
     # gold --------------------------------------------------------------------------------------
     def mark_gold(self, project_id: int, item_id: int, value: list[dict[str, Any]]) -> None:
@@ -238,18 +290,18 @@ class TaskRepo:
     # stats -------------------------------------------------------------------------------------
     def stats(self, project_id: int, user_id: int) -> UserStats:
         """The user's counters (zeros when none)."""
-        a = ta.annotator_stats
-        r = self.conn.execute(select(a).where(a.c.project_id == project_id, a.c.user_id == user_id)).first()
-        return UserStats() if r is None else UserStats(r.submitted, r.since_gold, r.gold_seen, r.gold_score)
+        r = self.raw.one(_STATS, (project_id, user_id))
+        return UserStats() if r is None else UserStats(r[0], r[1], r[2], r[3])
+
+    def standing(self, project_id: int, user_id: int) -> tuple[UserStats, int | None]:
+        """The user's counters and their quota in the project (None: no limit), in one query."""
+        r = self.raw.one(_STANDING, (project_id, user_id, project_id, user_id))
+        st = UserStats() if r[0] is None else UserStats(r[0], r[1], r[2], r[3])
+        return st, r[4]
 
     def save_stats(self, project_id: int, user_id: int, st: UserStats) -> None:
-        """Write the user's counters."""
-        a = ta.annotator_stats
-        values = {"submitted": st.submitted, "since_gold": st.since_gold, "gold_seen": st.gold_seen,
-                  "gold_score": st.gold_score}  # fmt: skip
-        where = and_(a.c.project_id == project_id, a.c.user_id == user_id)
-        if self.conn.execute(update(a).where(where).values(**values)).rowcount == 0:
-            self.conn.execute(insert(a).values(project_id=project_id, user_id=user_id, **values))
+        """Write the user's counters (insert or update)."""
+        self.raw.run(_SAVE_STATS, (project_id, user_id, st.submitted, st.since_gold, st.gold_seen, st.gold_score))
 
     def all_stats(self, project_id: int) -> list[tuple[str, UserStats]]:
         """Every annotator's counters in the project, by username."""
@@ -285,41 +337,35 @@ class TaskRepo:
 
     def draft(self, item_id: int, user_id: int) -> tuple[list[dict[str, Any]], datetime] | None:
         """The user's draft of an item, if any."""
-        d = ta.drafts
-        r = self.conn.execute(select(d.c.value, d.c.updated_at).where(d.c.user_id == user_id, d.c.item_id == item_id))
-        row = r.first()
-        return None if row is None else (list(row[0]), row[1])
+        row = self.raw.one(_DRAFT, (user_id, item_id))
+        if row is None:
+            return None
+        when = self.raw.time_out(row[1])
+        assert when is not None
+        return list(self.raw.json_out(row[0])), when
 
     def drop_draft(self, item_id: int, user_id: int) -> None:
         """Delete the user's draft of an item."""
-        d = ta.drafts
-        self.conn.execute(delete(d).where(d.c.user_id == user_id, d.c.item_id == item_id))
+        self.raw.run(_DROP_DRAFT, (user_id, item_id))
 
     def idempotent(self, user_id: int, key: str) -> int | None:
         """The annotation an earlier request with this key created, if any."""
-        k = ta.idempotency_keys
-        return self.conn.execute(select(k.c.annotation_id).where(k.c.user_id == user_id, k.c.key == key)).scalar()
+        r = self.raw.one(_IDEMPOTENT, (user_id, key))
+        return None if r is None else int(r[0])
 
     def remember(self, user_id: int, key: str, project_id: int, annotation_id: int) -> None:
         """Record the annotation a key created."""
-        self.conn.execute(
-            insert(ta.idempotency_keys).values(user_id=user_id, key=key, project_id=project_id,
-                                               annotation_id=annotation_id)
-        )  # fmt: skip
+        self.raw.run(_REMEMBER, (user_id, key, project_id, annotation_id))
 
     # annotation versions and reviews --------------------------------------------------------
     def head(self, item_id: int, annotator: str) -> Annotation | None:
         """The annotator's newest annotation version of an item."""
-        a = t.annotations
-        r = self.conn.execute(
-            select(a).where(a.c.item_id == item_id, a.c.annotator == annotator).order_by(a.c.id.desc()).limit(1)
-        ).first()
-        return None if r is None else _annotation(r)
+        r = self.raw.one(_HEAD, (item_id, annotator))
+        return None if r is None else annotation_from_raw(self.raw, r)
 
     def is_reviewed(self, annotation_id: int) -> bool:
         """Whether the annotation has a review."""
-        r = t.reviews
-        return self.conn.execute(select(r.c.id).where(r.c.annotation_id == annotation_id).limit(1)).first() is not None
+        return self.raw.one(_IS_REVIEWED, (annotation_id,)) is not None
 
     def next_review(self, project_id: int, reviewer: str, after_id: int = 0) -> Annotation | None:
         """The oldest submitted, unreviewed, unreplaced annotation not written by ``reviewer``."""
@@ -345,10 +391,10 @@ class TaskRepo:
     def lock_annotation(self, annotation_id: int) -> None:
         """Serialise writers of one annotation chain (PostgreSQL row lock; SQLite is serial)."""
         if self.pg:
-            self.conn.execute(select(t.annotations.c.id).where(t.annotations.c.id == annotation_id).with_for_update())
+            self.raw.one(_LOCK_ANNOTATION, (annotation_id,))
 
     def grant(self, project_id: int, sha256s: list[str]) -> None:
         """Let the project's members fetch these blobs."""
-        rows = [{"sha256": x, "project_id": project_id} for x in sorted(set(sha256s))]
+        rows = [(x, project_id) for x in sorted(set(sha256s))]
         if rows:
-            self.conn.execute(_insert_ignore(self.conn, ta.media_grants), rows)
+            self.raw.many(_GRANT, rows)
