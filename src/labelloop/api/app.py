@@ -8,17 +8,18 @@ carries the security headers; errors are ``{"error": {"code", "message"}}`` and 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labelloop._version import __version__
+from labelloop.api.headers import SecurityHeaders
 from labelloop.api.limits import MAX_BODY, BodyLimit
 from labelloop.api.routes import auth, media, projects, ui, work
 from labelloop.config import Settings
@@ -83,16 +84,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         """Liveness and version (no authentication)."""
         return {"status": "ok", "version": __version__}
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY, headers=SECURITY_HEADERS)
+    app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY, headers=SECURITY_HEADERS)  # outermost: 413 before anything
 
     @app.exception_handler(LabelloopError)
     async def labelloop_error(_request: Request, exc: LabelloopError) -> JSONResponse:

@@ -43,8 +43,8 @@ def action(name: str) -> dict[str, Any]:
     return {ACTION_KEY: name}
 
 
-def get_store(request: Request) -> Store:
-    """The app's store."""
+async def get_store(request: Request) -> Store:
+    """The app's store (async: FastAPI runs it on the event loop, not in a worker thread)."""
     s = request.app.state.store
     assert isinstance(s, Store)
     return s
