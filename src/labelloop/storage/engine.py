@@ -16,6 +16,8 @@ __all__ = ["WRITE", "make_engine", "sqlite_url"]
 # with "database is locked" when a deferred read lock cannot be upgraded.
 WRITE = "labelloop_write"
 _CACHE_KIB = 32 * 1024
+_PG_POOL = 16
+_SQLITE_POOL = 24
 
 
 def _json_dumps(value: Any) -> str:
@@ -39,8 +41,13 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    # Pooled connections are kept for as many requests as the web server runs at once (its worker
+    # threads): past pool_size, each returned connection is closed and the next request reconnects
+    # (a new PostgreSQL backend, or a SQLite open with its PRAGMAs) on the hot path.
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+        return create_engine(parsed, pool_pre_ping=True, pool_size=_PG_POOL, max_overflow=_PG_POOL, **kwargs)
+    if parsed.database and parsed.database != ":memory:":
+        kwargs |= {"pool_size": _SQLITE_POOL, "max_overflow": _SQLITE_POOL}
     engine = create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
 
     @event.listens_for(engine, "connect")
