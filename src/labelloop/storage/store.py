@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +34,8 @@ from labelloop.storage.releases_repo import ReleaseRepo
 from labelloop.storage.repositories import ImportRepo, ItemRepo, LabelRepo, ProjectRepo
 
 __all__ = ["Store", "UnitOfWork"]
+
+_WRITER_WAIT_S = 30.0  # as the SQLite busy timeout (engine.make_engine)
 
 
 class UnitOfWork:
@@ -56,6 +59,11 @@ class Store:
         self.engine = engine
         self.blobs = blobs
         self.data_dir = data_dir
+        # SQLite has one writer at a time. Its busy handler makes a waiting writer sleep in growing
+        # steps (1, 2, 5, 10 ... 100 ms) and retry, so under concurrent writes most of the wait is
+        # oversleeping: the writers of this process queue on a lock instead and start the moment
+        # the previous one commits. Other processes still meet the busy timeout as before.
+        self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(cls, database_url: str | None, data_dir: Path, *, migrate: bool = True) -> Store:
@@ -86,8 +94,15 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
         """A write transaction: committed when the block ends, rolled back on any error."""
-        with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
-            yield UnitOfWork(conn)
+        # after the busy timeout, go on to SQLite's own wait and error, exactly as without the lock
+        queued = self._writer is not None and self._writer.acquire(timeout=_WRITER_WAIT_S)
+        try:
+            with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+                yield UnitOfWork(conn)
+        finally:
+            if queued:
+                assert self._writer is not None
+                self._writer.release()
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:
