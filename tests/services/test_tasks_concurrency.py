@@ -124,3 +124,19 @@ def test_concurrent_retries_of_one_submit_store_one_annotation(store: Store, tmp
     assert len(anns) == 1
     ok = [r for r in results if not isinstance(r, Exception)]
     assert ok and all(r.annotation["id"] == anns[0].id for r in ok)  # type: ignore[attr-defined]
+
+
+def test_one_users_concurrent_nexts_get_one_task(store: Store) -> None:
+    pid, (a,) = _project(store, 10, 1)
+    got = _race(store, pid, [a] * 6)
+    assert None not in got and len(set(got)) == 1  # the task they hold, renewed; never a second one
+    with store.read() as tx:
+        assert TaskRepo(tx.conn).held(pid, a.id) is not None
+
+
+def test_many_askers_on_a_short_queue_each_get_a_slot(store: Store) -> None:
+    # fewer free slots than the candidate window (32): each concurrent asker must still find one
+    # the others did not choose; none may come back empty-handed while a slot is free
+    pid, users = _project(store, 9, 8)
+    got = _race(store, pid, users)
+    assert None not in got and len(set(got)) == len(got)

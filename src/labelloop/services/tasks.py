@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from labelloop.assignment import Candidate, difficulty, gold_agreement, pick, quota_reached, skill, wants_gold
@@ -190,6 +190,7 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
     at = now()
     with store.transaction() as tx:
         tasks = TaskRepo(tx.conn)
+        tasks.serialise_asker(user.id)
         before, top = tasks.queue_state(project_id)
         settings = tasks.sync(before, top)
         if settings.synced_item_id - before.synced_item_id >= _ANALYZE_AFTER:
@@ -206,16 +207,33 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
             gold_item = tasks.gold_for(project_id, user.id)
             if gold_item is not None:
                 return _task(tx, tasks, project_id, tasks.add_gold_slot(project_id, gold_item, user.id, expires), user)
+        slot = _claim_next(tasks, project_id, user, at, expires, skill(stats.gold_seen, stats.gold_score))
+        return None if slot is None else _task(tx, tasks, project_id, slot, user)
+
+
+_CLAIM_ROUNDS = 20
+
+
+def _claim_next(
+    tasks: TaskRepo, project_id: int, user: User, at: datetime, expires: datetime, user_skill: float
+) -> Slot | None:
+    """Take the best-matching free slot; when a concurrent asker took it first, the next best.
+
+    Every failed claim means another asker just took (or is taking) that slot, so the rounds only
+    go on while the queue is moving; None when nothing is free.
+    """
+    for _ in range(_CLAIM_ROUNDS):
         found = tasks.candidates(project_id, user.id, at)
         if not found:
             return None
-        chosen = pick(
-            [Candidate(c.slot.id, c.slot.item_id, difficulty(c.best_score)) for c in found],
-            skill(stats.gold_seen, stats.gold_score),
-        )
-        tasks.lock(chosen.slot_id, user.id, expires)
-        slot = next(c.slot for c in found if c.slot.id == chosen.slot_id)
-        return _task(tx, tasks, project_id, _renew(slot, expires, user.id), user)
+        left = [Candidate(c.slot.id, c.slot.item_id, difficulty(c.best_score)) for c in found]
+        slots = {c.slot.id: c.slot for c in found}
+        while left:
+            chosen = pick(left, user_skill)
+            if tasks.take(chosen.slot_id, user.id, expires, at):
+                return _renew(slots[chosen.slot_id], expires, user.id)
+            left.remove(chosen)
+    return None
 
 
 def _renew(slot: Slot, expires: Any, user_id: int | None = None) -> Slot:

@@ -35,15 +35,19 @@ __all__ = ["Raw", "Sql"]
 
 
 class Sql:
-    """One statement in both dialects: ``?`` placeholders, an optional PostgreSQL-only tail."""
+    """One statement in both dialects: ``?`` placeholders, an optional PostgreSQL-only tail.
+
+    ``pg`` gives PostgreSQL its own text instead (same ``?`` parameters, in the same order).
+    """
 
     __slots__ = ("postgresql", "sqlite")
 
-    def __init__(self, sql: str, *, pg_tail: str = "") -> None:
-        if "%" in sql or "%" in pg_tail:
+    def __init__(self, sql: str, *, pg_tail: str = "", pg: str | None = None) -> None:
+        pg_sql = sql + pg_tail if pg is None else pg
+        if "%" in sql or "%" in pg_sql:
             raise ValueError("'%' would need escaping for psycopg: keep it out of hot-path SQL")
         self.sqlite = sql
-        self.postgresql = sql.replace("?", "%s") + pg_tail
+        self.postgresql = pg_sql.replace("?", "%s")
 
 
 _Proc = Callable[[Any], Any]

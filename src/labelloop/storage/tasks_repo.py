@@ -1,9 +1,12 @@
 """The work queue: task slots and their locks, gold items, drafts, idempotency keys, stats.
 
 ``candidates`` is one range scan of ``ix_task_slots_queue`` (project, state=queued, item,
-slot) that skips slots locked by others and items the asker already holds; on PostgreSQL the
-rows are taken ``FOR UPDATE SKIP LOCKED``, on SQLite the write transaction is
-``BEGIN IMMEDIATE``, so two askers never get the same slot.
+slot) that skips slots locked by others and items the asker already holds. It locks nothing:
+the chosen slot is taken by :meth:`TaskRepo.take`, an update that re-checks the slot is still
+free (on PostgreSQL under a ``FOR UPDATE SKIP LOCKED`` row lock; on SQLite the write transaction
+is ``BEGIN IMMEDIATE``), so two askers never get the same slot and a concurrent asker is never
+kept from the slots it did not choose. On PostgreSQL one asker's ``next`` calls are serialised
+(:meth:`TaskRepo.serialise_asker`), so they cannot take two slots of one item either.
 
 The statements of ``next`` and ``submit`` are plain SQL run on the driver's cursor
 (:mod:`labelloop.storage.rawsql`): they run on every request, where SQLAlchemy's statement
@@ -96,14 +99,23 @@ _SAVE_STATS = Sql(
     " since_gold = excluded.since_gold, gold_seen = excluded.gold_seen, gold_score = excluded.gold_score"
 )
 # Free (or expired) queued slots in queue order, each with its item's best suggestion score.
+# Unlocked: only the chosen one is taken (_TAKE). Locking all of them (FOR UPDATE SKIP LOCKED)
+# would hide up to `limit` free slots from every concurrent asker until this transaction ends.
 _CANDIDATES = Sql(
     f"SELECT {_SLOT}, (SELECT max(g.score) FROM suggestions g WHERE g.item_id = s.item_id AND g.score IS NOT NULL)"  # noqa: S608 (constants only)
     f" FROM task_slots s WHERE s.project_id = ? AND s.state = {QUEUED} AND (s.user_id IS NULL OR s.expires_at < ?)"
     " AND NOT EXISTS (SELECT 1 FROM task_slots m WHERE m.item_id = s.item_id AND m.user_id = ?)"
-    " ORDER BY s.item_id, s.slot LIMIT ?",
-    pg_tail=" FOR UPDATE OF s SKIP LOCKED",
+    " ORDER BY s.item_id, s.slot LIMIT ?"
 )
 _LOCK = Sql("UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ?")
+_FREE = f"state = {QUEUED} AND (user_id IS NULL OR expires_at < ?)"
+_FREE_ROW_LOCKED = f"SELECT id FROM task_slots WHERE id = ? AND {_FREE} FOR UPDATE SKIP LOCKED"  # noqa: S608 (constants only)
+_TAKE = Sql(
+    f"UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ? AND {_FREE}",  # noqa: S608 (constants only)
+    pg=f"UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ({_FREE_ROW_LOCKED})",  # noqa: S608 (constants only)
+)
+_ASKER_LOCK = Sql("SELECT pg_advisory_xact_lock(?, ?)")
+_ASKER_LOCK_CLASS = 0x4C4C4E  # "LLN": the advisory-lock namespace of one user's next calls
 _SLOT_FOR = Sql(
     f"SELECT {_SLOT} FROM task_slots s WHERE s.item_id = ? AND s.user_id = ? ORDER BY s.id LIMIT 1"  # noqa: S608 (constants only)
 )
@@ -223,15 +235,27 @@ class TaskRepo:
     def candidates(self, project_id: int, user_id: int, at: datetime, limit: int = 32) -> list[QueuedSlot]:
         """Free (or expired) queued slots of items the user holds no slot of, in queue order.
 
-        Each comes with its item's best suggestion score; on PostgreSQL the slots are locked
-        (``SKIP LOCKED``: a concurrent asker passes over them).
+        Each comes with its item's best suggestion score. Nothing is locked: take one with :meth:`take`.
         """
         rows = self.raw.all(_CANDIDATES, (project_id, self.raw.time_in(at), user_id, limit))
         return [QueuedSlot(self._slot(r), None if r[6] is None else float(r[6])) for r in rows]
 
     def lock(self, slot_id: int, user_id: int, expires_at: datetime) -> None:
-        """Lock a slot to a user until ``expires_at``."""
+        """Lock a slot to a user until ``expires_at`` (renewing the lock the user holds)."""
         self.raw.run(_LOCK, (user_id, self.raw.time_in(expires_at), slot_id))
+
+    def take(self, slot_id: int, user_id: int, expires_at: datetime, at: datetime) -> bool:
+        """Take a queued slot that is free (or whose lock expired before ``at``) until ``expires_at``.
+
+        False when another asker took it first, or holds it in an unfinished transaction.
+        """
+        t_in = self.raw.time_in
+        return self.raw.run(_TAKE, (user_id, t_in(expires_at), slot_id, t_in(at))) == 1
+
+    def serialise_asker(self, user_id: int) -> None:
+        """Make one user's concurrent ``next`` calls wait for each other (PostgreSQL; SQLite is serial)."""
+        if self.pg:
+            self.raw.run(_ASKER_LOCK, (_ASKER_LOCK_CLASS, user_id))
 
     def slot_for(self, item_id: int, user_id: int, *, for_update: bool = False) -> Slot | None:
         """The user's slot of an item (queued-and-held, gold in progress, or done)."""
