@@ -25,7 +25,7 @@ from labelloop.core import (
 from labelloop.errors import Conflict, NotFound, StorageError
 from labelloop.storage import Store, repositories
 from labelloop.storage import tables as t
-from labelloop.storage.migrate import current_revision, head_revision
+from labelloop.storage.migrate import HEAD, current_revision, head_revision
 
 
 def _text_item(s: str, **kw: object) -> NewItem:
@@ -38,6 +38,11 @@ def test_migrated_to_head_and_matches_tables(store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), t.metadata)
     assert diff == []
+
+
+def test_head_constant_is_the_newest_migration() -> None:
+    # Store.open skips Alembic for a database already at HEAD: the constant must follow the scripts
+    assert head_revision() == HEAD
 
 
 def test_unknown_revision_is_refused_and_untouched(tmp_path: Path) -> None:

@@ -10,32 +10,21 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labelloop.core import Actor, Annotation, AnnotationStatus
+from labelloop.core import Actor, Annotation
 from labelloop.formats import EXPORTERS, ExportRecord, ExportReport, ExportSuggestion
 from labelloop.services._gc import without_gc
 from labelloop.services.audit import record_export
+from labelloop.services.versions import current_annotation
 from labelloop.storage import Store
 
 __all__ = ["current_annotation", "export_dataset"]
 
 ProgressFn = Callable[[int, int | None], None]
-
-
-def current_annotation(versions: Sequence[Annotation]) -> Annotation | None:
-    """Return the newest submitted annotation version that no other version replaces.
-
-    Example:
-        >>> current_annotation([]) is None
-        True
-    """
-    replaced = {a.parent_id for a in versions if a.parent_id is not None}
-    leaves = [a for a in versions if a.status is AnnotationStatus.SUBMITTED and a.id not in replaced]
-    return max(leaves, key=lambda a: (a.created_at, a.id), default=None)
 
 
 @without_gc

@@ -37,7 +37,7 @@ from labelloop.compliance.signing import (
 from labelloop.core import Annotation, Item
 from labelloop.core.releases import Release
 from labelloop.errors import InputRejected
-from labelloop.services.exports import current_annotation
+from labelloop.services.versions import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
 from labelloop.storage.releases_repo import ReleaseLabelRow
 

@@ -41,7 +41,7 @@ from labelloop.core import (
 from labelloop.core.accounts import User
 from labelloop.core.permissions import decide
 from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFound, PermissionDenied
-from labelloop.services.exports import current_annotation
+from labelloop.services.versions import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
 from labelloop.storage.tasks_repo import DONE, GOLD, Slot, TaskRepo, TaskSettings
 

@@ -25,7 +25,6 @@ from labelloop.core.accounts import User
 from labelloop.core.permissions import static_decision
 from labelloop.errors import NotFound
 from labelloop.services.browse import MAX_PAGE
-from labelloop.services.exports import export_dataset
 from labelloop.storage import Store
 from labelloop.storage.accounts_repo import AccountRepo
 
@@ -149,6 +148,8 @@ def export_zip(store: Store, project_id: int, fmt: str) -> str:
     Raises:
         PluginError: unknown format (the message lists the known ones).
     """
+    from labelloop.services.exports import export_dataset  # the format modules: only when exporting
+
     target = _export_dir(store, project_id)
     target.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.zip"

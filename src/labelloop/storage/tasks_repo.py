@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, select, update
-from sqlalchemy.orm import aliased
 
 from labelloop.core import Annotation, Suggestion
 from labelloop.storage import tables as t
@@ -394,7 +393,7 @@ class TaskRepo:
     def next_review(self, project_id: int, reviewer: str, after_id: int = 0) -> Annotation | None:
         """The oldest submitted, unreviewed, unreplaced annotation not written by ``reviewer``."""
         a, r = t.annotations, t.reviews
-        child = aliased(a)
+        child = a.alias()
         q = (
             select(a)
             .where(
