@@ -7,14 +7,16 @@ UTC datetimes, JSON values (floats, unicode, nesting), binary content hashes, NU
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from labelloop.core import AnnotationStatus, LabelSchema, MediaRef, NewAnnotation, NewItem, NewSuggestion
 from labelloop.storage import Store
 from labelloop.storage import tables as t
 from labelloop.storage import tables_accounts as ta
+from labelloop.storage import tasks_repo as tr
 from labelloop.storage.accounts_repo import AccountRepo
 from labelloop.storage.provenance_repo import ProvenanceRepo, event_hash
 from labelloop.storage.rawsql import Raw, Sql
@@ -47,14 +49,13 @@ def test_item_project_and_labels_read_raw_equal_the_core_reads(store: Store, tex
         (aid,) = tx.labels.add_annotations(
             pid, [NewAnnotation(iid, VALUE, "alice", AnnotationStatus.SUBMITTED, 1.5, None, None)]
         )
+    later = datetime.now(UTC) + timedelta(days=1)  # as_of: the Core statement
     with store.read() as tx:
         item = tx.items.get(pid, iid)  # raw
-        (paged,) = tx.items.page(pid)  # Core
-        assert item == paged
+        assert [item] == tx.items.page(pid) == tx.items.page(pid, as_of=later)  # raw page, Core page
         assert tx.projects.get(pid) == tx.projects.get("raw")  # raw by id, Core by name
-        raw_labels = tx.labels.for_items([iid])  # raw
-        core_labels = tx.labels.for_item_range(pid, iid, iid)  # Core
-        assert raw_labels == core_labels
+        core_labels = tx.labels.for_item_range(pid, iid, iid, as_of=later)
+        assert tx.labels.for_items([iid]) == tx.labels.for_item_range(pid, iid, iid) == core_labels
         ann = tx.labels.annotation(aid)
     assert ann.value == VALUE and ann.created_at.tzinfo is UTC and ann.lead_time_s == 1.5
 
@@ -125,3 +126,56 @@ def test_raw_runs_inside_the_callers_transaction(store: Store, text_schema: Labe
         raise RuntimeError("roll back")
     with store.read() as tx:
         assert tx.projects.get(pid).created_by == "user:alice"
+
+
+def test_bulk_import_refreshes_the_item_statistics_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    store = Store.open(pg_url, tmp_path / "data")
+    try:
+        schema = LabelSchema.model_validate({"media": [{"name": "text", "kind": "text"}]})
+        with store.transaction() as tx:
+            pid = tx.projects.create("big", schema, "user:a").id
+        refs = [MediaRef.from_text(f"item {i}") for i in range(3000)]
+        with store.transaction() as tx:
+            tx.items.add_many(pid, [NewItem({"text": r}, r.sha256) for r in refs], created_by="u:a")
+        with store.read() as tx:
+            estimate = tx.conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass('items')")).scalar()
+            plan = "\n".join(
+                r[0]
+                for r in tx.conn.execute(
+                    text("EXPLAIN SELECT * FROM items WHERE project_id = :p AND id > 10 ORDER BY id LIMIT 50"),
+                    {"p": pid},
+                )
+            )
+        assert estimate is not None and estimate >= 3000
+        assert "Index Scan" in plan and "Sort" not in plan and "Bitmap" not in plan  # an index walk, in order
+    finally:
+        store.close()
+
+
+def test_candidates_walk_the_queue_index_in_order(store: Store, text_schema: LabelSchema) -> None:
+    # O(log n) per next however much work is done: a range of ix_task_slots_queue in queue order,
+    # never a walk from the first item through finished slots (PostgreSQL's anti-join plan did that)
+    with store.transaction() as tx:
+        pid = tx.projects.create("plan", text_schema, "user:a").id
+        refs = [MediaRef.from_text(f"item {i}") for i in range(2000)]
+        tx.items.add_many(pid, [NewItem({"text": r}, r.sha256) for r in refs], created_by="u:a")
+    with store.transaction() as tx:
+        uid = AccountRepo(tx.conn).create_user("ann", "x").id
+        tasks = TaskRepo(tx.conn)
+        tasks.sync(*tasks.queue_state(pid))
+        tasks.refresh_statistics()
+        tx.conn.execute(ta.task_slots.update().where(ta.task_slots.c.item_id <= 1500).values(state=1, user_id=uid))
+        tasks.refresh_statistics()
+    q = tr._CANDIDATES
+    with store.read() as tx:
+        raw = Raw(tx.conn)
+        params = (pid, raw.time_in(datetime.now(UTC)), uid, 32)
+        if raw.pg:
+            plan = "\n".join(r[0] for r in raw.all(Sql("EXPLAIN " + q.sqlite), params))
+            assert "Anti Join" not in plan
+        else:
+            plan = "\n".join(str(r[-1]) for r in raw.all(Sql("EXPLAIN QUERY PLAN " + q.sqlite), params))
+            assert "TEMP B-TREE" not in plan
+        found = TaskRepo(tx.conn).candidates(pid, uid, datetime.now(UTC))
+    assert "ix_task_slots_queue" in plan, plan
+    assert len(found) == 32 and all(c.slot.item_id > 1500 for c in found)

@@ -80,9 +80,15 @@ _SETTINGS_AND_TOP = Sql(
     " (SELECT max(i.id) FROM items i WHERE i.project_id = ?)"
     " FROM (SELECT 1 AS one) AS o LEFT JOIN task_settings ts ON ts.project_id = ?"
 )
-_HELD = Sql(
-    f"SELECT {_SLOT} FROM task_slots s WHERE s.user_id = ? AND s.project_id = ? AND s.state IN ({QUEUED}, {GOLD})"  # noqa: S608 (constants only)
+# One index probe per state (user, project, state): with ``state IN (...)`` PostgreSQL walked all of
+# the user's slots in the project, done ones included, and sorted them.
+_HELD_IN = (
+    "SELECT {cols} FROM task_slots s WHERE s.user_id = ? AND s.project_id = ? AND s.state = {state}"
     " ORDER BY s.id LIMIT 1"
+)
+_HELD = Sql(
+    f"SELECT * FROM ({_HELD_IN.format(cols=_SLOT, state=QUEUED)}) AS q"  # noqa: S608 (constants only)
+    f" UNION ALL SELECT * FROM ({_HELD_IN.format(cols=_SLOT, state=GOLD)}) AS g ORDER BY 1 LIMIT 1"
 )
 _STANDING = Sql(
     "SELECT a.submitted, a.since_gold, a.gold_seen, a.gold_score, m.quota FROM (SELECT 1 AS one) AS o"
@@ -100,10 +106,14 @@ _SAVE_STATS = Sql(
 # Free (or expired) queued slots in queue order, each with its item's best suggestion score.
 # Unlocked: only the chosen one is taken (_TAKE). Locking all of them (FOR UPDATE SKIP LOCKED)
 # would hide up to `limit` free slots from every concurrent asker until this transaction ends.
+# "The asker holds no slot of the item" is a scalar subquery, not NOT EXISTS: PostgreSQL turned
+# NOT EXISTS into an anti-join that walked ix_task_slots_item_user from the first item, through
+# every finished slot (O(done) per next); this way the plan is a range of ix_task_slots_queue in
+# queue order with one (item, user) index probe per candidate, O(log n) however far work has got.
 _CANDIDATES = Sql(
     f"SELECT {_SLOT}, (SELECT max(g.score) FROM suggestions g WHERE g.item_id = s.item_id AND g.score IS NOT NULL)"  # noqa: S608 (constants only)
     f" FROM task_slots s WHERE s.project_id = ? AND s.state = {QUEUED} AND (s.user_id IS NULL OR s.expires_at < ?)"
-    " AND NOT EXISTS (SELECT 1 FROM task_slots m WHERE m.item_id = s.item_id AND m.user_id = ?)"
+    " AND (SELECT 1 FROM task_slots m WHERE m.item_id = s.item_id AND m.user_id = ? LIMIT 1) IS NULL"
     " ORDER BY s.item_id, s.slot LIMIT ?"
 )
 _LOCK = Sql("UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ?")
@@ -228,7 +238,7 @@ class TaskRepo:
     # slots ------------------------------------------------------------------------------------
     def held(self, project_id: int, user_id: int) -> Slot | None:
         """The unfinished slot the user holds in the project (to resume), if any."""
-        r = self.raw.one(_HELD, (user_id, project_id))
+        r = self.raw.one(_HELD, (user_id, project_id, user_id, project_id))
         return None if r is None else self._slot(r)
 
     def candidates(self, project_id: int, user_id: int, at: datetime, limit: int = 32) -> list[QueuedSlot]:
