@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from labelloop.errors import InputRejected
-from labelloop.services.accounts import change_password, load_secret
+from labelloop.services import accounts
+from labelloop.services.accounts import change_password, load_secret, remove_member
+from labelloop.storage import now
+from labelloop.storage import tables_accounts as ta
 from tests.api.conftest import PASSWORD, World
 
 
@@ -127,3 +132,43 @@ def test_no_open_sign_up(world: World) -> None:
     c = world.client()
     for path in ("/api/auth/register", "/api/auth/signup", "/api/users"):
         assert c.post(path, json={"username": "x", "password": "y" * 12}).status_code in (404, 405)
+
+
+def test_revocations_through_the_server_apply_on_the_next_request(world: World) -> None:
+    # authenticated callers are kept in memory for a moment (services.accounts.cached_caller):
+    # a revocation made through this process must still take effect at once
+    items = f"/api/projects/{world.pa}/items"
+    c = world.client("viewer")
+    made = c.post("/api/tokens", json={"name": "script"}).json()
+    script = world.client()
+    script.headers["Authorization"] = f"Bearer {made['token']}"
+    assert script.get(items).status_code == script.get(items).status_code == 200  # the second from memory
+    assert c.delete(f"/api/tokens/{made['id']}").status_code == 204
+    assert script.get(items).status_code == 401
+
+    browser = world.client()
+    csrf = _login(browser, "reviewer").json()["csrf_token"]
+    assert browser.get(items).status_code == browser.get(items).status_code == 200
+    assert browser.post("/api/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert browser.get(items).status_code == 401
+
+    assert c.get(items).status_code == c.get(items).status_code == 200  # the viewer's own token
+    remove_member(world.store, world.pa, world.users["viewer"].id)
+    assert c.get(items).status_code == 404  # no longer a member: the project is invisible
+
+
+def test_a_revocation_made_elsewhere_applies_within_the_stated_bound(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # another worker or the CLI changes the database without this process knowing: the caller
+    # answer in memory is trusted for at most CALLER_TTL_S (1 s; shortened here)
+    monkeypatch.setattr(accounts, "CALLER_TTL_S", 0.3)
+    items = f"/api/projects/{world.pa}/items"
+    c = world.client("manager")
+    assert c.get(items).status_code == 200
+    with world.store.transaction() as tx:  # as another process would: plain SQL, no notice
+        tx.conn.execute(
+            update(ta.api_tokens).where(ta.api_tokens.c.user_id == world.users["manager"].id).values(revoked_at=now())
+        )
+    time.sleep(0.35)
+    assert c.get(items).status_code == 401

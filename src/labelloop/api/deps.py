@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from labelloop.core.accounts import User
 from labelloop.core.permissions import static_decision
 from labelloop.errors import NotFound, PermissionDenied
-from labelloop.services.accounts import AuthFailed, authenticate, csrf_token
+from labelloop.services.accounts import AuthFailed, authenticate, cached_caller, csrf_token
 from labelloop.storage import Store
 
 __all__ = [
@@ -69,15 +70,28 @@ def _same_origin(request: Request) -> bool:
     return origin in (f"http://{host}", f"https://{host}")
 
 
-def _authenticate(request: Request, store: Store, project_id: int = 0) -> tuple[Auth, str | None]:
+def _authenticate(
+    request: Request, store: Store, project_id: int = 0, *, cached_only: bool = False
+) -> tuple[Auth, str | None] | None:
+    """``(Auth, role)`` of the caller; with ``cached_only``, None unless memory has the answer."""
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
-        user, role = authenticate(store, header[7:].strip(), session=False, project_id=project_id)
-        return Auth(user, None), role
+        token = header[7:].strip()
+        found = cached_caller(store, token, session=False, project_id=project_id)
+        if found is None:
+            if cached_only:
+                return None
+            found = authenticate(store, token, session=False, project_id=project_id)
+        return Auth(found[0], None), found[1]
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise AuthFailed("not logged in")
-    user, role = authenticate(store, cookie, session=True, project_id=project_id)
+    found = cached_caller(store, cookie, session=True, project_id=project_id)
+    if found is None:
+        if cached_only:
+            return None
+        found = authenticate(store, cookie, session=True, project_id=project_id)
+    user, role = found
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(sent, csrf_token(request.app.state.secret, cookie)):
@@ -97,7 +111,9 @@ def current_auth(request: Request, store: StoreDep) -> Auth:
         AuthFailed: no valid credentials (401).
         PermissionDenied: CSRF token missing or wrong, or a foreign origin (403).
     """
-    return _authenticate(request, store)[0]
+    found = _authenticate(request, store)
+    assert found is not None  # (not cached_only: authenticated, or raised)
+    return found[0]
 
 
 UserAuth = Annotated[Auth, Depends(current_auth)]
@@ -113,10 +129,12 @@ class Access:
     action: str
 
 
-def project_access(request: Request, store: StoreDep, pid: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Access:
+async def project_access(request: Request, store: StoreDep, pid: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Access:
     """Authenticate, resolve the caller's role in project ``pid`` and check the route's action.
 
-    Authentication is that of :func:`current_auth`; the role comes from the same query.
+    Authentication is that of :func:`current_auth`; the role comes from the same query. It runs
+    on the event loop when the answer is in memory (:func:`labelloop.services.accounts.cached_caller`),
+    and in a worker thread when the database has to be asked.
 
     Raises:
         NotFound: not a member (or no such project): other projects stay invisible (404).
@@ -125,7 +143,11 @@ def project_access(request: Request, store: StoreDep, pid: Annotated[int, Path(g
     """
     route = request.scope.get("route")
     name = (getattr(route, "openapi_extra", None) or {}).get(ACTION_KEY)
-    auth, role = _authenticate(request, store, pid)
+    found = _authenticate(request, store, pid, cached_only=True)
+    if found is None:
+        found = await run_in_threadpool(_authenticate, request, store, pid)
+        assert found is not None  # (not cached_only: authenticated, or raised)
+    auth, role = found
     if role is None:
         raise NotFound("project", pid)
     if name is None or static_decision(role, name) is False:

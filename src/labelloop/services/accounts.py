@@ -26,6 +26,8 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -35,10 +37,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from labelloop.core.accounts import Membership, Role, User
 from labelloop.errors import InputRejected, LabelloopError, NotFound
-from labelloop.storage import Store, now
-from labelloop.storage.accounts_repo import AccountRepo
+from labelloop.storage import Store, UnitOfWork, now
+from labelloop.storage.accounts_repo import AccountRepo, accounts_generation, advance_accounts_generation
 
 __all__ = [
+    "CALLER_TTL_S",
     "SESSION_HOURS",
     "AuthFailed",
     "LoginLimiter",
@@ -48,6 +51,7 @@ __all__ = [
     "authenticate",
     "authenticate_session",
     "authenticate_token",
+    "cached_caller",
     "change_password",
     "create_token",
     "create_user",
@@ -217,7 +221,7 @@ def login(
         raise AuthFailed("wrong username or password")
     user = found[0]
     token = secrets.token_urlsafe(32)
-    with store.transaction() as tx:
+    with _changing_accounts(store) as tx:
         repo = AccountRepo(tx.conn)
         if replaces:
             repo.revoke_session(_digest(replaces))
@@ -227,21 +231,77 @@ def login(
     return LoginResult(token, user)
 
 
+CALLER_TTL_S = 1.0
+"""How long an authenticated caller may be served from memory (see :func:`cached_caller`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    user: User
+    role: str | None
+    generation: int
+    at: float
+
+
+_CALLERS: dict[tuple[int, str, bool, int], _Caller] = {}
+_CALLERS_MAX = 10_000
+
+
+def cached_caller(store: Store, token: str, *, session: bool, project_id: int = 0) -> tuple[User, str | None] | None:
+    """The answer of a recent :func:`authenticate` for the same credential and project, or None.
+
+    Every request authenticates, and the query (with its transaction) cost more than the rest of
+    a short request's bookkeeping. An answer is reused only while both hold:
+
+    * this process has made no account change since it was read (a revoked session or token, a
+      new password, a membership added, changed or removed: :func:`accounts_generation`), so a
+      revocation through this server takes effect on the very next request;
+    * it is younger than :data:`CALLER_TTL_S` (1 s), the bound for changes made elsewhere (another
+      worker process, the CLI) and for a session reaching its expiry time.
+
+    Only successful look-ups are kept: an unknown or revoked credential is looked up every time.
+    """
+    hit = _CALLERS.get((id(store), _digest(token), session, project_id))
+    if hit is None or hit.generation != accounts_generation() or time.monotonic() - hit.at >= CALLER_TTL_S:
+        return None
+    return hit.user, hit.role
+
+
 def authenticate(store: Store, token: str, *, session: bool, project_id: int = 0) -> tuple[User, str | None]:
     """The user of a session cookie or API token, and their role in ``project_id`` (one query).
 
     The role is ``admin`` for instance admins (when the project exists) and None for non-members.
+    The answer is remembered for :func:`cached_caller`.
 
     Raises:
         AuthFailed: unknown, expired or revoked credentials.
     """
+    digest = _digest(token)
+    generation, at = accounts_generation(), time.monotonic()  # taken before the read
     with store.read() as tx:
-        found = AccountRepo(tx.conn).caller(_digest(token), session=session, at=now(), project_id=project_id)
+        found = AccountRepo(tx.conn).caller(digest, session=session, at=now(), project_id=project_id)
     if found is None:
         raise AuthFailed(
             "not logged in (session missing, expired or revoked)" if session else "invalid or revoked API token"
         )
+    if len(_CALLERS) >= _CALLERS_MAX:
+        _CALLERS.clear()
+    _CALLERS[(id(store), digest, session, project_id)] = _Caller(found[0], found[1], generation, at)
     return found
+
+
+@contextmanager
+def _changing_accounts(store: Store) -> Iterator[UnitOfWork]:
+    """A transaction that changes credentials or memberships.
+
+    The repository advances the accounts generation as it writes; it is advanced again once the
+    transaction has ended, so an answer read while the change was not yet committed is not kept.
+    """
+    try:
+        with store.transaction() as tx:
+            yield tx
+    finally:
+        advance_accounts_generation()
 
 
 def authenticate_session(store: Store, token: str) -> User:
@@ -277,7 +337,7 @@ def csrf_token(secret: bytes, session_token: str) -> str:
 
 def logout(store: Store, session_token: str) -> None:
     """Revoke the session."""
-    with store.transaction() as tx:
+    with _changing_accounts(store) as tx:
         AccountRepo(tx.conn).revoke_session(_digest(session_token))
 
 
@@ -289,7 +349,7 @@ def change_password(store: Store, user_id: int, new_password: str, *, keep_sessi
     """
     if len(new_password) < MIN_PASSWORD:
         raise InputRejected("password", f"at least {MIN_PASSWORD} characters", f"{len(new_password)}")
-    with store.transaction() as tx:
+    with _changing_accounts(store) as tx:
         repo = AccountRepo(tx.conn)
         repo.set_password_hash(user_id, _hasher.hash(new_password))
         repo.revoke_all(user_id, keep_session=_digest(keep_session) if keep_session else None)
@@ -315,7 +375,7 @@ def revoke_token(store: Store, user: User, token_id: int) -> None:
     Raises:
         NotFound: no such token of this user.
     """
-    with store.transaction() as tx:
+    with _changing_accounts(store) as tx:
         AccountRepo(tx.conn).revoke_token(user.id, token_id)
 
 
@@ -325,7 +385,7 @@ def add_member(store: Store, project_id: int, username: str, role: Role, quota: 
     Raises:
         NotFound: no such user.
     """
-    with store.transaction() as tx:
+    with _changing_accounts(store) as tx:
         repo = AccountRepo(tx.conn)
         found = repo.user_by_name(username)
         if found is None:
@@ -342,7 +402,7 @@ def remove_member(store: Store, project_id: int, user_id: int) -> None:
     Raises:
         NotFound: not a member.
     """
-    with store.transaction() as tx:
+    with _changing_accounts(store) as tx:
         AccountRepo(tx.conn).remove_member(project_id, user_id)
 
 
@@ -366,7 +426,7 @@ def ensure_demo_admin(store: Store, project_ids: list[int], username: str = "dem
         The new password, to print once.
     """
     password = secrets.token_urlsafe(12)
-    with store.transaction() as tx:
+    with _changing_accounts(store) as tx:
         repo = AccountRepo(tx.conn)
         found = repo.user_by_name(username)
         if found is None:

@@ -1,7 +1,13 @@
-"""Accounts, sessions, API tokens and memberships. Tokens are looked up by their SHA-256."""
+"""Accounts, sessions, API tokens and memberships. Tokens are looked up by their SHA-256.
+
+Every change to who may do what (a revoked session or token, a new password, a membership
+added, changed or removed) advances :func:`accounts_generation`, so a cache of callers
+(:mod:`labelloop.services.accounts`) can tell, without a query, that it may be out of date.
+"""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +20,32 @@ from labelloop.storage import tables_accounts as ta
 from labelloop.storage.rawsql import Raw, Sql
 from labelloop.storage.repositories import now
 
-__all__ = ["AccountRepo"]
+__all__ = ["AccountRepo", "accounts_generation", "advance_accounts_generation"]
+
+
+class _Generation:
+    """A process-wide counter of account changes (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def advance(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+_GENERATION = _Generation()
+
+
+def accounts_generation() -> int:
+    """How many account changes this process has made so far."""
+    return _GENERATION.value
+
+
+def advance_accounts_generation() -> None:
+    """Mark a change to credentials or memberships (call it again once the change is committed)."""
+    _GENERATION.advance()
 
 
 def _caller_sql(via: str, live: str) -> Sql:
@@ -84,6 +115,7 @@ class AccountRepo:
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         """Replace a user's password hash."""
+        advance_accounts_generation()
         self.conn.execute(update(ta.users).where(ta.users.c.id == user_id).values(password_hash=password_hash))
 
     # sessions and tokens -----------------------------------------------------------------
@@ -129,6 +161,7 @@ class AccountRepo:
 
     def revoke_session(self, token_hash: str) -> None:
         """Revoke one session (logout)."""
+        advance_accounts_generation()
         self.conn.execute(
             update(ta.sessions)
             .where(ta.sessions.c.token_hash == token_hash, ta.sessions.c.revoked_at.is_(None))
@@ -137,6 +170,7 @@ class AccountRepo:
 
     def revoke_all(self, user_id: int, *, keep_session: str | None = None) -> None:
         """Revoke every session and API token of a user, except the session ``keep_session``."""
+        advance_accounts_generation()
         when = now()
         q = update(ta.sessions).where(ta.sessions.c.user_id == user_id, ta.sessions.c.revoked_at.is_(None))
         if keep_session is not None:
@@ -174,6 +208,7 @@ class AccountRepo:
         Raises:
             NotFound: the user has no such token (another user's token is "not found" too).
         """
+        advance_accounts_generation()
         done = self.conn.execute(
             update(ta.api_tokens)
             .where(ta.api_tokens.c.id == token_id, ta.api_tokens.c.user_id == user_id)
@@ -209,6 +244,7 @@ class AccountRepo:
 
     def set_member(self, project_id: int, user_id: int, role: Role, quota: int | None = None) -> None:
         """Add a member or change their role and quota."""
+        advance_accounts_generation()
         m = ta.memberships
         where = (m.c.project_id == project_id, m.c.user_id == user_id)
         if self.conn.execute(select(m.c.role).where(*where)).first():
@@ -222,6 +258,7 @@ class AccountRepo:
         Raises:
             NotFound: not a member.
         """
+        advance_accounts_generation()
         m = ta.memberships
         if self.conn.execute(delete(m).where(m.c.project_id == project_id, m.c.user_id == user_id)).rowcount == 0:
             raise NotFound("member", user_id)
