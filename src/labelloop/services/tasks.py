@@ -43,7 +43,7 @@ from labelloop.core.permissions import decide
 from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFound, PermissionDenied
 from labelloop.services.versions import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
-from labelloop.storage.tasks_repo import DONE, GOLD, Slot, TaskRepo, TaskSettings
+from labelloop.storage.tasks_repo import GOLD, QUEUED, Slot, TaskRepo, TaskSettings
 
 __all__ = [
     "StaleVersion",
@@ -190,17 +190,15 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
     at = now()
     with store.transaction() as tx:
         tasks = TaskRepo(tx.conn)
-        tasks.serialise_asker(user.id)
-        before, top = tasks.queue_state(project_id)
+        before, top = tasks.queue_state(project_id, asker=user.id)  # one user's nexts: one at a time
         settings = tasks.sync(before, top)
         if settings.synced_item_id - before.synced_item_id >= _ANALYZE_AFTER:
             tasks.refresh_statistics()  # (PostgreSQL counts this transaction's own new rows)
         expires = at + timedelta(seconds=settings.lock_seconds)
-        held = tasks.held(project_id, user.id)
+        held, stats, quota = tasks.held_and_standing(project_id, user.id)
         if held is not None:
             tasks.lock(held.id, user.id, expires)
             return _task(tx, tasks, project_id, _renew(held, expires), user)
-        stats, quota = tasks.standing(project_id, user.id)
         if quota_reached(stats.submitted, quota):
             return None
         if wants_gold(settings.gold_rate, stats.since_gold):
@@ -302,8 +300,7 @@ def submit(
     if not idempotency_key or len(idempotency_key) > 100:
         raise InputRejected("Idempotency-Key header", "1-100 characters", repr(idempotency_key[:20]))
     with store.transaction() as tx:
-        project = tx.projects.get(project_id)
-        item = tx.items.get(project_id, item_id)
+        project, item = tx.items.get_with_project(project_id, item_id)
         tasks = TaskRepo(tx.conn)
         done_before = tasks.idempotent(user.id, idempotency_key)
         if done_before is not None:
@@ -319,26 +316,24 @@ def submit(
         if base_version != (head.id if head else None):
             raise StaleVersion(None if head is None else annotation_json(head))
         clean = _validate(project, item, value)
-        (aid,) = tx.labels.add_annotations(
+        stored = tx.labels.add_annotation(
             project_id,
-            [NewAnnotation(item_id, clean, user.username, AnnotationStatus.SUBMITTED, lead_time_s,
-                           head.id if head else None, suggestion_id)],
+            NewAnnotation(item_id, clean, user.username, AnnotationStatus.SUBMITTED, lead_time_s,
+                          head.id if head else None, suggestion_id),
         )  # fmt: skip
-        tasks.remember(user.id, idempotency_key, project_id, aid)
-        tasks.drop_draft(item_id, user.id)
-        if slot.state != DONE:
-            _count(tasks, project_id, user, slot, clean)
+        # the key, the draft, and for a slot not finished yet: finished and counted
+        if slot.state == GOLD:
+            _count_gold(tasks, project_id, user, slot, clean)
             tasks.finish(slot.id)
-        return Submitted(annotation_json(tx.labels.annotation(aid)), created=True)
+        counted = slot if slot.state == QUEUED else None
+        tasks.after_submit(user.id, idempotency_key, project_id, stored.id, item_id, finish=counted)
+        return Submitted(annotation_json(stored), created=True)
 
 
-def _count(tasks: TaskRepo, project_id: int, user: User, slot: Slot, value: Value) -> None:
+def _count_gold(tasks: TaskRepo, project_id: int, user: User, slot: Slot, value: Value) -> None:
     st = tasks.stats(project_id, user.id)
-    if slot.state == GOLD:
-        gold = tasks.gold_value(slot.item_id) or []
-        st = type(st)(st.submitted, 0, st.gold_seen + 1, st.gold_score + gold_agreement(value, gold))
-    else:
-        st = type(st)(st.submitted + 1, st.since_gold + 1, st.gold_seen, st.gold_score)
+    gold = tasks.gold_value(slot.item_id) or []
+    st = type(st)(st.submitted, 0, st.gold_seen + 1, st.gold_score + gold_agreement(value, gold))
     tasks.save_stats(project_id, user.id, st)
 
 

@@ -368,6 +368,20 @@ class ItemRepo:
             raise NotFound("item", item_id)
         return _item_from_raw(raw, r)
 
+    def get_with_project(self, project_id: int, item_id: int) -> tuple[Project, Item]:
+        """An item and its project in one query.
+
+        Raises:
+            NotFound: no such project, or no such item in it.
+        """
+        raw = Raw(self.conn)
+        r = raw.one(_ITEM_WITH_PROJECT, (item_id, project_id))
+        if r is None:
+            ProjectRepo(self.conn).get(project_id)  # NotFound("project") when that is what is missing
+            raise NotFound("item", item_id)
+        project = Project(r[10], r[11], schema_of(raw.json_out(r[12])), _when(raw, r[13]), r[14])
+        return project, _item_from_raw(raw, r)
+
     def page(
         self,
         project_id: int,
@@ -404,6 +418,11 @@ class ItemRepo:
 
 _ITEM_COLUMNS_RAW = "id, project_id, data, content_hash, key, source, meta, import_id, created_at, created_by"
 _ITEM = Sql(f"SELECT {_ITEM_COLUMNS_RAW} FROM items WHERE id = ? AND project_id = ?")  # noqa: S608 (constants only)
+_ITEM_WITH_PROJECT = Sql(
+    f"SELECT {', '.join('i.' + c for c in _ITEM_COLUMNS_RAW.split(', '))},"  # noqa: S608 (constants only)
+    " p.id, p.name, p.schema, p.created_at, p.created_by"
+    " FROM items i JOIN projects p ON p.id = i.project_id WHERE i.id = ? AND i.project_id = ?"
+)
 _ITEM_PAGE = Sql(
     f"SELECT {_ITEM_COLUMNS_RAW} FROM items WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?"  # noqa: S608 (constants only)
 )
@@ -509,21 +528,8 @@ class LabelRepo:
     def _insert(self, table: Any, rows: list[dict[str, Any]], project_id: int, kind: str) -> list[int]:
         if not rows:
             return []
-        if len(rows) == 1 and table is t.annotations:  # a submit: the hot path
-            raw = Raw(self.conn)
-            r = rows[0]
-            ids = [
-                int(
-                    raw.one(
-                        _INSERT_ANNOTATION,
-                        (
-                            r["project_id"], r["item_id"], raw.json_in(r["value"]), r["annotator"], r["status"],
-                            r["lead_time_s"], r["parent_id"], r["suggestion_id"], raw.time_in(r["created_at"]),
-                            r["created_by"],
-                        ),
-                    )[0]
-                )
-            ]  # fmt: skip
+        if len(rows) == 1 and table is t.annotations:  # one version: plain SQL on the driver
+            ids = [self._insert_annotation_row(rows[0]).id]
         else:
             stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
             ids = [r[0] for r in self.conn.execute(stmt, rows)]
@@ -558,6 +564,33 @@ class LabelRepo:
             project_id,
             "suggestion",
         )
+
+    def _insert_annotation_row(self, r: dict[str, Any]) -> Annotation:
+        """Insert one annotation row (no provenance event: the caller records it); return it as stored."""
+        raw = Raw(self.conn)
+        row = raw.one(
+            _INSERT_ANNOTATION,
+            (
+                r["project_id"], r["item_id"], raw.json_in(r["value"]), r["annotator"], r["status"],
+                r["lead_time_s"], r["parent_id"], r["suggestion_id"], raw.time_in(r["created_at"]), r["created_by"],
+            ),
+        )  # fmt: skip
+        return annotation_from_raw(raw, row)
+
+    def add_annotation(self, project_id: int, new: NewAnnotation) -> Annotation:
+        """Store one annotation version (already validated); return it as stored (one round trip).
+
+        The same row and provenance event as :meth:`add_annotations` with one version, read back
+        by ``RETURNING`` (a submit answers with the stored copy).
+        """
+        row = {
+            "project_id": project_id, "item_id": new.item_id, "value": new.value, "annotator": new.annotator,
+            "status": new.status.value, "lead_time_s": new.lead_time_s, "parent_id": new.parent_id,
+            "suggestion_id": new.suggestion_id, "created_at": now(), "created_by": f"user:{new.annotator}",
+        }  # fmt: skip
+        stored = self._insert_annotation_row(row)
+        record_inserted(self.conn, "annotation", t.annotations.name, project_id, [row], [stored.id])
+        return stored
 
     def add_annotations(
         self,
@@ -761,10 +794,11 @@ ANNOTATION_COLUMNS = (
     "id, project_id, item_id, value, annotator, status, lead_time_s, parent_id, suggestion_id, created_at, created_by"
 )
 _ANNOTATION = Sql(f"SELECT {ANNOTATION_COLUMNS} FROM annotations WHERE id = ?")  # noqa: S608 (constants only)
-_INSERT_ANNOTATION = Sql(
+_ANNOTATION_INSERT = (
     "INSERT INTO annotations (project_id, item_id, value, annotator, status, lead_time_s, parent_id, suggestion_id,"
-    " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    " created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_INSERT_ANNOTATION = Sql(f"{_ANNOTATION_INSERT} RETURNING {ANNOTATION_COLUMNS}")
 _RAW_IN_MAX = 32
 _SUGGESTION_COLUMNS = "id, project_id, item_id, value, score, backend, model_version, created_at, created_by"
 _REVIEW_COLUMNS = (

@@ -75,11 +75,15 @@ class UserStats:
 
 _SLOT = "s.id, s.item_id, s.slot, s.state, s.user_id, s.expires_at"
 
-_SETTINGS_AND_TOP = Sql(
-    "SELECT ts.overlap, ts.gold_rate, ts.lock_seconds, ts.synced_item_id,"
+_SETTINGS_AND_TOP_COLS = (
+    "ts.overlap, ts.gold_rate, ts.lock_seconds, ts.synced_item_id,"
     " (SELECT max(i.id) FROM items i WHERE i.project_id = ?)"
     " FROM (SELECT 1 AS one) AS o LEFT JOIN task_settings ts ON ts.project_id = ?"
 )
+_SETTINGS_AND_TOP = Sql("SELECT " + _SETTINGS_AND_TOP_COLS)
+# PostgreSQL: the asker's advisory lock (serialising one user's next calls) in the same round
+# trip; what must be read after it (the held slot) is read by the next statement.
+_LOCKED_SETTINGS_AND_TOP = Sql("SELECT pg_advisory_xact_lock(?, ?) IS NULL, " + _SETTINGS_AND_TOP_COLS)
 # One index probe per state (user, project, state): with ``state IN (...)`` PostgreSQL walked all of
 # the user's slots in the project, done ones included, and sorted them.
 _HELD_IN = (
@@ -89,6 +93,12 @@ _HELD_IN = (
 _HELD = Sql(
     f"SELECT * FROM ({_HELD_IN.format(cols=_SLOT, state=QUEUED)}) AS q"  # noqa: S608 (constants only)
     f" UNION ALL SELECT * FROM ({_HELD_IN.format(cols=_SLOT, state=GOLD)}) AS g ORDER BY 1 LIMIT 1"
+)
+_HELD_AND_STANDING = Sql(
+    f"SELECT {_SLOT.replace('s.', 'h.')}, a.submitted, a.since_gold, a.gold_seen, a.gold_score, m.quota"  # noqa: S608 (constants only)
+    f" FROM (SELECT 1 AS one) AS o LEFT JOIN ({_HELD.sqlite}) AS h ON 1 = 1"
+    " LEFT JOIN annotator_stats a ON a.project_id = ? AND a.user_id = ?"
+    " LEFT JOIN memberships m ON m.project_id = ? AND m.user_id = ?"
 )
 _STANDING = Sql(
     "SELECT a.submitted, a.since_gold, a.gold_seen, a.gold_score, m.quota FROM (SELECT 1 AS one) AS o"
@@ -117,13 +127,30 @@ _CANDIDATES = Sql(
     " ORDER BY s.item_id, s.slot LIMIT ?"
 )
 _LOCK = Sql("UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ?")
+_DROP_DRAFT_SQL = "DELETE FROM drafts WHERE user_id = ? AND item_id = ?"
 _FREE = f"state = {QUEUED} AND (user_id IS NULL OR expires_at < ?)"
 _FREE_ROW_LOCKED = f"SELECT id FROM task_slots WHERE id = ? AND {_FREE} FOR UPDATE SKIP LOCKED"  # noqa: S608 (constants only)
 _TAKE = Sql(
     f"UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ? AND {_FREE}",  # noqa: S608 (constants only)
     pg=f"UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ({_FREE_ROW_LOCKED})",  # noqa: S608 (constants only)
 )
-_ASKER_LOCK = Sql("SELECT pg_advisory_xact_lock(?, ?)")
+# After a submit, in one statement on PostgreSQL: the idempotency key, the draft dropped, and
+# (when the slot was not finished yet) the slot finished and the annotator's counters advanced.
+_REMEMBER_SQL = "INSERT INTO idempotency_keys (user_id, key, project_id, annotation_id) VALUES (?, ?, ?, ?)"
+_FINISH_SQL = f"UPDATE task_slots SET state = {DONE}, expires_at = NULL WHERE id = ?"  # noqa: S608 (constants only)
+_COUNT_SQL = (
+    "INSERT INTO annotator_stats (project_id, user_id, submitted, since_gold, gold_seen, gold_score)"
+    " VALUES (?, ?, 1, 1, 0, 0.0) ON CONFLICT (project_id, user_id) DO UPDATE"
+    " SET submitted = annotator_stats.submitted + 1, since_gold = annotator_stats.since_gold + 1"
+)
+_COUNT = Sql(_COUNT_SQL)
+_AFTER_SUBMIT_PG = {
+    finish: Sql(
+        f"WITH k AS ({_REMEMBER_SQL}), d AS ({_DROP_DRAFT_SQL})"
+        + (f", f AS ({_FINISH_SQL}) {_COUNT_SQL}" if finish else " SELECT 1")
+    )
+    for finish in (False, True)
+}
 _ASKER_LOCK_CLASS = 0x4C4C4E  # "LLN": the advisory-lock namespace of one user's next calls
 _SLOT_FOR = Sql(
     f"SELECT {_SLOT} FROM task_slots s WHERE s.item_id = ? AND s.user_id = ? ORDER BY s.id LIMIT 1"  # noqa: S608 (constants only)
@@ -134,7 +161,7 @@ _SLOT_FOR_UPDATE = Sql(
 )
 _FINISH = Sql(f"UPDATE task_slots SET state = {DONE}, expires_at = NULL WHERE id = ?")  # noqa: S608 (constants only)
 _DRAFT = Sql("SELECT value, updated_at FROM drafts WHERE user_id = ? AND item_id = ?")
-_DROP_DRAFT = Sql("DELETE FROM drafts WHERE user_id = ? AND item_id = ?")
+_DROP_DRAFT = Sql(_DROP_DRAFT_SQL)
 _IDEMPOTENT = Sql("SELECT annotation_id FROM idempotency_keys WHERE user_id = ? AND key = ?")
 _REMEMBER = Sql("INSERT INTO idempotency_keys (user_id, key, project_id, annotation_id) VALUES (?, ?, ?, ?)")
 _HEAD = Sql(
@@ -169,9 +196,16 @@ class TaskRepo:
         """The project's settings (defaults when never set)."""
         return self.queue_state(project_id)[0]
 
-    def queue_state(self, project_id: int) -> tuple[TaskSettings, int | None]:
-        """The project's settings and its newest item id (None: no items), in one query."""
-        r = self.raw.one(_SETTINGS_AND_TOP, (project_id, project_id))
+    def queue_state(self, project_id: int, *, asker: int | None = None) -> tuple[TaskSettings, int | None]:
+        """The project's settings and its newest item id (None: no items), in one query.
+
+        With ``asker`` (a user id), that user's concurrent ``next`` calls are serialised from here
+        to the end of the transaction (PostgreSQL advisory lock; SQLite writers are serial).
+        """
+        if asker is not None and self.pg:
+            r = self.raw.one(_LOCKED_SETTINGS_AND_TOP, (_ASKER_LOCK_CLASS, asker, project_id, project_id))[1:]
+        else:
+            r = self.raw.one(_SETTINGS_AND_TOP, (project_id, project_id))
         top = None if r[4] is None else int(r[4])
         if r[0] is None:
             return TaskSettings(project_id), top
@@ -261,10 +295,15 @@ class TaskRepo:
         t_in = self.raw.time_in
         return self.raw.run(_TAKE, (user_id, t_in(expires_at), slot_id, t_in(at))) == 1
 
-    def serialise_asker(self, user_id: int) -> None:
-        """Make one user's concurrent ``next`` calls wait for each other (PostgreSQL; SQLite is serial)."""
-        if self.pg:
-            self.raw.run(_ASKER_LOCK, (_ASKER_LOCK_CLASS, user_id))
+    def held_and_standing(self, project_id: int, user_id: int) -> tuple[Slot | None, UserStats, int | None]:
+        """:meth:`held` and :meth:`standing` in one query."""
+        r = self.raw.one(
+            _HELD_AND_STANDING,
+            (user_id, project_id, user_id, project_id, project_id, user_id, project_id, user_id),
+        )
+        held = None if r[0] is None else self._slot(r)
+        st = UserStats() if r[6] is None else UserStats(r[6], r[7], r[8], r[9])
+        return held, st, r[10]
 
     def slot_for(self, item_id: int, user_id: int, *, for_update: bool = False) -> Slot | None:
         """The user's slot of an item (queued-and-held, gold in progress, or done)."""
@@ -331,6 +370,27 @@ class TaskRepo:
         r = self.raw.one(_STANDING, (project_id, user_id, project_id, user_id))
         st = UserStats() if r[0] is None else UserStats(r[0], r[1], r[2], r[3])
         return st, r[4]
+
+    def after_submit(
+        self, user_id: int, key: str, project_id: int, annotation_id: int, item_id: int, *, finish: Slot | None
+    ) -> None:
+        """Record the idempotency key, drop the user's draft; finish ``finish`` and count the submit.
+
+        Counting adds one to ``submitted`` and ``since_gold`` (a gold slot's counters are the
+        caller's, with :meth:`save_stats`, and it passes ``finish=None`` then finishes it itself).
+        One statement on PostgreSQL, one per step on SQLite.
+        """
+        if self.pg:
+            params: tuple[Any, ...] = (user_id, key, project_id, annotation_id, user_id, item_id)
+            if finish is not None:
+                params += (finish.id, project_id, user_id)
+            self.raw.run(_AFTER_SUBMIT_PG[finish is not None], params)
+            return
+        self.remember(user_id, key, project_id, annotation_id)
+        self.drop_draft(item_id, user_id)
+        if finish is not None:
+            self.finish(finish.id)
+            self.raw.run(_COUNT, (project_id, user_id))
 
     def save_stats(self, project_id: int, user_id: int, st: UserStats) -> None:
         """Write the user's counters (insert or update)."""
