@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from labelloop.core import AnnotationStatus, LabelSchema, MediaRef, NewAnnotation, NewItem, NewSuggestion
+from labelloop.core import (
+    AnnotationStatus,
+    LabelSchema,
+    MediaRef,
+    NewAnnotation,
+    NewItem,
+    NewReview,
+    NewSuggestion,
+    ReviewVerdict,
+)
 from labelloop.storage import Store
 from labelloop.storage import tables as t
 from labelloop.storage import tables_accounts as ta
@@ -49,6 +58,8 @@ def test_item_project_and_labels_read_raw_equal_the_core_reads(store: Store, tex
         (aid,) = tx.labels.add_annotations(
             pid, [NewAnnotation(iid, VALUE, "alice", AnnotationStatus.SUBMITTED, 1.5, None, None)]
         )
+        (fix,) = tx.labels.add_annotations(pid, [NewAnnotation(iid, VALUE[:0], "rev", AnnotationStatus.SUBMITTED)])
+        tx.labels.add_reviews(pid, [NewReview(aid, "rev", ReviewVerdict.CORRECT, fix, "ça va")], [iid])
     later = datetime.now(UTC) + timedelta(days=1)  # as_of: the Core statement
     with store.read() as tx:
         item = tx.items.get(pid, iid)  # raw
@@ -56,6 +67,7 @@ def test_item_project_and_labels_read_raw_equal_the_core_reads(store: Store, tex
         assert tx.projects.get(pid) == tx.projects.get("raw")  # raw by id, Core by name
         core_labels = tx.labels.for_item_range(pid, iid, iid, as_of=later)
         assert tx.labels.for_items([iid]) == tx.labels.for_item_range(pid, iid, iid) == core_labels
+        assert [len(x) for x in core_labels] == [1, 2, 1]
         ann = tx.labels.annotation(aid)
     assert ann.value == VALUE and ann.created_at.tzinfo is UTC and ann.lead_time_s == 1.5
 

@@ -671,24 +671,28 @@ class LabelRepo:
         return out[0], out[1], out[2]
 
     def _for_items_raw(self, item_ids: Sequence[int]) -> tuple[list[Suggestion], list[Annotation], list[Review]]:
-        return self._labels_raw(_labels_sql(len(item_ids)), tuple(item_ids))
+        return self._labels_raw(_labels_sql(len(item_ids)), tuple(item_ids) * 3)
 
     def _labels_raw(
-        self, queries: tuple[Sql, Sql, Sql], ids: tuple[Any, ...]
+        self, query: Sql, params: tuple[Any, ...]
     ) -> tuple[list[Suggestion], list[Annotation], list[Review]]:
+        """Split the rows of one :func:`_union_labels` statement by kind, each in id order."""
         raw = Raw(self.conn)
-        sugg, anns, revs = queries
-        return (
-            [
-                Suggestion(r[0], r[1], r[2], raw.json_out(r[3]), r[4], r[5], r[6], _when(raw, r[7]), r[8])
-                for r in raw.all(sugg, ids)
-            ],
-            [annotation_from_raw(raw, r) for r in raw.all(anns, ids)],
-            [
-                Review(r[0], r[1], r[2], r[3], r[4], ReviewVerdict(r[5]), r[6], r[7], _when(raw, r[8]), r[9])
-                for r in raw.all(revs, ids)
-            ],
-        )
+        sugg: list[Suggestion] = []
+        anns: list[Annotation] = []
+        revs: list[Review] = []
+        for k, i, p, item, value, num, t1, t2, i1, i2, t3, when, by in raw.all(query, params):
+            if k == 0:
+                sugg.append(Suggestion(i, p, item, raw.json_out(value), num, t1, t2, _when(raw, when), by))
+            elif k == 1:
+                anns.append(
+                    Annotation(
+                        i, p, item, raw.json_out(value), t1, AnnotationStatus(t2), num, i1, i2, _when(raw, when), by
+                    )
+                )
+            else:
+                revs.append(Review(i, p, item, i1, t1, ReviewVerdict(t2), i2, t3, _when(raw, when), by))
+        return sugg, anns, revs
 
     def for_item_range(
         self, project_id: int, first_id: int, last_id: int, *, as_of: datetime | None = None
@@ -698,7 +702,7 @@ class LabelRepo:
         The cheap way to fetch the labels of a keyset page (an index range scan, no id list).
         """
         if as_of is None:
-            return self._labels_raw(_LABELS_RANGE, (first_id, last_id, project_id))
+            return self._labels_raw(_LABELS_RANGE, (first_id, last_id, project_id) * 3)
         out: list[list[Any]] = []
         for table, mapper in ((t.suggestions, _suggestion), (t.annotations, _annotation), (t.reviews, _review)):
             q = select(table).where(table.c.item_id.between(first_id, last_id), table.c.project_id == project_id)
@@ -800,30 +804,32 @@ _ANNOTATION_INSERT = (
 )
 _INSERT_ANNOTATION = Sql(f"{_ANNOTATION_INSERT} RETURNING {ANNOTATION_COLUMNS}")
 _RAW_IN_MAX = 32
-_SUGGESTION_COLUMNS = "id, project_id, item_id, value, score, backend, model_version, created_at, created_by"
-_REVIEW_COLUMNS = (
-    "id, project_id, item_id, annotation_id, reviewer, verdict, correction_id, comment, created_at, created_by"
+# The suggestions, annotations and reviews of some items in one statement (one round trip):
+# kind, id, project_id, item_id, value, a number, three texts and two ids, created_at/by.
+_LABEL_KINDS = (
+    "SELECT 0 AS k, id, project_id, item_id, value, score AS num, backend AS t1, model_version AS t2, NULL AS i1,"
+    " NULL AS i2, NULL AS t3, created_at, created_by FROM suggestions {where}",
+    "SELECT 1, id, project_id, item_id, value, lead_time_s, annotator, status, parent_id, suggestion_id, NULL,"
+    " created_at, created_by FROM annotations {where}",
+    "SELECT 2, id, project_id, item_id, NULL, NULL, reviewer, verdict, annotation_id, correction_id, comment,"
+    " created_at, created_by FROM reviews {where}",
 )
-_RANGE = "WHERE item_id BETWEEN ? AND ? AND project_id = ? ORDER BY id"
-_LABELS_RANGE = (
-    Sql(f"SELECT {_SUGGESTION_COLUMNS} FROM suggestions {_RANGE}"),  # noqa: S608 (constants only)
-    Sql(f"SELECT {ANNOTATION_COLUMNS} FROM annotations {_RANGE}"),  # noqa: S608 (constants only)
-    Sql(f"SELECT {_REVIEW_COLUMNS} FROM reviews {_RANGE}"),  # noqa: S608 (constants only)
-)
-_LABELS_SQL: dict[int, tuple[Sql, Sql, Sql]] = {}
 
 
-def _labels_sql(n: int) -> tuple[Sql, Sql, Sql]:
-    """The three label reads of ``n`` items (statements kept per ``n``)."""
+def _union_labels(where: str) -> Sql:
+    """One statement for the labels of the items ``where`` selects (its parameters three times)."""
+    return Sql(" UNION ALL ".join(q.format(where=where) for q in _LABEL_KINDS) + " ORDER BY 1, 2")
+
+
+_LABELS_RANGE = _union_labels("WHERE item_id BETWEEN ? AND ? AND project_id = ?")
+_LABELS_SQL: dict[int, Sql] = {}
+
+
+def _labels_sql(n: int) -> Sql:
+    """The label read of ``n`` items (statements kept per ``n``)."""
     found = _LABELS_SQL.get(n)
     if found is None:
-        marks = ", ".join("?" * n)
-        where = f"WHERE item_id IN ({marks}) ORDER BY id"
-        found = _LABELS_SQL[n] = (
-            Sql(f"SELECT {_SUGGESTION_COLUMNS} FROM suggestions {where}"),  # noqa: S608 (constants only)
-            Sql(f"SELECT {ANNOTATION_COLUMNS} FROM annotations {where}"),  # noqa: S608 (constants only)
-            Sql(f"SELECT {_REVIEW_COLUMNS} FROM reviews {where}"),  # noqa: S608 (constants only)
-        )
+        found = _LABELS_SQL[n] = _union_labels(f"WHERE item_id IN ({', '.join('?' * n)})")
     return found
 
 
