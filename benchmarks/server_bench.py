@@ -218,11 +218,11 @@ def main() -> None:
         finally:
             drop_schema(args.pg_url, schema)
     print(f"{'backend':<11}{'n':>9}{'next p50/p99 ms':>18}{'submit p50/p99 ms':>20}{'8-client cyc/s':>16}"
-          f"{'cold s':>8}{'page p50/p99 ms':>18}{'queue fill s':>14}")  # fmt: skip
+          f"{'cold s':>8}{'page p50/p99 ms':>18}{'queue fill s':>14}{'setup s':>9}")  # fmt: skip
     for r in results:
         print(f"{r['backend']:<11}{r['n']:>9}{r['next_p50']:>9.1f}/{r['next_p99']:<8.1f}"
               f"{r['submit_p50']:>11.1f}/{r['submit_p99']:<8.1f}{r['cycles_per_s']:>16.0f}{r['cold_start_s']:>8.2f}"
-              f"{r['page_p50']:>9.1f}/{r['page_p99']:<8.1f}{r['queue_fill_s']:>14.2f}")  # fmt: skip
+              f"{r['page_p50']:>9.1f}/{r['page_p99']:<8.1f}{r['queue_fill_s']:>14.2f}{r['setup_s']:>9.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":
