@@ -17,15 +17,18 @@ Example:
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import OperationalError
 
 from labelloop.errors import StorageError
 from labelloop.storage.blobs import BlobStore
+from labelloop.storage.checkpoint import BACKSTOP_PAGES, Checkpointer
 from labelloop.storage.compliance_repo import ComplianceRepo
 from labelloop.storage.engine import WRITE, make_engine, sqlite_url
 from labelloop.storage.migrate import upgrade
@@ -36,6 +39,11 @@ from labelloop.storage.repositories import ImportRepo, ItemRepo, LabelRepo, Proj
 __all__ = ["Store", "UnitOfWork"]
 
 _WRITER_WAIT_S = 30.0  # as the SQLite busy timeout (engine.make_engine)
+
+
+def _backstop_checkpoints(dbapi_conn: Any, _record: Any) -> None:
+    """Request connections leave WAL checkpoints to the store's thread, up to a backstop size."""
+    dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
 
 
 class UnitOfWork:
@@ -55,10 +63,15 @@ class UnitOfWork:
 class Store:
     """A database (SQLite by default, PostgreSQL by URL) and a content-addressed blob store."""
 
-    def __init__(self, engine: Engine, blobs: BlobStore, data_dir: Path) -> None:
+    def __init__(
+        self, engine: Engine, blobs: BlobStore, data_dir: Path, checkpointer: Checkpointer | None = None
+    ) -> None:
         self.engine = engine
         self.blobs = blobs
         self.data_dir = data_dir
+        self.checkpointer = checkpointer
+        if checkpointer is not None:  # a store dropped without close() must not leave its thread behind
+            weakref.finalize(self, checkpointer.signal_stop)
         # SQLite has one writer at a time. Its busy handler makes a waiting writer sleep in growing
         # steps (1, 2, 5, 10 ... 100 ms) and retry, so under concurrent writes most of the wait is
         # oversleeping: the writers of this process queue on a lock instead and start the moment
@@ -80,6 +93,11 @@ class Store:
         data_dir.mkdir(parents=True, exist_ok=True)
         url = database_url or sqlite_url(data_dir / "labelloop.db")
         engine = make_engine(url)
+        path = engine.url.database if engine.dialect.name == "sqlite" else None
+        checkpointer = None
+        if path and path != ":memory:":
+            checkpointer = Checkpointer(Path(path))
+            event.listen(engine, "connect", _backstop_checkpoints)
         try:
             if migrate:
                 upgrade(engine)
@@ -89,7 +107,9 @@ class Store:
         except StorageError:
             engine.dispose()
             raise
-        return cls(engine, BlobStore(data_dir / "blobs"), data_dir)
+        if checkpointer is not None:
+            checkpointer.start()
+        return cls(engine, BlobStore(data_dir / "blobs"), data_dir, checkpointer)
 
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
@@ -111,5 +131,7 @@ class Store:
             yield UnitOfWork(conn)
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections (and end the checkpoint thread)."""
         self.engine.dispose()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
