@@ -72,11 +72,18 @@ def test_originals_only_for_managers_and_every_read_logged(
         pid = tx.projects.get("t").id
         item_id = tx.items.page(pid)[0].id
     assert read_original(store, "t", item_id, actor="user:boss", role="manager")["text"].text == TEXTS[0]
-    with pytest.raises(PermissionDenied):
+    assert read_original(store, "t", item_id, actor="user:root", role="admin")["text"].text == TEXTS[0]
+    with pytest.raises(PermissionDenied, match=r"role annotator may not original\.read"):
         read_original(store, "t", item_id, actor="user:ann", role="annotator")
+    for role in ("reviewer", "viewer", "owner"):  # the permission table's row, not a list of its own
+        with pytest.raises(PermissionDenied):
+            read_original(store, "t", item_id, actor=f"user:{role}", role=role)
     with store.read() as tx:
         reads = [e for e in tx.provenance.events(pid) if e.kind == "original_read"]
-    assert [(e.actor, e.payload["allowed"]) for e in reads] == [("user:boss", True), ("user:ann", False)]
+    assert [(e.actor, e.payload["allowed"]) for e in reads] == [
+        ("user:boss", True), ("user:root", True), ("user:ann", False),
+        ("user:reviewer", False), ("user:viewer", False), ("user:owner", False),
+    ]  # fmt: skip
 
 
 def test_tampered_original_or_redacted_text_is_detected(store: Store, text_schema: LabelSchema, tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ from labelloop.core import (
     NewAnnotation,
     NewSuggestion,
 )
+from labelloop.core.permissions import decide
 from labelloop.errors import InputRejected, LabelloopError, PermissionDenied
 from labelloop.storage import BlobRow, Store, UnitOfWork
 from labelloop.storage.provenance_repo import ROW_COLUMNS, id_ranges, rows_digest
@@ -78,7 +79,6 @@ SETTING = "compliance"
 SECRET = "compliance.secret"  # noqa: S105 (the settings key, not a secret)
 HOLD_PENDING = "awaiting desensitisation"
 ACTOR = "system:desensitise"
-MANAGER_ROLES = frozenset({"manager", "admin", "owner"})
 FaceMethod = Literal["blur", "pixelate"]
 
 
@@ -451,23 +451,26 @@ def desensitise(
 
 
 def read_original(store: Store, project: str | int, item_id: int, *, actor: str, role: str) -> dict[str, MediaRef]:
-    """Return an item's original media; only a manager may, and every read is an ``original_read`` event.
+    """Return an item's original media; every read, allowed or not, is an ``original_read`` event.
+
+    Who may is the ``original.read`` row of the permission table
+    (:data:`labelloop.core.permissions.POLICY`: managers and instance admins).
 
     Raises:
-        PermissionDenied: ``role`` is not a manager role (the refusal is logged too).
+        PermissionDenied: the table denies ``role`` (the refusal is logged too).
         NotFound: no such project, or the item has no stored original.
     """
     from labelloop.errors import NotFound
 
     with store.transaction() as tx:
         p = tx.projects.get(project)
-        allowed = role in MANAGER_ROLES
+        decision = decide(role, "original.read", frozenset())
         tx.provenance.append(
             "original_read", actor=actor, project_id=p.id,
-            subject={"item_id": item_id}, payload={"role": role, "allowed": allowed},
+            subject={"item_id": item_id}, payload={"role": role, "allowed": decision.allowed},
         )  # fmt: skip
-        if not allowed:
-            denied = PermissionDenied(f"{actor} ({role}) may not read original media; a manager may")
+        if not decision.allowed:
+            denied = PermissionDenied(f"{actor} ({role}) may not read original media: {decision.reason}")
         else:
             original = tx.compliance.original(p.id, item_id)
             if original is None:
