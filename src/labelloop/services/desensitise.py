@@ -1,4 +1,4 @@
-r"""Desensitisation: PII out of texts and faces out of images before annotators see them.
+r"""Desensitisation: PII out of texts, faces and licence plates out of images before annotators see them.
 
 A project opts in with a ``compliance`` setting (:func:`configure`)::
 
@@ -11,14 +11,18 @@ A project opts in with a ``compliance`` setting (:func:`configure`)::
         patterns:                  # extra patterns, validated (malformed ones are refused)
           - {name: employee, regex: "EMP-\\d{6}", entity: EMPLOYEE_ID}
       faces: blur                  # blur | pixelate (images)
+      plates: pixelate             # blur | pixelate | true (= blur): licence plates read by OCR
 
 From then on every imported item is *held* (kept from annotators and backends) until
 :func:`desensitise` has processed it. Processing an item stores its original media in the
 append-only ``item_originals`` table, replaces its working media with the redacted text or the
 blurred image, remaps the spans of current annotations and suggestions onto the new text (new
-versions; history stays), stores detected faces as box suggestions a reviewer can adjust, and
-releases the hold. A failure keeps the item held, with the reason. Each batch is one
-``redaction`` provenance event whose digests cover the new media and the originals.
+versions; history stays), stores detected faces and plates as box suggestions a reviewer can
+adjust, and releases the hold. Plates are the text lines that the bundled OCR (``image.ocr``'s
+RapidOCR engine, the ``ocr`` extra) reads as a Chinese or UK plate
+(:mod:`labelloop.compliance.plates`); the engine loads once per run, only when needed. A
+failure keeps the item held, with the reason. Each batch is one ``redaction`` provenance event
+whose digests cover the new media and the originals.
 
 Pseudonyms are consistent per project and hashes salted per project: both use a random
 per-project secret kept in the project's settings.
@@ -44,6 +48,7 @@ from labelloop.compliance import (
     RedactionMode,
     blur_regions,
     detect_faces,
+    find_plates,
     redact,
     remap_regions,
     write_image_atomic,
@@ -79,6 +84,7 @@ SETTING = "compliance"
 SECRET = "compliance.secret"  # noqa: S105 (the settings key, not a secret)
 HOLD_PENDING = "awaiting desensitisation"
 ACTOR = "system:desensitise"
+PLATES_VERSION = "rapidocr3.10-ppocrv6-small+plates-1"
 FaceMethod = Literal["blur", "pixelate"]
 
 
@@ -101,6 +107,8 @@ class ComplianceSettings:
     pii: PiiSettings | None = None
     faces: FaceMethod | None = None
     face_label: str = "face"
+    plates: FaceMethod | None = None
+    plate_label: str = "plate"
 
     def to_json(self) -> dict[str, Any]:
         """The stored form (what :func:`parse_compliance` reads)."""
@@ -127,6 +135,9 @@ class ComplianceSettings:
         if self.faces is not None:
             out["faces"] = self.faces
             out["face_label"] = self.face_label
+        if self.plates is not None:
+            out["plates"] = self.plates
+            out["plate_label"] = self.plate_label
         return out
 
 
@@ -150,8 +161,8 @@ def parse_compliance(data: Any, *, source: str) -> ComplianceSettings:
         labelloop.errors.InputRejected: PII pattern 'x': expected a regular expression without nested repetition ...
     """
     if not isinstance(data, Mapping):
-        raise InputRejected(source, "a mapping with 'pii' and/or 'faces'", type(data).__name__)
-    _keys(data, {"pii", "faces", "face_label"}, source)
+        raise InputRejected(source, "a mapping with 'pii', 'faces' and/or 'plates'", type(data).__name__)
+    _keys(data, {"pii", "faces", "face_label", "plates", "plate_label"}, source)
     pii: PiiSettings | None = None
     raw = data.get("pii")
     if raw is not None:
@@ -196,10 +207,19 @@ def parse_compliance(data: Any, *, source: str) -> ComplianceSettings:
     faces = data.get("faces")
     if faces is not None and faces not in ("blur", "pixelate"):
         raise InputRejected(f"{source}: faces", "blur or pixelate", repr(faces))
-    label = data.get("face_label", "face")
-    if not isinstance(label, str) or not label:
-        raise InputRejected(f"{source}: face_label", "a label name", repr(label))
-    return ComplianceSettings(pii, faces, label)
+    raw_plates = data.get("plates")
+    if not (raw_plates is None or isinstance(raw_plates, bool) or raw_plates in ("blur", "pixelate")):
+        raise InputRejected(f"{source}: plates", "blur, pixelate, true or false", repr(raw_plates))
+    plates: FaceMethod | None = None
+    if raw_plates is True or raw_plates in ("blur", "pixelate"):
+        plates = "pixelate" if raw_plates == "pixelate" else "blur"
+    labels = {}
+    for key, default in (("face_label", "face"), ("plate_label", "plate")):
+        label = data.get(key, default)
+        if not isinstance(label, str) or not label:
+            raise InputRejected(f"{source}: {key}", "a label name", repr(label))
+        labels[key] = label
+    return ComplianceSettings(pii, faces, labels["face_label"], plates, labels["plate_label"])
 
 
 def settings_of(tx: UnitOfWork, project_id: int) -> ComplianceSettings | None:
@@ -237,6 +257,7 @@ class DesensitiseReport:
     items: int = 0
     redactions: int = 0
     faces: int = 0
+    plates: int = 0
     entities: dict[str, int] = field(default_factory=dict)
     remapped: dict[str, int] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
@@ -248,7 +269,22 @@ class _Done:
     data: dict[str, MediaRef]
     redactions: dict[str, Redacted]
     faces: dict[str, list[tuple[int, int, int, int]]]
+    plates: dict[str, list[tuple[int, int, int, int]]]
     blobs: list[BlobRow]
+
+
+class _Ocr:
+    """The OCR engine of a run: loaded on the first image that needs it, then reused."""
+
+    def __init__(self) -> None:
+        self._engine: Any = None
+
+    def read(self, pixels: Any) -> list[Any]:
+        if self._engine is None:
+            from labelloop.backends.image_ocr import OcrEngine
+
+            self._engine = OcrEngine()
+        return list(self._engine.read(pixels))
 
 
 def _text(item: Item, name: str, ref: MediaRef, det: PiiDetector, cfg: PiiSettings, secret: bytes) -> Redacted:
@@ -256,29 +292,42 @@ def _text(item: Item, name: str, ref: MediaRef, det: PiiDetector, cfg: PiiSettin
     return redact(ref.text, det.detect(ref.text), mode=cfg.mode, key=secret, salt=secret)
 
 
-def _image(store: Store, item: Item, name: str, ref: MediaRef, method: FaceMethod, out: _Done) -> MediaRef:
+def _image(
+    store: Store, item: Item, name: str, ref: MediaRef, cfg: ComplianceSettings, ocr: _Ocr, out: _Done
+) -> MediaRef:
     from labelloop.modalities import load_image
 
     pixels = load_image(store.blobs.path(ref.sha256), source=f"item {item.id} {name}")
-    faces = detect_faces(pixels)
+    faces = detect_faces(pixels) if cfg.faces is not None else []
+    plates = find_plates(ocr.read(pixels), pixels.shape[1], pixels.shape[0]) if cfg.plates is not None else []
     out.faces[name] = [f.xyxy for f in faces]
-    if not faces:
+    out.plates[name] = [p.xyxy for p in plates]
+    if not faces and not plates:
         return ref
+    hidden = pixels
+    if faces and cfg.faces is not None:
+        hidden = blur_regions(hidden, faces, method=cfg.faces)
+    if plates and cfg.plates is not None:
+        hidden = blur_regions(hidden, plates, method=cfg.plates)
     suffix = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}.get(ref.media_type, ".png")
     tmp_dir = store.data_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_dir) as d:
         path = Path(d) / f"redacted{suffix}"
-        write_image_atomic(blur_regions(pixels, faces, method=method), path)
+        write_image_atomic(hidden, path)
         sha, size, _new = store.blobs.put_bytes(path.read_bytes())
     media_type = ref.media_type if suffix != ".png" or ref.media_type == "image/png" else "image/png"
     meta = {**ref.meta, "faces_hidden": len(faces)}
+    if cfg.plates is not None:
+        meta["plates_hidden"] = len(plates)
     out.blobs.append(BlobRow(sha, size, Medium.IMAGE.value, media_type, meta))
     return MediaRef(Medium.IMAGE, sha, media_type, None, meta)
 
 
-def _process(store: Store, item: Item, cfg: ComplianceSettings, det: PiiDetector | None, secret: bytes) -> _Done:
-    out = _Done(item, dict(item.data), {}, {}, [])
+def _process(
+    store: Store, item: Item, cfg: ComplianceSettings, det: PiiDetector | None, secret: bytes, ocr: _Ocr
+) -> _Done:
+    out = _Done(item, dict(item.data), {}, {}, {}, [])
     for name, ref in item.data.items():
         if ref.kind is Medium.TEXT and cfg.pii is not None and det is not None and ref.text is not None:
             red = _text(item, name, ref, det, cfg.pii, secret)
@@ -288,8 +337,8 @@ def _process(store: Store, item: Item, cfg: ComplianceSettings, det: PiiDetector
                     Medium.TEXT, MediaRef.from_text(red.text).sha256, ref.media_type, red.text,
                     {**ref.meta, "chars": len(red.text), "redacted": len(red.replacements)},
                 )  # fmt: skip
-        elif ref.kind is Medium.IMAGE and cfg.faces is not None:
-            out.data[name] = _image(store, item, name, ref, cfg.faces, out)
+        elif ref.kind is Medium.IMAGE and (cfg.faces is not None or cfg.plates is not None):
+            out.data[name] = _image(store, item, name, ref, cfg, ocr, out)
     return out
 
 
@@ -314,14 +363,17 @@ def _remap(
     return out if changed else None
 
 
-def _face_value(schema: LabelSchema, done: _Done, label: str) -> list[dict[str, Any]]:
+def _box_value(
+    schema: LabelSchema, boxes: Mapping[str, list[tuple[int, int, int, int]]], label: str, what: str
+) -> list[dict[str, Any]]:
+    """Box regions for every boxes control that has ``label`` and targets a medium with boxes."""
     value = []
     for ctl in schema.controls:
-        if ctl.kind is not ControlKind.BOXES or label not in ctl.labels or ctl.target not in done.faces:
+        if ctl.kind is not ControlKind.BOXES or label not in ctl.labels or ctl.target not in boxes:
             continue
-        for i, box in enumerate(done.faces[ctl.target]):
+        for i, box in enumerate(boxes[ctl.target]):
             value.append(
-                {"id": f"{ctl.name}-face-{i}", "control": ctl.name, "label": label, "xyxy": [float(v) for v in box]}
+                {"id": f"{ctl.name}-{what}-{i}", "control": ctl.name, "label": label, "xyxy": [float(v) for v in box]}
             )
     return value
 
@@ -360,10 +412,14 @@ def _write(
         if v is not None:
             new_s.append(NewSuggestion(s.item_id, v, s.backend, s.model_version, s.score))
     for d in done:
-        if any(d.faces.values()):
-            value = _face_value(schema, d, cfg.face_label)
+        found = (
+            (d.faces, cfg.face_label, "face", "compliance.faces", "haar-1"),
+            (d.plates, cfg.plate_label, "plate", "compliance.plates", PLATES_VERSION),
+        )
+        for boxes, label, what, backend, version in found:
+            value = _box_value(schema, boxes, label, what) if any(boxes.values()) else []
             if value and not schema.validate_value(value, d.data):
-                new_s.append(NewSuggestion(d.item.id, value, "compliance.faces", "haar-1"))
+                new_s.append(NewSuggestion(d.item.id, value, backend, version))
     tx.labels.add_annotations(pid, new_a, created_by=[ACTOR] * len(new_a))
     tx.labels.add_suggestions(pid, new_s, created_by=[ACTOR] * len(new_s))
     tx.compliance.release(ids)
@@ -373,6 +429,7 @@ def _write(
             for rep in red.replacements:
                 entities[rep.entity] = entities.get(rep.entity, 0) + 1
     faces = sum(len(v) for d in done for v in d.faces.values())
+    plates = sum(len(v) for d in done for v in d.plates.values())
     data_rows = [
         (d.item.id, {k: v.to_json() for k, v in d.data.items()}) for d in sorted(done, key=lambda d: d.item.id)
     ]
@@ -381,13 +438,15 @@ def _write(
     tx.provenance.record_rows(
         "redaction", "items.data", data_rows, actor=ACTOR, project_id=pid,
         payload={
-            "mode": None if cfg.pii is None else cfg.pii.mode, "faces": faces, "entities": entities,
+            "mode": None if cfg.pii is None else cfg.pii.mode, "faces": faces, "plates": plates,
+            "entities": entities,
             "also": [{"table": "item_originals", "ids": id_ranges(ids), "count": n_orig, "sha256": orig_digest}],
         },
     )  # fmt: skip
     report.items += len(done)
     report.redactions += sum(entities.values())
     report.faces += faces
+    report.plates += plates
     for k, n in entities.items():
         report.entities[k] = report.entities.get(k, 0) + n
 
@@ -424,6 +483,7 @@ def desensitise(
             entities=pii.entities, min_score=pii.min_score,
         )  # fmt: skip
     report = DesensitiseReport()
+    ocr = _Ocr()
     after = 0
     while True:
         with store.read() as tx:
@@ -435,7 +495,7 @@ def desensitise(
         failed: dict[int, str] = {}
         for item in page:
             try:
-                done.append(_process(store, item, cfg, det, secret))
+                done.append(_process(store, item, cfg, det, secret, ocr))
             except (LabelloopError, ValueError, OSError) as exc:
                 failed[item.id] = f"{type(exc).__name__}: {exc}"[:2000]
         with store.transaction() as tx:
