@@ -256,3 +256,41 @@ def test_plates_setting_accepts_true_and_round_trips(sqlite_store: Store, text_s
     cfg = configure(sqlite_store, "t", {"plates": True, "plate_label": "licence"}, actor="user:boss")
     assert (cfg.plates, cfg.plate_label, cfg.faces) == ("blur", "licence", None)
     assert parse_compliance(cfg.to_json(), source="stored") == cfg
+
+
+def test_media_shown_before_opting_in_is_not_fetchable_while_held(
+    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    from labelloop.core.accounts import Role
+    from labelloop.services import accounts
+    from labelloop.services.tasks import next_task
+    from labelloop.services.web import can_fetch_media
+
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    schema = LabelSchema.model_validate(
+        {
+            "media": [{"name": "image", "kind": "image"}],
+            "controls": [{"name": "objects", "kind": "boxes", "target": "image", "labels": ["face"]}],
+        }
+    )
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(skdata.astronaut()).save(folder / "astronaut.png")
+    pid = create_project(sqlite_store, "img", schema, "user:boss").id
+    import_source(sqlite_store, "img", folder, actor="user:boss")
+    user = accounts.create_user(sqlite_store, "ann", "long enough password")
+    accounts.add_member(sqlite_store, pid, "ann", Role.ANNOTATOR)
+    task = next_task(sqlite_store, pid, user, "annotator")
+    assert task is not None
+    raw_sha = task["item"]["media"]["image"]["sha256"]
+    assert can_fetch_media(sqlite_store, user, raw_sha)
+    configure(sqlite_store, "img", {"faces": "blur"}, actor="user:boss")
+    assert not can_fetch_media(sqlite_store, user, raw_sha)  # held: the face is not to be seen
+    desensitise(sqlite_store, "img")
+    again = next_task(sqlite_store, pid, user, "annotator")
+    assert again is not None
+    shown = again["item"]["media"]["image"]["sha256"]
+    assert shown != raw_sha and can_fetch_media(sqlite_store, user, shown)
+    assert not can_fetch_media(sqlite_store, user, raw_sha)

@@ -67,6 +67,7 @@ from labelloop.core.permissions import decide
 from labelloop.errors import InputRejected, LabelloopError, PermissionDenied
 from labelloop.storage import BlobRow, Store, UnitOfWork
 from labelloop.storage.provenance_repo import ROW_COLUMNS, id_ranges, rows_digest
+from labelloop.storage.tasks_repo import TaskRepo
 
 __all__ = [
     "HOLD_PENDING",
@@ -231,6 +232,9 @@ def settings_of(tx: UnitOfWork, project_id: int) -> ComplianceSettings | None:
 def configure(store: Store, project: str | int, data: Any, *, actor: str) -> ComplianceSettings:
     """Validate and store a project's compliance settings; hold every item not yet desensitised.
 
+    Media of those items that members were already shown is no longer fetchable (its grant is
+    revoked); once desensitised, an item grants its redacted media when shown.
+
     Raises:
         InputRejected: a malformed setting (nothing is stored).
     """
@@ -241,8 +245,11 @@ def configure(store: Store, project: str | int, data: Any, *, actor: str) -> Com
         if tx.compliance.setting(p.id, SECRET) is None:
             tx.compliance.set_setting(p.id, SECRET, os.urandom(32).hex(), actor)
         after = 0
+        grants = TaskRepo(tx.conn)
         while page := tx.compliance.pending(p.id, after_id=after, limit=5000):
             tx.compliance.hold(p.id, [i.id for i in page], HOLD_PENDING)
+            # media already shown to members stops being fetchable while its item is held
+            grants.revoke(p.id, [r.sha256 for i in page for r in i.data.values() if r.kind is not Medium.TEXT])
             after = page[-1].id
         tx.provenance.append(
             "config", actor=actor, project_id=p.id, subject={"setting": SETTING}, payload=cfg.to_json()

@@ -154,7 +154,7 @@ def get_item(store: Store, project_id: int, item_id: int, user: User, role: str)
         PermissionDenied: the role may not read it.
     """
     with store.transaction() as tx:
-        item = tx.items.get(project_id, item_id)
+        item = tx.items.get(project_id, item_id, visible_only=True)
         tasks = TaskRepo(tx.conn)
         facts, _slot, _head = _facts(tasks, item_id, user)
         _require(role, "item.read", facts)
@@ -162,7 +162,7 @@ def get_item(store: Store, project_id: int, item_id: int, user: User, role: str)
 
 
 def _task(tx: UnitOfWork, tasks: TaskRepo, project_id: int, slot: Slot, user: User) -> dict[str, Any]:
-    item = tx.items.get(project_id, slot.item_id)
+    item = tx.items.get(project_id, slot.item_id, visible_only=True)
     payload = _payload(tx, tasks, project_id, item, user, own_only=True)
     head = payload["annotation"]  # own_only: the caller's newest version
     assert slot.expires_at is not None
@@ -243,7 +243,7 @@ def save_draft(store: Store, project_id: int, item_id: int, user: User, role: st
         PermissionDenied: the item is not assigned to the user, or already reviewed.
     """
     with store.transaction() as tx:
-        tx.items.get(project_id, item_id)
+        tx.items.get(project_id, item_id, visible_only=True)
         tasks = TaskRepo(tx.conn)
         facts, _slot, _head = _facts(tasks, item_id, user)
         _require(role, "draft.write", facts)
@@ -288,7 +288,7 @@ def submit(
         raise InputRejected("Idempotency-Key header", "1-100 characters", repr(idempotency_key[:20]))
     with store.transaction() as tx:
         project = tx.projects.get(project_id)
-        item = tx.items.get(project_id, item_id)
+        item = tx.items.get(project_id, item_id, visible_only=True)
         tasks = TaskRepo(tx.conn)
         done_before = tasks.idempotent(user.id, idempotency_key)
         if done_before is not None:
@@ -344,6 +344,7 @@ def accept_suggestion(
         s = tasks.suggestion(suggestion_id)
         if s is None or s.project_id != project_id:
             raise NotFound("suggestion", suggestion_id)
+        tx.items.get(project_id, s.item_id, visible_only=True)  # a held item is not there to accept on
         if tasks.slot_for(s.item_id, user.id) is None:
             _require(role, "suggestion.accept", frozenset())
             tasks.claim(project_id, s.item_id, user.id)
@@ -366,7 +367,7 @@ def next_review(store: Store, project_id: int, user: User, role: str) -> dict[st
         ann = tasks.next_review(project_id, user.username)
         if ann is None:
             return None
-        item = tx.items.get(project_id, ann.item_id)
+        item = tx.items.get(project_id, ann.item_id, visible_only=True)
         payload = _payload(tx, tasks, project_id, item, user, own_only=False)
         payload["annotation"] = annotation_json(ann)
         return payload
@@ -398,7 +399,7 @@ def review(
         raise InputRejected("verdict", "accept, reject or correct", repr(verdict)) from None
     with store.transaction() as tx:
         project = tx.projects.get(project_id)
-        item = tx.items.get(project_id, item_id)
+        item = tx.items.get(project_id, item_id, visible_only=True)
         tasks = TaskRepo(tx.conn)
         ann = tx.labels.annotation(annotation_id)
         if ann.project_id != project_id or ann.item_id != item_id:
@@ -432,7 +433,7 @@ def mark_gold(store: Store, project_id: int, item_id: int, value: Any) -> None:
     """
     with store.transaction() as tx:
         project = tx.projects.get(project_id)
-        item = tx.items.get(project_id, item_id)
+        item = tx.items.get(project_id, item_id, visible_only=True)
         TaskRepo(tx.conn).mark_gold(project_id, item_id, _validate(project, item, value))
 
 
