@@ -50,7 +50,8 @@ def desensitise_cmd(
     ents = ", ".join(f"{k} {v}" for k, v in sorted(report.entities.items())) or "none"
     console.print(
         f"desensitised {report.items} items: {report.redactions} redactions ({ents}), {report.faces} faces hidden, "
-        f"{report.plates} plates hidden, {len(report.failed)} failed (kept hidden)"
+        f"{report.plates} plates hidden, {report.label_texts} redactions in label texts, "
+        f"{len(report.failed)} failed (kept hidden)"
     )
     for item_id, reason in list(report.failed.items())[:MAX_SHOWN]:
         err_console.print(f"  item {item_id}: {reason}", soft_wrap=True, markup=False)

@@ -42,6 +42,7 @@ from labelloop.core.accounts import User
 from labelloop.core.permissions import decide
 from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFound, PermissionDenied
 from labelloop.services.exports import current_annotation
+from labelloop.services.redacted_view import visible_labels
 from labelloop.storage import Store, UnitOfWork, now
 from labelloop.storage.accounts_repo import AccountRepo
 from labelloop.storage.tasks_repo import DONE, GOLD, Slot, TaskRepo, TaskSettings
@@ -107,7 +108,7 @@ def _item_json(item: Item) -> dict[str, Any]:
 def _payload(
     tx: UnitOfWork, tasks: TaskRepo, project_id: int, item: Item, user: User, own_only: bool
 ) -> dict[str, Any]:
-    sugg, anns, revs = tx.labels.for_items([item.id])
+    sugg, anns, revs = visible_labels(tx, *tx.labels.for_items([item.id]))
     if own_only:
         mine = [a for a in anns if a.annotator == user.username]
         ann = mine[-1] if mine else None
@@ -136,6 +137,28 @@ def _facts(tasks: TaskRepo, item_id: int, user: User) -> tuple[frozenset[str], S
         if tasks.is_reviewed(head.id):
             facts.add("reviewed")
     return frozenset(facts), slot, head
+
+
+def _shown(tx: UnitOfWork, a: Annotation) -> Annotation | None:
+    """``a`` as it may be shown, or None.
+
+    A version withheld since its item was desensitised gives way to the newest visible version
+    that descends from it (desensitisation gives each chain head it changed a successor).
+    """
+    versions = tx.labels.for_items([a.item_id])[1]
+    visible = {v.id for v in visible_labels(tx, [], versions, [])[1]}
+    children: dict[int, list[Annotation]] = {}
+    for v in versions:
+        if v.parent_id is not None:
+            children.setdefault(v.parent_id, []).append(v)
+    todo, found = [a], []
+    while todo:
+        v = todo.pop()
+        if v.id in visible:
+            found.append(v)
+        else:
+            todo.extend(children.get(v.id, []))
+    return max(found, key=lambda v: v.id, default=None)
 
 
 def _require(role: str, action: str, facts: frozenset[str]) -> None:
@@ -295,14 +318,18 @@ def submit(
             prior = tx.labels.annotation(done_before)
             if prior.project_id != project_id or prior.item_id != item_id:
                 raise Conflict("Idempotency-Key was already used for another item")
-            return Submitted(annotation_json(prior), created=False)
+            shown = _shown(tx, prior)
+            if shown is None:  # replaced since, and withheld: what it returned is no longer shown
+                raise StaleVersion(None)
+            return Submitted(annotation_json(shown), created=False)
         facts, slot, head = _facts(tasks, item_id, user)
         _require(role, "annotation.submit", facts)
         assert slot is not None
         if head is not None:
             tasks.lock_annotation(head.id)
         if base_version != (head.id if head else None):
-            raise StaleVersion(None if head is None else annotation_json(head))
+            current = None if head is None else _shown(tx, head)
+            raise StaleVersion(None if current is None else annotation_json(current))
         clean = _validate(project, item, value)
         (aid,) = tx.labels.add_annotations(
             project_id,

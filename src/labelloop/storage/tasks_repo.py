@@ -220,6 +220,19 @@ class TaskRepo:
         r = self.conn.execute(select(ta.gold_items.c.value).where(ta.gold_items.c.item_id == item_id)).first()
         return None if r is None else list(r[0])
 
+    def gold_values(self, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The gold answers of those of these items that are gold."""
+        g = ta.gold_items
+        if not item_ids:
+            return {}
+        q = select(g.c.item_id, g.c.value).where(g.c.item_id.in_(item_ids))
+        return {int(r[0]): r[1] for r in self.conn.execute(q)}
+
+    def set_gold_value(self, item_id: int, value: list[dict[str, Any]]) -> None:
+        """Rewrite a gold answer (its item stays gold)."""
+        g = ta.gold_items
+        self.conn.execute(update(g).where(g.c.item_id == item_id).values(value=value))
+
     def gold_for(self, project_id: int, user_id: int) -> int | None:
         """A gold item of the project the user has not been given yet."""
         g, s = ta.gold_items, ta.task_slots
@@ -298,6 +311,17 @@ class TaskRepo:
         r = self.conn.execute(select(d.c.value, d.c.updated_at).where(d.c.user_id == user_id, d.c.item_id == item_id))
         row = r.first()
         return None if row is None else (list(row[0]), row[1])
+
+    def drafts_of(self, item_ids: list[int]) -> list[tuple[int, int, list[dict[str, Any]]]]:
+        """``(user_id, item_id, value)`` of every draft of these items."""
+        d = ta.drafts
+        q = select(d.c.user_id, d.c.item_id, d.c.value).where(d.c.item_id.in_(item_ids)) if item_ids else None
+        return [] if q is None else [(int(r[0]), int(r[1]), r[2]) for r in self.conn.execute(q)]
+
+    def set_draft_value(self, item_id: int, user_id: int, value: list[dict[str, Any]]) -> None:
+        """Rewrite a draft's value and keep its time (desensitisation, not the user, changed it)."""
+        d = ta.drafts
+        self.conn.execute(update(d).where(d.c.user_id == user_id, d.c.item_id == item_id).values(value=value))
 
     def drop_draft(self, item_id: int, user_id: int) -> None:
         """Delete the user's draft of an item."""
