@@ -8,14 +8,14 @@ What :func:`verify` detects, per chain (one per project):
 * an **edited or removed row** — a batch event's row count or digest no longer matches the
   rows it covers (items, suggestions, annotations, reviews, redacted media, originals);
 * a row **written around the log** — a label or item row that no event covers, newer than the
-  first row the log covers (rows from before the log existed are counted, not flagged).
-
+  first row the log covers (rows from before the log existed are counted, not flagged);
 * a **cut tail** — the newest events of a chain were deleted: the remaining events are intact,
   so the database alone cannot tell; but every committed transaction that appended events also
   wrote the chain's head to the anchor file beside the database
-  (:mod:`labelloop.storage.anchors`), and every anchored ``(seq, hash)`` must still be in its
-  chain. A signed release export records the head too (``labelloop release verify`` checks it),
-  and ``--expect-head`` compares with a head kept anywhere else.
+  (:mod:`labelloop.storage.anchors`), and the newest anchored ``(seq, hash)`` must still be in
+  its chain (a rewrite of any older event changes the hash there too). A signed release export
+  records the head too (``labelloop release verify`` checks it), and ``--expect-head``
+  compares with a head kept anywhere else.
 
 A store whose log has events but no anchor file (made before anchoring existed, or the file was
 removed) passes with a warning: a cut tail cannot be detected there.
@@ -157,8 +157,9 @@ def _check_rows(tx: UnitOfWork, e: Event) -> str | None:
     return found
 
 
-def _verify_chain(tx: UnitOfWork, chain: int, anchored: dict[int, set[str]]) -> ChainReport:
-    rep = ChainReport(chain, anchors=len(anchored))
+def _verify_chain(tx: UnitOfWork, chain: int, anchored: tuple[int, set[str]] | None, anchors: int) -> ChainReport:
+    rep = ChainReport(chain, anchors=anchors)
+    anchor_seq, anchor_hashes = anchored or (0, set())
     expected_seq, prev = 1, GENESIS
     covered: dict[str, set[int]] = {t: set() for t in _COVERED_TABLES}
 
@@ -175,9 +176,9 @@ def _verify_chain(tx: UnitOfWork, chain: int, anchored: dict[int, set[str]]) -> 
             bad(e, "prev_hash is not the hash of the event before it (an event was removed, inserted or reordered)")
         if event_hash(e.body()) != e.hash:
             bad(e, "the event was edited (its hash does not match its content)")
-        others = anchored.get(e.seq, set()) - {e.hash}
-        if others:
-            bad(e, f"the anchor file recorded hash {min(others)[:12]}… for this seq (the chain was rewritten)")
+        if e.seq == anchor_seq and anchor_hashes - {e.hash}:
+            other = min(anchor_hashes - {e.hash})
+            bad(e, f"the anchor file recorded hash {other[:12]}… for this seq (the chain was rewritten)")
         problem = _check_rows(tx, e)
         if problem is not None:
             bad(e, problem)
@@ -189,15 +190,13 @@ def _verify_chain(tx: UnitOfWork, chain: int, anchored: dict[int, set[str]]) -> 
         expected_seq, prev = e.seq + 1, e.hash
         rep.head_seq = max(rep.head_seq, e.seq)
     rep.head = prev
-    cut = [seq for seq in anchored if seq > rep.head_seq]
-    if cut and len(rep.problems) < MAX_PROBLEMS:
-        first = min(cut)
+    if anchor_seq > rep.head_seq and len(rep.problems) < MAX_PROBLEMS:
+        missing = f"seq {rep.head_seq + 1}" + (f" to {anchor_seq}" if anchor_seq > rep.head_seq + 1 else "")
         rep.problems.append(
             Problem(
                 chain, None, None, "anchor",
-                f"events after seq {rep.head_seq} were cut: the anchor file recorded event seq {first} "
-                f"(hash {min(anchored[first])[:12]}…, newest anchored seq {max(cut)}) and the chain ends at "
-                f"seq {rep.head_seq}",
+                f"events after seq {rep.head_seq} were cut: {missing} missing (the anchor file recorded the "
+                f"chain at seq {anchor_seq}, hash {min(anchor_hashes)[:12]}…)",
             )
         )  # fmt: skip
     if chain:
@@ -238,6 +237,7 @@ def verify(store: Store, project: str | int | None = None) -> AuditReport:
     report = AuditReport()
     read = store.anchors.read()
     anchored = read.heads.get(store.anchors.db, {})
+    counts = read.counts.get(store.anchors.db, {})
     with store.read() as tx:
         logged = set(tx.provenance.chains())
         if project is not None:
@@ -245,7 +245,7 @@ def verify(store: Store, project: str | int | None = None) -> AuditReport:
         else:
             chains = sorted({p.id for p in tx.projects.list()} | logged | set(anchored))
         for chain in chains:
-            report.chains.append(_verify_chain(tx, chain, anchored.get(chain, {})))
+            report.chains.append(_verify_chain(tx, chain, anchored.get(chain), counts.get(chain, 0)))
     _anchor_warnings(report, read, store, bool(logged))
     return report
 
@@ -263,7 +263,7 @@ def _anchor_warnings(report: AuditReport, read: AnchorRead, store: Store, logged
     if read.bad_lines:
         shown = ", ".join(map(str, read.bad_lines[:10])) + (" …" if len(read.bad_lines) > 10 else "")
         report.warnings.append(f"{path}: {len(read.bad_lines)} malformed line(s) not checked (line {shown})")
-    others = sum(len(seqs) for db, chains in read.heads.items() if db != store.anchors.db for seqs in chains.values())
+    others = sum(n for db, chains in read.counts.items() if db != store.anchors.db for n in chains.values())
     if others:
         report.warnings.append(f"{path}: {others} anchor(s) recorded for another database were not checked")
 

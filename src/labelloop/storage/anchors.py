@@ -12,15 +12,17 @@ lines are written with a single ``write`` on a descriptor opened with ``O_APPEND
 concurrent writers never interleave a line. It is not fsynced: a crash may lose the newest
 anchors, which only weakens detection; it never makes an intact log look tampered with.
 
-``labelloop audit verify`` checks that every anchored ``(seq, hash)`` still exists in its chain.
+``labelloop audit verify`` checks that the newest anchored ``(seq, hash)`` of each chain still
+exists in it (which covers every older anchor: each event's hash covers the one before it).
 
 Example:
     >>> import tempfile, pathlib
     >>> log = AnchorLog(pathlib.Path(tempfile.mkdtemp()) / ANCHOR_FILE, "db1")
     >>> log.append({1: (4, "ab" * 32)})
+    >>> log.append({1: (6, "cd" * 32)})
     >>> got = log.read()
-    >>> got.heads["db1"][1], got.lines, got.bad_lines
-    ({4: {'abababababababababababababababababababababababababababababababab'}}, 1, [])
+    >>> got.heads["db1"][1][0], got.counts["db1"][1], got.lines, got.bad_lines
+    (6, 2, 2, [])
 """
 
 from __future__ import annotations
@@ -68,16 +70,22 @@ def database_fingerprint(url: str, data_dir: Path) -> str:
 class AnchorRead:
     """What the anchor file holds.
 
+    Only the newest anchor of each chain is kept: every event hash covers the one before it, so
+    any cut or rewrite at or below an anchored seq shows at the newest one (memory stays one entry
+    per chain however long the file grows).
+
     Attributes:
         exists: Whether the file exists.
-        heads: Per database fingerprint, per chain, ``seq -> hashes`` anchored for that seq (more
-            than one hash for a seq means the chain was rewritten after it was anchored).
+        heads: Per database fingerprint, per chain, the newest anchored ``(seq, hashes)`` (more
+            than one hash for that seq means the chain was rewritten after it was anchored).
+        counts: Per database fingerprint, per chain, how many anchors were read.
         lines: How many lines were read.
         bad_lines: Numbers (1-based) of lines that are not a well-formed anchor.
     """
 
     exists: bool = False
-    heads: dict[str, dict[int, dict[int, set[str]]]] = field(default_factory=dict)
+    heads: dict[str, dict[int, tuple[int, set[str]]]] = field(default_factory=dict)
+    counts: dict[str, dict[int, int]] = field(default_factory=dict)
     lines: int = 0
     bad_lines: list[int] = field(default_factory=list)
 
@@ -128,5 +136,12 @@ class AnchorLog:
                 if not well_formed:
                     out.bad_lines.append(n)
                     continue
-                out.heads.setdefault(db, {}).setdefault(chain, {}).setdefault(seq, set()).add(digest)
+                chains = out.heads.setdefault(db, {})
+                newest = chains.get(chain)
+                if newest is None or seq > newest[0]:
+                    chains[chain] = (seq, {digest})
+                elif seq == newest[0]:
+                    newest[1].add(digest)
+                counted = out.counts.setdefault(db, {})
+                counted[chain] = counted.get(chain, 0) + 1
         return out
