@@ -16,7 +16,15 @@ ALL_ROLES = (None, "viewer", "annotator", "reviewer", "manager", "admin")
 FACT_SETS = [frozenset(c) for c in chain.from_iterable(combinations(FACTS, n) for n in range(len(FACTS) + 1))]
 
 READ_ONLY = {"project.read", "project.stats", "item.list", "item.read"}
-MANAGER_ONLY = {"project.settings", "members.read", "members.manage", "gold.manage", "export.create", "export.read"}
+MANAGER_ONLY = {
+    "project.settings",
+    "members.read",
+    "members.manage",
+    "gold.manage",
+    "export.create",
+    "export.read",
+    "original.read",
+}
 LABELLING = {"task.next", "draft.write", "annotation.submit", "suggestion.accept"}
 REVIEWING = {"review.next", "review.write"}
 

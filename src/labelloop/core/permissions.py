@@ -68,6 +68,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "suggestion.accept": {"annotator": OPEN_TASK, "reviewer": A, "manager": A},
     "export.create": {"manager": A},
     "export.read": {"manager": A},
+    "original.read": {"manager": A},  # the media of a desensitised item as it was before redaction
 }
 ACTIONS = tuple(POLICY)
 

@@ -1,6 +1,7 @@
 """Export a release in any format as a signed directory, and verify such a directory.
 
-The directory holds ``release.json`` (the signed manifest), ``labels.jsonl`` and
+The directory holds ``release.json`` (the signed manifest, which also records the project's
+provenance chain head at export time), ``labels.jsonl`` and
 ``labels.sha256`` (the frozen label records and their hashes, whose Merkle root must equal the
 release's), ``lineage.jsonl`` (who or what produced each label) and ``data/`` (the dataset in
 the chosen format: ``native`` is the lossless project export as it was at the release's
@@ -41,6 +42,7 @@ from labelloop.errors import LabelloopError, NotFound
 from labelloop.formats import EXPORTERS, ExportRecord
 from labelloop.formats._base import atomic_dir
 from labelloop.services._gc import without_gc
+from labelloop.services.audit import missing_head
 from labelloop.services.native import export_native
 from labelloop.services.releases import (
     default_key_path,
@@ -163,6 +165,8 @@ def export_release(
         proj = tx.projects.get(project)
         rel = tx.releases.get(proj.id, release)
         parent = None if rel.parent_id is None else tx.releases.by_id(rel.parent_id)
+        chain = proj.id
+        head_seq, head_hash = tx.provenance.head(chain)  # the log as this export saw it
         writer = _Writer(tx, rel, tmp, batch, progress)
         report = ReleaseExport(out, rel.name, fmt)
         with (tmp / LABELS).open("wb") as lf, (tmp / LABEL_HASHES).open("wb") as hf, (tmp / LINEAGE).open("wb") as gf:
@@ -198,6 +202,7 @@ def export_release(
             "export": {"format": fmt, "path": DATA, "skipped_items": report.skipped},
             "labels": {"records": LABELS, "hashes": LABEL_HASHES, "hashes_sha256": file_sha256(tmp / LABEL_HASHES)},
             "files": files,
+            "provenance": {"chain": chain, "seq": head_seq, "hash": head_hash},
         }
         (tmp / MANIFEST).write_bytes(orjson.dumps(sign_manifest(manifest, key), option=orjson.OPT_INDENT_2))
         report.items, report.regions, report.files = rel.items, writer.regions, len(files)
@@ -217,7 +222,8 @@ def verify_release_export(
     The trusted key is ``public_key``, else the store's own key when one exists; without
     either, the key embedded in the manifest is used and ``report.trusted`` is False. When the
     store holds the project and release, the release's Merkle root and its parent's root must
-    match the manifest.
+    match the manifest, and the provenance chain head the manifest recorded must still be in
+    the project's chain (events cut after it are reported).
 
     Example:
         >>> # verify_release_export(store, Path("out/pets-v1")).first
@@ -228,6 +234,7 @@ def verify_release_export(
     if store is None or not report.manifest or not report.ok:
         return report
     m = report.manifest
+    recorded = m.get("provenance")
     try:
         with store.read() as tx:
             proj = tx.projects.get(str(m.get("project")))
@@ -238,6 +245,10 @@ def verify_release_export(
     except LabelloopError as exc:  # pragma: no cover - a database problem is not a verdict
         report.add(f"database: could not cross-check ({exc})")
         return report
+    if isinstance(recorded, dict) and recorded.get("chain") == proj.id:
+        problem = missing_head(store, proj.id, int(recorded.get("seq") or 0), str(recorded.get("hash")))
+        if problem is not None:
+            report.add(f"provenance: {problem}")
     if rel.merkle_root != m.get("merkle_root"):
         report.add(
             f"merkle_root: the manifest says {str(m.get('merkle_root'))[:16]}…, release {rel.name!r} in the "

@@ -4,9 +4,11 @@ A release freezes, for every item that existed at ``as_of``, the annotation vers
 :func:`~labelloop.services.exports.current_annotation` chooses (the newest submitted version
 no other replaces), or none. Each (item, label) pair becomes a canonical *label record*; the
 SHA-256 of each record is a leaf of a Merkle tree whose root, with the parent release's root
-and the quality certificate, is signed with the project's Ed25519 key. Rows are written in
-keyset pages (memory bounded by the page size) inside one transaction, so a release is
-either complete or absent, and the database refuses to change a sealed one.
+and the quality certificate, is signed with the project's Ed25519 key. The release is a
+``release`` event in the project's provenance log (so its commit anchors the chain head outside
+the database). Rows are written in keyset pages (memory bounded by the page size) inside one
+transaction, so a release is either complete or absent, and the database refuses to change a
+sealed one.
 
 Example:
     >>> # rel = create_release(store, "pets", "v1", "user:alice")
@@ -222,6 +224,14 @@ def create_release(
             signature=signature.decode("ascii"),
             key_id=key_id(key.public_key()),
         )
+        tx.provenance.append(
+            "release", actor=actor, project_id=proj.id, subject={"release": name, "release_id": rid},
+            payload={
+                "as_of": _ts(frozen_at), "items": tree.count, "labelled": labelled, "regions": regions,
+                "merkle_root": tree.root_hex(), "parent": None if parent_rel is None else parent_rel.name,
+                "key_id": key_id(key.public_key()),
+            },
+        )  # fmt: skip
         return tx.releases.by_id(rid)
 
 

@@ -98,11 +98,14 @@ def project_detail(store: Store, project_id: int, role: str) -> dict[str, Any]:
 
 
 def item_list(store: Store, project_id: int, *, after: int = 0, limit: int = 50) -> dict[str, Any]:
-    """A keyset page of items with their status (new, annotated, reviewed); ``limit`` ≤ 200."""
+    """A keyset page of items with their status (new, annotated, reviewed); ``limit`` ≤ 200.
+
+    Held items (awaiting or failing desensitisation) are left out: their preview is the original text.
+    """
     limit = max(1, min(limit, MAX_PAGE))
     with store.read() as tx:
         tx.projects.get(project_id)
-        items = tx.items.page(project_id, after_id=max(0, after), limit=limit)
+        items = tx.items.page(project_id, after_id=max(0, after), limit=limit, visible_only=True)
         if items:
             _s, anns, revs = tx.labels.for_item_range(project_id, items[0].id, items[-1].id)
         else:

@@ -7,6 +7,9 @@ the ``hash`` of the event before it (64 zeros for the first). A batch write is o
 payload holds the row count and the SHA-256 of the canonical rows written (:func:`rows_digest`),
 so editing a covered row is as detectable as editing an event.
 
+Each append also notes the new head on the connection; :meth:`labelloop.storage.Store.transaction`
+writes the heads of a committed transaction to the anchor file (:mod:`labelloop.storage.anchors`).
+
 Appends are serialised per chain: SQLite writers hold the database lock (``BEGIN IMMEDIATE``);
 on PostgreSQL the append takes a transaction-level advisory lock on the chain. Both make the
 read of the chain head and the insert of the next event atomic; a unique ``(chain, seq)``
@@ -35,6 +38,7 @@ import orjson
 from sqlalchemy import Connection, and_, func, insert, or_, select, text
 
 from labelloop.storage import tables as t
+from labelloop.storage.anchors import PENDING_HEADS
 from labelloop.storage.tables_provenance import item_originals
 from labelloop.storage.tables_provenance import provenance_events as ev
 
@@ -218,6 +222,8 @@ class ProvenanceRepo:
         e = Event(0, chain, seq + 1, ts, actor[:200], kind, project_id, subject or {}, payload or {}, prev, "")
         digest = event_hash(e.body())
         new_id = self.conn.execute(insert(ev).values(**e.body(), hash=digest).returning(ev.c.id)).scalar_one()
+        # the store anchors this head outside the database once the transaction commits
+        self.conn.info.setdefault(PENDING_HEADS, {})[chain] = (e.seq, digest)
         return replace(e, id=int(new_id), hash=digest)
 
     def record_rows(
@@ -272,6 +278,15 @@ class ProvenanceRepo:
                     r.prev_hash, r.hash,
                 )  # fmt: skip
             after = int(rows[-1].id)
+
+    def event_at(self, chain: int, seq: int) -> Event | None:
+        """The event stored at ``(chain, seq)``, or None."""
+        r = self.conn.execute(select(ev).where(ev.c.chain == chain, ev.c.seq == seq)).first()
+        if r is None:
+            return None
+        return Event(
+            int(r.id), r.chain, r.seq, r.ts, r.actor, r.kind, r.project_id, r.subject, r.payload, r.prev_hash, r.hash
+        )
 
     def chains(self) -> list[int]:
         """All chains that hold events."""

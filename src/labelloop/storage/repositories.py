@@ -288,15 +288,18 @@ class ItemRepo:
             normalised=True,
         )
 
-    def get(self, project_id: int, item_id: int) -> Item:
+    def get(self, project_id: int, item_id: int, *, visible_only: bool = False) -> Item:
         """Return one item of a project.
 
+        ``visible_only`` treats a held item (awaiting or failing desensitisation) as absent.
+
         Raises:
-            NotFound: no such item in this project.
+            NotFound: no such item in this project (or it is held, with ``visible_only``).
         """
-        row = self.conn.execute(
-            select(t.items).where(t.items.c.id == item_id, t.items.c.project_id == project_id)
-        ).first()
+        q = select(t.items).where(t.items.c.id == item_id, t.items.c.project_id == project_id)
+        if visible_only:
+            q = q.where(_not_held())
+        row = self.conn.execute(q).first()
         if row is None:
             raise NotFound("item", item_id)
         return _item(row)
@@ -345,10 +348,10 @@ _ITEM_COLUMNS = (
 )
 
 
-def _not_held() -> Any:
-    """Items that no hold keeps from annotators and backends."""
+def _not_held(item_id: Any = None) -> Any:
+    """Items that no hold keeps from annotators and backends (``item_id``: the column to test)."""
     h = item_holds
-    return ~select(h.c.item_id).where(h.c.item_id == t.items.c.id).exists()
+    return ~select(h.c.item_id).where(h.c.item_id == (t.items.c.id if item_id is None else item_id)).exists()
 
 
 _LONG_DIGITS = re.compile(r"\d{16}")  # an integer that a jsonb round trip may change

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from labelloop.errors import StorageError
+from labelloop.storage.anchors import ANCHOR_FILE, PENDING_HEADS, AnchorLog, database_fingerprint
 from labelloop.storage.blobs import BlobStore
 from labelloop.storage.compliance_repo import ComplianceRepo
 from labelloop.storage.engine import WRITE, make_engine, sqlite_url
@@ -56,6 +57,8 @@ class Store:
         self.engine = engine
         self.blobs = blobs
         self.data_dir = data_dir
+        url = engine.url.render_as_string(hide_password=True)
+        self.anchors = AnchorLog(data_dir / ANCHOR_FILE, database_fingerprint(url, data_dir))
 
     @classmethod
     def open(cls, database_url: str | None, data_dir: Path, *, migrate: bool = True) -> Store:
@@ -85,9 +88,21 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
-        """A write transaction: committed when the block ends, rolled back on any error."""
-        with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
-            yield UnitOfWork(conn)
+        """A write transaction: committed when the block ends, rolled back on any error.
+
+        When the committed transaction appended provenance events, the new chain heads are
+        appended to the anchor file (one line per chain, after the commit).
+        """
+        with self.engine.connect().execution_options(**{WRITE: True}) as conn:
+            conn.info.pop(PENDING_HEADS, None)
+            try:
+                with conn.begin():
+                    yield UnitOfWork(conn)
+                heads = conn.info.pop(PENDING_HEADS, None)
+            finally:
+                conn.info.pop(PENDING_HEADS, None)
+        if heads:
+            self.anchors.append(heads)
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:

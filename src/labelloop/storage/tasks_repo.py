@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from labelloop.core import Annotation, Suggestion
 from labelloop.storage import tables as t
 from labelloop.storage import tables_accounts as ta
-from labelloop.storage.repositories import _annotation, _insert_ignore, _suggestion, now
+from labelloop.storage.repositories import _annotation, _insert_ignore, _not_held, _suggestion, now
 
 __all__ = ["DONE", "GOLD", "QUEUED", "Slot", "TaskRepo", "TaskSettings", "UserStats"]
 
@@ -136,16 +136,20 @@ class TaskRepo:
 
     # slots ------------------------------------------------------------------------------------
     def held(self, project_id: int, user_id: int) -> Slot | None:
-        """The unfinished slot the user holds in the project (to resume), if any."""
+        """The unfinished slot the user holds in the project (to resume), if any; held items never come back."""
         s = ta.task_slots
         r = self.conn.execute(
-            select(s).where(s.c.user_id == user_id, s.c.project_id == project_id, s.c.state.in_((QUEUED, GOLD)))
+            select(s).where(s.c.user_id == user_id, s.c.project_id == project_id, s.c.state.in_((QUEUED, GOLD)),
+                            _not_held(s.c.item_id))
             .order_by(s.c.id).limit(1)
         ).first()  # fmt: skip
         return None if r is None else _slot(r)
 
     def candidates(self, project_id: int, user_id: int, at: datetime, limit: int = 32) -> list[Slot]:
-        """Free (or expired) queued slots of items the user holds no slot of, in queue order."""
+        """Free (or expired) queued slots of items the user holds no slot of, in queue order.
+
+        Items held from annotators (awaiting or failing desensitisation) are never offered.
+        """
         s = ta.task_slots
         mine = aliased(s)
         q = (
@@ -155,6 +159,7 @@ class TaskRepo:
                 s.c.state == QUEUED,
                 or_(s.c.user_id.is_(None), s.c.expires_at < at),
                 ~exists().where(mine.c.item_id == s.c.item_id, mine.c.user_id == user_id),
+                _not_held(s.c.item_id),
             )
             .order_by(s.c.item_id, s.c.slot)
             .limit(limit)
@@ -215,12 +220,29 @@ class TaskRepo:
         r = self.conn.execute(select(ta.gold_items.c.value).where(ta.gold_items.c.item_id == item_id)).first()
         return None if r is None else list(r[0])
 
+    def gold_values(self, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The gold answers of those of these items that are gold."""
+        g = ta.gold_items
+        if not item_ids:
+            return {}
+        q = select(g.c.item_id, g.c.value).where(g.c.item_id.in_(item_ids))
+        return {int(r[0]): r[1] for r in self.conn.execute(q)}
+
+    def set_gold_value(self, item_id: int, value: list[dict[str, Any]]) -> None:
+        """Rewrite a gold answer (its item stays gold)."""
+        g = ta.gold_items
+        self.conn.execute(update(g).where(g.c.item_id == item_id).values(value=value))
+
     def gold_for(self, project_id: int, user_id: int) -> int | None:
         """A gold item of the project the user has not been given yet."""
         g, s = ta.gold_items, ta.task_slots
         q = (
             select(g.c.item_id)
-            .where(g.c.project_id == project_id, ~exists().where(s.c.item_id == g.c.item_id, s.c.user_id == user_id))
+            .where(
+                g.c.project_id == project_id,
+                ~exists().where(s.c.item_id == g.c.item_id, s.c.user_id == user_id),
+                _not_held(g.c.item_id),
+            )
             .order_by(g.c.item_id)
             .limit(1)
         )
@@ -290,6 +312,17 @@ class TaskRepo:
         row = r.first()
         return None if row is None else (list(row[0]), row[1])
 
+    def drafts_of(self, item_ids: list[int]) -> list[tuple[int, int, list[dict[str, Any]]]]:
+        """``(user_id, item_id, value)`` of every draft of these items."""
+        d = ta.drafts
+        q = select(d.c.user_id, d.c.item_id, d.c.value).where(d.c.item_id.in_(item_ids)) if item_ids else None
+        return [] if q is None else [(int(r[0]), int(r[1]), r[2]) for r in self.conn.execute(q)]
+
+    def set_draft_value(self, item_id: int, user_id: int, value: list[dict[str, Any]]) -> None:
+        """Rewrite a draft's value and keep its time (desensitisation, not the user, changed it)."""
+        d = ta.drafts
+        self.conn.execute(update(d).where(d.c.user_id == user_id, d.c.item_id == item_id).values(value=value))
+
     def drop_draft(self, item_id: int, user_id: int) -> None:
         """Delete the user's draft of an item."""
         d = ta.drafts
@@ -322,7 +355,7 @@ class TaskRepo:
         return self.conn.execute(select(r.c.id).where(r.c.annotation_id == annotation_id).limit(1)).first() is not None
 
     def next_review(self, project_id: int, reviewer: str, after_id: int = 0) -> Annotation | None:
-        """The oldest submitted, unreviewed, unreplaced annotation not written by ``reviewer``."""
+        """The oldest submitted, unreviewed, unreplaced annotation not written by ``reviewer`` (held items skipped)."""
         a, r = t.annotations, t.reviews
         child = aliased(a)
         q = (
@@ -335,6 +368,7 @@ class TaskRepo:
                 ~exists().where(r.c.annotation_id == a.c.id),
                 ~exists().where(child.c.parent_id == a.c.id),
                 ~exists().where(r.c.correction_id == a.c.id),
+                _not_held(a.c.item_id),
             )
             .order_by(a.c.id)
             .limit(1)
@@ -352,3 +386,10 @@ class TaskRepo:
         rows = [{"sha256": x, "project_id": project_id} for x in sorted(set(sha256s))]
         if rows:
             self.conn.execute(_insert_ignore(self.conn, ta.media_grants), rows)
+
+    def revoke(self, project_id: int, sha256s: list[str]) -> None:
+        """Stop the project's members fetching these blobs (until an item shows them again)."""
+        g = ta.media_grants
+        for i in range(0, len(sha256s), 500):
+            chunk = sorted(set(sha256s[i : i + 500]))
+            self.conn.execute(delete(g).where(g.c.project_id == project_id, g.c.sha256.in_(chunk)))
