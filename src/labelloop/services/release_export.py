@@ -38,6 +38,7 @@ from labelloop.compliance.signing import (
     sign_manifest,
     verify_release_dir,
 )
+from labelloop.core import Actor
 from labelloop.errors import LabelloopError, NotFound
 from labelloop.formats import EXPORTERS, ExportRecord
 from labelloop.formats._base import atomic_dir
@@ -135,9 +136,15 @@ def export_release(
     key: Ed25519PrivateKey | None = None,
     batch: int = 2000,
     progress: ProgressFn | None = None,
+    actor: str = Actor.system("export"),
+    destination: str | None = None,
     **options: Any,
 ) -> ReleaseExport:
     """Write release ``release`` of ``project`` to ``out`` in format ``fmt``, signed.
+
+    The finished export is an ``export`` event in the project's provenance log, recorded by
+    ``actor``: the release, the format, the counts and the SHA-256 of the signed manifest
+    (which lists every file's hash).
 
     Args:
         store: The store.
@@ -148,6 +155,9 @@ def export_release(
         key: The signing key; default the store's key.
         batch: Items per page.
         progress: ``progress(done, total)`` callback.
+        actor: Who exports (``user:alice``), for the provenance event.
+        destination: Where the export goes, for the provenance event; default ``out``
+            (the API names the download instead of its temporary folder).
         **options: Passed to the exporter (``task="segment"`` for YOLO, ...).
 
     Raises:
@@ -174,7 +184,7 @@ def export_release(
             if exporter is None:
                 for _ in records:
                     pass
-                export_native(store, proj.id, tmp / DATA, as_of=rel.as_of)
+                export_native(store, proj.id, tmp / DATA, as_of=rel.as_of, actor=actor)
             else:
                 rep = exporter(records, proj.schema, tmp / DATA, store.blobs.path, **options)
                 report.skipped = len(rep.errors)
@@ -207,6 +217,16 @@ def export_release(
         (tmp / MANIFEST).write_bytes(orjson.dumps(sign_manifest(manifest, key), option=orjson.OPT_INDENT_2))
         report.items, report.regions, report.files = rel.items, writer.regions, len(files)
         report.merkle_root = rel.merkle_root or ""
+    with store.transaction() as tx:
+        tx.provenance.append(
+            "export", actor=actor, project_id=chain,
+            subject={"release": rel.name, "release_id": rel.id, "format": fmt, "path": destination or str(out)},
+            payload={
+                "items": report.items, "regions": report.regions, "files": report.files,
+                "skipped_items": report.skipped, "merkle_root": report.merkle_root,
+                "manifest_sha256": file_sha256(out / MANIFEST),
+            },
+        )  # fmt: skip
     return report
 
 
