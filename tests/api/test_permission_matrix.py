@@ -15,7 +15,7 @@ from labelloop.core.permissions import ACTIONS, FACTS, POLICY, decide, static_de
 ALL_ROLES = (None, "viewer", "annotator", "reviewer", "manager", "admin")
 FACT_SETS = [frozenset(c) for c in chain.from_iterable(combinations(FACTS, n) for n in range(len(FACTS) + 1))]
 
-READ_ONLY = {"project.read", "project.stats", "item.list", "item.read"}
+READ_ONLY = {"project.read", "project.stats", "item.list", "item.read", "release.read"}
 MANAGER_ONLY = {
     "project.settings",
     "members.read",
@@ -24,9 +24,12 @@ MANAGER_ONLY = {
     "export.create",
     "export.read",
     "original.read",
+    "release.create",
+    "release.export",
 }
 LABELLING = {"task.next", "draft.write", "annotation.submit", "suggestion.accept"}
 REVIEWING = {"review.next", "review.write"}
+AUDITING = {"release.lineage"}  # who made each label: reviewers and managers, not viewers
 
 
 def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
@@ -52,7 +55,7 @@ def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
             return "assignee" in facts and "reviewed" not in facts  # closed once reviewed
         return False
     if role == "reviewer":
-        if action in READ_ONLY or action == "review.next":
+        if action in READ_ONLY or action in AUDITING or action == "review.next":
             return True
         if action == "review.write":
             return "author" not in facts  # never one's own work
@@ -64,7 +67,7 @@ def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
 
 
 def test_every_action_is_classified() -> None:
-    assert set(ACTIONS) == READ_ONLY | MANAGER_ONLY | LABELLING | REVIEWING
+    assert set(ACTIONS) == READ_ONLY | MANAGER_ONLY | LABELLING | REVIEWING | AUDITING
 
 
 @pytest.mark.parametrize("action", ACTIONS)

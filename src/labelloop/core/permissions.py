@@ -69,6 +69,10 @@ POLICY: dict[str, dict[str, Rule]] = {
     "export.create": {"manager": A},
     "export.read": {"manager": A},
     "original.read": {"manager": A},  # the media of a desensitised item as it was before redaction
+    "release.read": {"viewer": A, "reviewer": A, "manager": A},  # list, show, diff: counts, no label values
+    "release.lineage": {"reviewer": A, "manager": A},  # who or what made each frozen label
+    "release.create": {"manager": A},
+    "release.export": {"manager": A},  # the frozen labels themselves, signed
 }
 ACTIONS = tuple(POLICY)
 
