@@ -20,10 +20,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from labelloop.core import Medium
+from labelloop.core import Actor, Medium
 from labelloop.core.accounts import User
 from labelloop.core.permissions import static_decision
-from labelloop.errors import NotFound
+from labelloop.errors import InputRejected, NotFound
+from labelloop.formats import EXPORTERS
 from labelloop.services.browse import MAX_PAGE
 from labelloop.services.exports import export_dataset
 from labelloop.storage import Store
@@ -146,18 +147,22 @@ def _export_dir(store: Store, project_id: int) -> Path:
     return store.data_dir / "exports" / f"p{project_id}"
 
 
-def export_zip(store: Store, project_id: int, fmt: str) -> str:
+def export_zip(store: Store, project_id: int, fmt: str, *, actor: str = Actor.system("export")) -> str:
     """Export the project in ``fmt`` into a zip kept under the data dir; return its file name.
 
+    The export is a provenance event of ``actor``.
+
     Raises:
-        PluginError: unknown format (the message lists the known ones).
+        InputRejected: unknown format (the message lists the known ones); nothing is written.
     """
+    if fmt not in EXPORTERS:
+        raise InputRejected("format", f"one of {', '.join(sorted(EXPORTERS))}", repr(fmt))
     target = _export_dir(store, project_id)
     target.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.zip"
     work = Path(tempfile.mkdtemp(prefix="labelloop-export-", dir=target))
     try:
-        export_dataset(store, project_id, fmt, work / "out")
+        export_dataset(store, project_id, fmt, work / "out", actor=actor)
         partial = work / "partial.zip"
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
             for f in sorted((work / "out").rglob("*")):
