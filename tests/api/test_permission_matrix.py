@@ -26,10 +26,11 @@ MANAGER_ONLY = {
     "original.read",
     "release.create",
     "release.export",
+    "qc.run",
 }
 LABELLING = {"task.next", "draft.write", "annotation.submit", "suggestion.accept"}
 REVIEWING = {"review.next", "review.write"}
-AUDITING = {"release.lineage"}  # who made each label: reviewers and managers, not viewers
+AUDITING = {"release.lineage", "qc.read"}  # who made each label, who errs: reviewers and managers, not viewers
 
 
 def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:

@@ -73,6 +73,8 @@ POLICY: dict[str, dict[str, Rule]] = {
     "release.lineage": {"reviewer": A, "manager": A},  # who or what made each frozen label
     "release.create": {"manager": A},
     "release.export": {"manager": A},  # the frozen labels themselves, signed
+    "qc.read": {"reviewer": A, "manager": A},  # the QC report: findings, annotator scores, agreement
+    "qc.run": {"manager": A},  # run QC now (writes findings and correction tasks)
 }
 ACTIONS = tuple(POLICY)
 
