@@ -1,7 +1,8 @@
 """image.ocr: real RapidOCR inference on images rendered with PIL.
 
 The test images use matplotlib's bundled DejaVu Sans, which has no CJK glyphs; the Chinese OCR
-check runs only where a system CJK font is installed (no PyPI package ships one we could use).
+check needs a system CJK font (no PyPI package ships one we could use): ``.ci/run`` installs
+Debian's ``fonts-wqy-zenhei``; elsewhere the check skips without one.
 """
 
 from __future__ import annotations
@@ -43,8 +44,13 @@ def engine() -> OcrEngine:
     return OcrEngine()
 
 
+DEBIAN_CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")  # fonts-wqy-zenhei, installed by .ci/run
+
+
 def _cjk_font() -> str | None:
-    """A font with Chinese glyphs, if the machine has one (e.g. Debian's fonts-wqy-zenhei)."""
+    """A font with Chinese glyphs, if the machine has one (Debian's fonts-wqy-zenhei first)."""
+    if DEBIAN_CJK_FONT.is_file():
+        return str(DEBIAN_CJK_FONT)
     patterns = ("wqy*.tt[cf]", "*CJK*.tt[cf]", "*CJK*.otf", "DroidSansFallback*.ttf", "uming.tt[cf]")
     for root in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts")):
         for pattern in patterns:
