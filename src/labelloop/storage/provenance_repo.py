@@ -154,10 +154,8 @@ def normal_json_many(values: Sequence[Any]) -> list[Any]:
     try:
         raw = orjson.dumps(list(values), default=_default, option=_OPTS)
     except TypeError:  # not plain JSON (or a 65-bit integer): the walk decides, as canonical() would
-        raw = b"0."
-    if _may_need_normal(raw):
         return [_normal(v) for v in values]
-    return list(values)
+    return [_normal(v) for v in values] if _may_need_normal(raw) else list(values)
 
 
 def rows_digest(rows: Sequence[Sequence[Any]], *, normalised: bool = False) -> tuple[int, str]:
