@@ -27,6 +27,9 @@ IMAGE_SCHEMA = {
 
 def cjk_font() -> str | None:
     """A font with Chinese glyphs, if the machine has one (``.ci/run`` installs fonts-wqy-zenhei)."""
+    debian = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+    if debian.is_file():
+        return str(debian)
     patterns = ("wqy*.tt[cf]", "*CJK*.tt[cf]", "*CJK*.otf", "DroidSansFallback*.ttf", "uming.tt[cf]")
     for root in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts")):
         for pattern in patterns:

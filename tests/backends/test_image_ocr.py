@@ -1,7 +1,8 @@
 """image.ocr: real RapidOCR inference on images rendered with PIL.
 
 The test images use matplotlib's bundled DejaVu Sans, which has no CJK glyphs; the Chinese OCR
-check runs only where a system CJK font is installed (no PyPI package ships one we could use).
+check needs a system CJK font (no PyPI package ships one we could use): ``.ci/run`` installs
+Debian's ``fonts-wqy-zenhei``; elsewhere the check skips without one.
 """
 
 from __future__ import annotations

@@ -199,6 +199,32 @@ def test_numbers_that_jsonb_rewrites_still_verify(store: Store, text_schema: Lab
     assert report.ok, report.problems
 
 
+def test_a_batch_mixing_plain_and_odd_values_verifies(store: Store, text_schema: LabelSchema) -> None:
+    """One batch digest: plain values skip the number walk only when the whole batch allows it."""
+    values: list[list[dict[str, object]]] = [
+        [{"id": "a", "text": "3.5e7 looks like a number"}],
+        [{"id": "b", "n": 10**16 - 1, "m": -(10**16) + 1}],
+        [{"id": "c", "n": 10**16}],
+        [{"id": "d", "f": 0.1, "z": -0.0}],
+        [],
+        [{"id": "e", "s": "00000000000000000000", "nested": [{"k": [1, 2, 3]}]}],
+    ]
+    scores = [None, 0, 1, 0.25, 1.0, None]
+    with store.transaction() as tx:
+        p = tx.projects.create("mix", text_schema, "user:a")
+        items = [i for i in tx.items.add_many(p.id, [_item(f"m{k}") for k in range(6)], created_by="user:a") if i]
+        plain = [NewSuggestion(i, [{"id": "p", "k": k}], "b", "1", 0.5) for k, i in enumerate(items)]
+        ids_plain = tx.labels.add_suggestions(p.id, plain)
+        odd = [NewSuggestion(i, v, "b", "2", sc) for i, v, sc in zip(items, values, scores, strict=True)]
+        ids_odd = tx.labels.add_suggestions(p.id, odd)
+    assert ids_odd[0] == ids_plain[-1] + 1 and ids_odd == list(range(ids_odd[0], ids_odd[0] + 6))
+    with store.read() as tx:
+        stored = {s.id: s for s in tx.labels.for_items(items)[0]}
+    assert [stored[i].value for i in ids_odd][:2] == values[:2] and stored[ids_plain[3]].item_id == items[3]
+    report = verify(store, "mix")
+    assert report.ok, report.problems
+
+
 @pytest.mark.parametrize("process_min_bytes", [None, 0], ids=["thread", "helper-process"])
 def test_manifest_import_with_varied_meta_verifies(
     store: Store, text_schema: LabelSchema, tmp_path: Path, process_min_bytes: int | None

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Insert, Row, func, insert, select, update
+from sqlalchemy import Connection, Insert, LargeBinary, Row, String, Text, func, insert, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -33,7 +33,7 @@ from labelloop.core import (
     ReviewVerdict,
     Suggestion,
 )
-from labelloop.errors import Conflict, LabelloopError, NotFound
+from labelloop.errors import Conflict, LabelloopError, NotFound, StorageError
 from labelloop.storage import tables as t
 from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, normal, record_inserted
 from labelloop.storage.tables_provenance import item_holds
@@ -389,6 +389,62 @@ def item_row(new: NewItem) -> ItemRow:
     return (new.key, new.content_hash, data, meta, new.source)
 
 
+# The items columns with their stored values as the driver gives them (no result processors):
+# :func:`_items_raw` converts a page at once, which costs a fraction of SQLAlchemy's per-value
+# processing (its SQLite datetime parser above all). JSON comes as text from SQLite and already
+# parsed from PostgreSQL (psycopg loads jsonb).
+_RAW_ITEM_COLUMNS = (
+    t.items.c.id,
+    t.items.c.project_id,
+    type_coerce(t.items.c.data, Text),
+    type_coerce(t.items.c.content_hash, LargeBinary),
+    t.items.c.key,
+    t.items.c.source,
+    type_coerce(t.items.c.meta, Text),
+    t.items.c.import_id,
+    type_coerce(t.items.c.created_at, String),
+    t.items.c.created_by,
+)
+
+
+def _utc(v: Any, memo: dict[Any, datetime]) -> datetime:
+    """A ``created_at`` as stored: naive UTC text on SQLite, an aware datetime on PostgreSQL."""
+    got = memo.get(v)
+    if got is None:
+        when = datetime.fromisoformat(v) if isinstance(v, str) else v
+        got = memo[v] = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return got
+
+
+def _items_raw(rows: Iterable[Sequence[Any]]) -> list[Item]:
+    """Items from rows of :data:`_RAW_ITEM_COLUMNS` (same values as :func:`_item` gives)."""
+    memo: dict[Any, datetime] = {}  # items imported together share one timestamp
+    from_json = MediaRef.from_json
+    loads = orjson.loads
+    out = []
+    for r in rows:
+        data, meta = r[2], r[6]
+        if type(data) is str:
+            data = loads(data)
+        if type(meta) is str:
+            meta = {} if meta == "{}" else loads(meta)
+        out.append(
+            Item(
+                r[0],
+                r[1],
+                {k: from_json(v) for k, v in data.items()},
+                bytes(r[3]).hex(),
+                r[4],
+                r[5],
+                meta,
+                r[7],
+                _utc(r[8], memo),
+                r[9],
+            )
+        )
+    return out
+
+
 def _item(row: Row[Any]) -> Item:
     return Item(
         id=row.id,
@@ -413,8 +469,11 @@ class LabelRepo:
     def _insert(self, table: Any, rows: list[dict[str, Any]], project_id: int, kind: str) -> list[int]:
         if not rows:
             return []
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = [r[0] for r in self.conn.execute(stmt, rows)]
+        if self.conn.dialect.name == "sqlite":
+            ids = _insert_many_sqlite(self.conn, table, rows)
+        else:  # PostgreSQL: multi-row INSERT ... RETURNING, ids in parameter order
+            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            ids = [r[0] for r in self.conn.execute(stmt, rows)]
         record_inserted(self.conn, kind, table.name, project_id, rows, ids)  # one provenance event per batch
         return ids
 
@@ -566,7 +625,7 @@ class LabelRepo:
         done work and each page costs the same however far the run has got.
         """
         q = (
-            select(t.items)
+            select(*_RAW_ITEM_COLUMNS)
             .where(
                 t.items.c.project_id == project_id,
                 t.items.c.id > after_id,
@@ -576,7 +635,7 @@ class LabelRepo:
             .order_by(t.items.c.id)
             .limit(limit)
         )
-        return [_item(r) for r in self.conn.execute(q)]
+        return _items_raw(self.conn.execute(q).all())
 
     def count_without_suggestion(self, project_id: int, backend: str, model_version: str) -> int:
         """How many items of a project have no suggestion from (backend, model_version)."""
@@ -618,6 +677,41 @@ class LabelRepo:
             )  # fmt: skip
             out.append((item, ann))
         return out
+
+
+def _insert_many_sqlite(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows (all with the same keys) with one ``executemany``; return their ids in order.
+
+    SQLAlchemy inserts one row per statement on SQLite when the ids must come back in order;
+    here the column types' own bind processors convert the values (each distinct timestamp
+    once) and the driver runs one prepared statement for the batch. The ids are the next
+    rowids: the write transaction holds the database lock (``BEGIN IMMEDIATE``) and the tables
+    have no AUTOINCREMENT, so the rows get ``max(id) + 1`` onwards, in order; the id range is
+    checked against ``max(id)`` after the insert.
+    """
+    cols = list(rows[0])
+    dialect = conn.dialect
+    procs = [table.c[c].type._cached_bind_processor(dialect) for c in cols]
+    columns: list[list[Any]] = []
+    for c, proc in zip(cols, procs, strict=True):
+        raw = [r[c] for r in rows]
+        if proc is None:
+            columns.append(raw)
+        elif c == "created_at":
+            memo: dict[Any, Any] = {}
+            columns.append([memo[v] if v in memo else memo.setdefault(v, proc(v)) for v in raw])
+        else:
+            columns.append([proc(v) for v in raw])
+    params = list(zip(*columns, strict=True))
+    key = table.c.id
+    last = select(func.coalesce(func.max(key), 0))
+    before = int(conn.execute(last).scalar_one())
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608 (constants)
+    conn.exec_driver_sql(sql, params)
+    after = int(conn.execute(last).scalar_one())
+    if after - before != len(rows):  # cannot happen under the write lock; refuse rather than mislabel
+        raise StorageError(f"{table.name}: inserted {len(rows)} rows but the ids moved by {after - before}")
+    return list(range(before + 1, after + 1))
 
 
 def _suggestion(r: Row[Any]) -> Suggestion:
