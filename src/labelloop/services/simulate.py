@@ -192,6 +192,7 @@ class SimResult:
         certificate: The quality certificate (tiered strategies).
         rounds: Active-learning rounds run.
         trained_on: Human labels the routing model was fitted on.
+        model_accuracy: Accuracy of its suggestions on the items it did not train on.
     """
 
     strategy: str
@@ -208,6 +209,7 @@ class SimResult:
     certificate: QualityCertificate | None = None
     rounds: int = 0
     trained_on: int = 0
+    model_accuracy: float | None = None
 
     @property
     def auto_share(self) -> float:
@@ -359,6 +361,7 @@ def _certified_finish(
     final[pool[auto]] = pred[auto]
     res.auto_accepted = int(auto.size)
     res.trained_on = int(labelled.size)
+    res.model_accuracy = float(np.mean(pred == crowd.truth[pool]))
     if auto.size:
         acc = float(np.mean(pred[auto] == crowd.truth[pool[auto]]))
         res.auto_accuracy, res.bound_held = acc, acc >= cfg.target
@@ -469,6 +472,7 @@ def simulate(
             _, pred = _predict(x, labelled, final[labelled], cfg)
             final[pool] = crowd.review(pool, pred[pool])
             res.trained_on = int(labelled.size)
+            res.model_accuracy = float(np.mean(pred[pool] == y[pool]))
         else:
             _certified_finish(x, crowd, final, labelled, cfg, res, seed)
     else:
