@@ -124,6 +124,27 @@ def test_breakpoint_scan_no_false_certification_beyond_alpha(acc: float, n: int,
     assert hits / reps <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / reps)
 
 
+@settings(max_examples=5, deadline=None)
+@given(n=st.integers(300, 800), breakpoints=st.booleans(), seed=st.integers(0, 10_000))
+def test_clean_head_dirty_tail_threshold_is_false_at_most_alpha(n: int, breakpoints: bool, seed: int) -> None:
+    """Scores uniform on [0, 1]; 99.9% right above 0.6, 90% below. Accuracy above t is >= 98% only
+    for t >= ~0.505, so a certified threshold below that is a false claim: at most ~alpha of audits."""
+    rng = np.random.default_rng(seed)
+    reps, false = 300, 0
+
+    def true_accuracy_above(t: float) -> float:
+        if t >= 0.6:
+            return 0.999
+        return (0.4 * 0.999 + (0.6 - t) * 0.90) / (1.0 - t)
+
+    for _ in range(reps):
+        scores = rng.random(n)
+        correct = rng.random(n) < np.where(scores > 0.6, 0.999, 0.90)
+        r = certified_threshold(scores, correct, 0.98, 0.95, breakpoints=breakpoints)
+        false += r.threshold is not None and true_accuracy_above(r.threshold) < 0.98
+    assert false / reps <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / reps)
+
+
 def test_route_and_reaudit_tighten() -> None:
     tiers = route([0.99, 0.8, 0.1], RoutingPolicy(accept_at=0.95, manual_below=0.3))
     assert tiers == [Tier.AUTO, Tier.REVIEW, Tier.MANUAL]

@@ -44,6 +44,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -170,12 +171,15 @@ def error_breakpoints(target: float, confidence: float = 0.95, n_max: int = 10_0
     _check_levels(target, confidence)
     out: list[int] = []
     errors = 0
-    while True:
-        n = errors + clean_items_needed(0, errors, target, confidence)
-        if n > n_max:
-            return out
+    while (n := _breakpoint(errors, target, confidence)) <= n_max:
         out.append(n)
         errors += 1
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _breakpoint(errors: int, target: float, confidence: float) -> int:
+    return errors + clean_items_needed(0, errors, target, confidence)
 
 
 @dataclass(frozen=True, slots=True)
