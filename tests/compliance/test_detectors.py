@@ -63,6 +63,8 @@ def test_cn_id_future_birth_date_rejected() -> None:
         ("card 5020 0928 1598 ok", ["5020 0928 1598"]),
         ("card 6304-6717-2312", ["6304-6717-2312"]),
         ("maestro 6759 6498 2643 8453", ["6759 6498 2643 8453"]),
+        ("Charge 060401841568 please", ["060401841568"]),  # legacy UK Maestro range 0604
+        ("order 060512345673 shipped", []),  # Luhn-valid, 06 but not 0604
         ("card 502009281599", []),  # 12 digits, Luhn fails
         ("card 5020 0928-1598", []),  # mixed separators
         ("order 202403150007 shipped", []),  # Luhn-valid order number, no card prefix
