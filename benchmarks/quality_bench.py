@@ -131,6 +131,7 @@ def bench_aggregation(seeds: int) -> None:
     y = digits_truth()
     methods: list[tuple[str, Callable[[VoteTable], np.ndarray]]] = [
         ("MV", lambda t: MajorityVote().fit_predict(t)),
+        ("MV (ties: first)", lambda t: MajorityVote("first").fit_predict(t)),
         ("DS", lambda t: DawidSkene().fit_predict(t)),
         ("OCDS", lambda t: OneCoinDawidSkene().fit_predict(t)),
     ]

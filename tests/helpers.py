@@ -25,6 +25,20 @@ IMAGE_SCHEMA = {
 }
 
 
+def cjk_font() -> str | None:
+    """A font with Chinese glyphs, if the machine has one (``.ci/run`` installs fonts-wqy-zenhei)."""
+    debian = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+    if debian.is_file():
+        return str(debian)
+    patterns = ("wqy*.tt[cf]", "*CJK*.tt[cf]", "*CJK*.otf", "DroidSansFallback*.ttf", "uming.tt[cf]")
+    for root in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts")):
+        for pattern in patterns:
+            found = sorted(root.rglob(pattern)) if root.is_dir() else []
+            if found:
+                return str(found[0])
+    return None
+
+
 def png_bytes(w: int = 32, h: int = 24, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (w, h), color).save(buf, "PNG")

@@ -23,10 +23,12 @@ from labelloop.active import (
     certified_thresholds_per_class,
     clopper_pearson,
     cp_lower,
+    error_breakpoints,
     k_center_greedy,
     margin,
     min_clean_audits,
     reaudit,
+    representative_batch,
     route,
     select,
 )
@@ -90,6 +92,59 @@ def test_no_false_certification_beyond_alpha(acc: float, n: int, seed: int) -> N
     assert some == [bool(lows[i] >= 0.98) for i in range(5)]
 
 
+def test_error_breakpoints_are_where_one_more_error_is_tolerable() -> None:
+    bps = error_breakpoints(0.98, 0.95, n_max=400)
+    assert bps == [149, 236, 313, 386]
+    for errors, n in enumerate(bps):
+        assert cp_lower(n - errors, n, 0.95) >= 0.98 > cp_lower(n - 1 - errors, n - 1, 0.95)
+
+
+def test_breakpoint_scan_survives_one_early_error_and_still_stops_at_a_dirty_tail() -> None:
+    s = np.linspace(1.0, 0.0, 400)
+    ok = np.ones(400, bool)
+    ok[[150, 300, 310, 320]] = False  # one error after the first 149, a dirty tail after 300
+    plain = certified_threshold(s, ok, 0.98)
+    coarse = certified_threshold(s, ok, 0.98, breakpoints=True)
+    assert plain.n == 150 and coarse.n == 236 and coarse.k == 235 and coarse.lower >= 0.98
+    with pytest.raises(InputRejected):
+        certified_threshold(s, ok, 0.98, step=5, breakpoints=True)
+
+
+@settings(max_examples=8, deadline=None)
+@given(acc=st.floats(0.95, 0.979), n=st.integers(150, 500), seed=st.integers(0, 10_000))
+def test_breakpoint_scan_no_false_certification_beyond_alpha(acc: float, n: int, seed: int) -> None:
+    """True accuracy below the target everywhere: the breakpoint scan certifies in <= ~alpha of audits."""
+    rng = np.random.default_rng(seed)
+    reps = 300
+    hits = 0
+    for _ in range(reps):
+        scores = rng.random(n)
+        correct = rng.random(n) < acc
+        hits += certified_threshold(scores, correct, 0.98, 0.95, breakpoints=True).certified
+    assert hits / reps <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / reps)
+
+
+@settings(max_examples=5, deadline=None)
+@given(n=st.integers(300, 800), breakpoints=st.booleans(), seed=st.integers(0, 10_000))
+def test_clean_head_dirty_tail_threshold_is_false_at_most_alpha(n: int, breakpoints: bool, seed: int) -> None:
+    """Scores uniform on [0, 1]; 99.9% right above 0.6, 90% below. Accuracy above t is >= 98% only
+    for t >= ~0.505, so a certified threshold below that is a false claim: at most ~alpha of audits."""
+    rng = np.random.default_rng(seed)
+    reps, false = 300, 0
+
+    def true_accuracy_above(t: float) -> float:
+        if t >= 0.6:
+            return 0.999
+        return (0.4 * 0.999 + (0.6 - t) * 0.90) / (1.0 - t)
+
+    for _ in range(reps):
+        scores = rng.random(n)
+        correct = rng.random(n) < np.where(scores > 0.6, 0.999, 0.90)
+        r = certified_threshold(scores, correct, 0.98, 0.95, breakpoints=breakpoints)
+        false += r.threshold is not None and true_accuracy_above(r.threshold) < 0.98
+    assert false / reps <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / reps)
+
+
 def test_route_and_reaudit_tighten() -> None:
     tiers = route([0.99, 0.8, 0.1], RoutingPolicy(accept_at=0.95, manual_below=0.3))
     assert tiers == [Tier.AUTO, Tier.REVIEW, Tier.MANUAL]
@@ -130,6 +185,20 @@ def test_k_center_covers_every_cluster() -> None:
     picks = k_center_greedy(x, 4, seed=1)
     assert sorted({int(i) // 25 for i in picks}) == [0, 1, 2, 3]
     assert k_center_greedy(x, 4, seed=1).tolist() == picks.tolist()
+
+
+def test_representative_batch_covers_every_cluster_and_is_deterministic() -> None:
+    rng = np.random.default_rng(3)
+    centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10], [5, 5]], dtype=float)
+    x = np.vstack([c + rng.normal(0, 0.3, (40, 2)) for c in centres])
+    x = np.vstack([x, [[30.0, 30.0]]])  # an outlier that k-center greedy would pick first
+    picks = representative_batch(x, 5, seed=2)
+    assert sorted({int(i) // 40 for i in picks}) == [0, 1, 2, 3, 4]
+    assert representative_batch(x, 5, seed=2).tolist() == picks.tolist()
+    assert 200 in k_center_greedy(x, 5, seed=2).tolist()
+    assert representative_batch(x, 0).size == 0 and representative_batch(x[:3], 10).tolist() == [0, 1, 2]
+    with pytest.raises(InputRejected):
+        representative_batch(np.zeros(5), 2)
 
 
 def test_stopping_rule_max_uncertainty() -> None:

@@ -15,10 +15,22 @@ from labelloop.core.permissions import ACTIONS, FACTS, POLICY, decide, static_de
 ALL_ROLES = (None, "viewer", "annotator", "reviewer", "manager", "admin")
 FACT_SETS = [frozenset(c) for c in chain.from_iterable(combinations(FACTS, n) for n in range(len(FACTS) + 1))]
 
-READ_ONLY = {"project.read", "project.stats", "item.list", "item.read"}
-MANAGER_ONLY = {"project.settings", "members.read", "members.manage", "gold.manage", "export.create", "export.read"}
+READ_ONLY = {"project.read", "project.stats", "item.list", "item.read", "release.read"}
+MANAGER_ONLY = {
+    "project.settings",
+    "members.read",
+    "members.manage",
+    "gold.manage",
+    "export.create",
+    "export.read",
+    "original.read",
+    "release.create",
+    "release.export",
+    "qc.run",
+}
 LABELLING = {"task.next", "draft.write", "annotation.submit", "suggestion.accept"}
 REVIEWING = {"review.next", "review.write"}
+AUDITING = {"release.lineage", "qc.read"}  # who made each label, who errs: reviewers and managers, not viewers
 
 
 def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
@@ -44,7 +56,7 @@ def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
             return "assignee" in facts and "reviewed" not in facts  # closed once reviewed
         return False
     if role == "reviewer":
-        if action in READ_ONLY or action == "review.next":
+        if action in READ_ONLY or action in AUDITING or action == "review.next":
             return True
         if action == "review.write":
             return "author" not in facts  # never one's own work
@@ -56,7 +68,7 @@ def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
 
 
 def test_every_action_is_classified() -> None:
-    assert set(ACTIONS) == READ_ONLY | MANAGER_ONLY | LABELLING | REVIEWING
+    assert set(ACTIONS) == READ_ONLY | MANAGER_ONLY | LABELLING | REVIEWING | AUDITING
 
 
 @pytest.mark.parametrize("action", ACTIONS)

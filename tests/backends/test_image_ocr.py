@@ -1,7 +1,8 @@
 """image.ocr: real RapidOCR inference on images rendered with PIL.
 
 The test images use matplotlib's bundled DejaVu Sans, which has no CJK glyphs; the Chinese OCR
-check runs only where a system CJK font is installed (no PyPI package ships one we could use).
+check needs a system CJK font (no PyPI package ships one we could use): ``.ci/run`` installs
+Debian's ``fonts-wqy-zenhei``; elsewhere the check skips without one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from labelloop.core.plugins import BackendContext
 from labelloop.services.preannotate import StoreMedia, preannotate
 from labelloop.storage import Store
 from tests.backends.factories import add_items, image_ref, make_project, render_text_image
+from tests.helpers import cjk_font
 
 LINES = ["Invoice No. 2024-0815", "Total due: 42.50 EUR"]
 OCR_SCHEMA: dict[str, Any] = {
@@ -43,17 +45,6 @@ def engine() -> OcrEngine:
     return OcrEngine()
 
 
-def _cjk_font() -> str | None:
-    """A font with Chinese glyphs, if the machine has one (e.g. Debian's fonts-wqy-zenhei)."""
-    patterns = ("wqy*.tt[cf]", "*CJK*.tt[cf]", "*CJK*.otf", "DroidSansFallback*.ttf", "uming.tt[cf]")
-    for root in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts")):
-        for pattern in patterns:
-            found = sorted(root.rglob(pattern)) if root.is_dir() else []
-            if found:
-                return str(found[0])
-    return None
-
-
 def test_reads_rendered_english_lines(engine: OcrEngine) -> None:
     img = render_text_image(LINES)
     lines = engine.read(img)
@@ -70,9 +61,9 @@ def test_blank_image_has_no_lines(engine: OcrEngine) -> None:
     assert engine.read(np.full((80, 200, 3), 255, np.uint8)) == []
 
 
-@pytest.mark.skipif(_cjk_font() is None, reason="no CJK font installed: the Chinese OCR check needs one")
+@pytest.mark.skipif(cjk_font() is None, reason="no CJK font installed: the Chinese OCR check needs one")
 def test_reads_chinese(engine: OcrEngine) -> None:
-    font = ImageFont.truetype(_cjk_font() or "", 36)
+    font = ImageFont.truetype(cjk_font() or "", 36)
     img = Image.new("RGB", (600, 80), "white")
     ImageDraw.Draw(img).text((16, 20), "发票号码 2024 总计", fill="black", font=font)
     assert [t for _, t, _ in engine.read(np.asarray(img))] == ["发票号码 2024 总计"]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from labelloop.backends.llm import LlmBackend, create
-from labelloop.backends.llm.client import ChatResult, label_confidence
+from labelloop.backends.llm.client import ChatResult, label_confidence, parse_completion
 from labelloop.backends.llm.examples import CharNgramPicker
 from labelloop.backends.llm.prompt import answer_schema, build_messages, to_regions
 from labelloop.core import Item, LabelSchema, NewAnnotation
@@ -75,7 +76,7 @@ def test_end_to_end_through_the_engine(sqlite_store: Store) -> None:
         {"id": "sentiment", "control": "sentiment", "labels": ["pos"]},
         {"id": "entities-1", "control": "entities", "label": "LOC", "start": 9, "end": 14, "text": "Paris"},
     ]
-    assert s.model_version == "scripted+p1" and s.score is not None and 0.8 < s.score < 1.0
+    assert s.model_version == "scripted+p2" and s.score is not None and 0.8 < s.score < 1.0
     # accounting: 5 answered requests (+1 retried 429), tokens and cost from the usage fields
     assert r.usage["requests"] == 5 and r.usage["cache_hits"] == 0 and r.usage["prompt_tokens"] == 200
     assert r.usage["cost_usd"] == pytest.approx((200 * 1.0 + r.usage["completion_tokens"] * 2.0) / 1e6)
@@ -171,8 +172,56 @@ def test_prompt_and_answer_helpers() -> None:
 def test_confidence_from_logprobs() -> None:
     r = ChatResult('{"s": "neg"}', 1, 3, [('{"s": "', 0.0), ("ne", -0.5), ('g"}', -0.2)])
     assert label_confidence(r, ["neg"]) == pytest.approx(2.718281828**-0.7)
+    assert label_confidence(r, ["neg"], [["pos", "neg"]]) == pytest.approx(2.718281828**-0.7)  # no alternatives
     assert label_confidence(ChatResult("{}", 1, 1, None), ["neg"]) is None
-    assert isinstance(create({}), LlmBackend) and create({}).model_version == "SmolLM2-135M-Instruct+p1"
+
+
+def _completion(tokens: list[tuple[str, float, dict[str, float]]]) -> ChatResult:
+    """An OpenAI response with per-token alternatives, read back by parse_completion."""
+    content = [
+        {"token": t, "logprob": p, "top_logprobs": [{"token": a, "logprob": q} for a, q in alts.items()]}
+        for t, p, alts in tokens
+    ]
+    payload = {
+        "choices": [{"message": {"content": "".join(t for t, _, _ in tokens)}, "logprobs": {"content": content}}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": len(tokens)},
+    }
+    r = parse_completion(payload)
+    assert r.top_logprobs is not None and ChatResult.from_json(r.to_json()) == r  # the cache keeps them
+    return r
+
+
+def test_confidence_among_the_label_set() -> None:
+    e = math.exp
+    # the label's first token against the other label's; forbidden words ("Positive", "f") do not count
+    r = _completion(
+        [
+            ('{"sentiment": "', 0.0, {}),
+            ("negative", -3.6, {"f": -0.6, "negative": -3.6, "positive": -4.5, "Positive": -4.0}),
+            ('"}', -0.6, {'"}': -0.6}),
+        ]
+    )
+    assert label_confidence(r, ["negative"]) == pytest.approx(e(-3.6))  # the raw token probability
+    among = label_confidence(r, ["negative"], [["positive", "negative"]])
+    assert among == pytest.approx(e(-3.6) / (e(-3.6) + e(-4.5)))
+    # labels sharing a prefix part ways at the second token; a token spanning the quote counts too
+    r = _completion(
+        [
+            ('{"m": ', 0.0, {}),
+            ('"very', -0.1, {'"very': -0.1, '"': -1.0, '"ok': -3.0}),
+            (" good", -0.5, {" good": -0.5, " bad": -1.2, " Good": -0.2}),
+            ('"}', 0.0, {}),
+        ]
+    )
+    three = [["very good", "very bad", "ok"]]
+    # step 1: '"very' (very good / very bad) against '"ok'; '"' fits all three and decides nothing
+    step1 = (e(-0.1)) / (e(-0.1) + e(-3.0))
+    step2 = e(-0.5) / (e(-0.5) + e(-1.2))
+    assert label_confidence(r, ["very good"], three) == pytest.approx(step1 * step2)
+    # a label the other candidates never reach is settled at once
+    r = _completion([('{"m": "', 0.0, {}), ("ok", -2.0, {"ok": -2.0, "very": -0.1}), ('"}', 0.0, {})])
+    assert label_confidence(r, ["ok"], three) == pytest.approx(e(-2.0) / (e(-2.0) + e(-0.1)))
+    assert isinstance(create({}), LlmBackend) and create({}).model_version == "SmolLM2-135M-Instruct+p2"
 
 
 def test_controls_option_and_truncated_answers(sqlite_store: Store) -> None:

@@ -99,5 +99,5 @@ def test_embedded_in_process(sqlite_store: Store) -> None:
     _items(sqlite_store)
     r = preannotate(sqlite_store, "p", "llm", config={"max_tokens": 32})
     assert (r.suggestions, r.failed) == (3, 0), r.errors
-    assert r.model_version == "SmolLM2-135M-Instruct+p1" and r.usage["completion_tokens"] > 0
+    assert r.model_version == "SmolLM2-135M-Instruct+p2" and r.usage["completion_tokens"] > 0
     assert (sqlite_store.data_dir / "cache" / "llm.sqlite3").exists()

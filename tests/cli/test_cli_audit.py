@@ -57,3 +57,28 @@ def test_unknown_head_is_reported(cli, tmp_path: Path) -> None:  # type: ignore[
     _project(cli, tmp_path)
     code, _, err = cli("audit", "verify", "--expect-head", "00" * 32)
     assert code == 9 and "expected head" in err
+
+
+def test_cut_tail_fails_without_expect_head(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    _project(cli, tmp_path)
+    cfg = tmp_path / "compliance.yaml"
+    cfg.write_text(yaml.safe_dump({"compliance": {"pii": {"mode": "mask", "chinese_ner": False}}}), encoding="utf-8")
+    assert cli("desensitise", "reviews", "--config", str(cfg))[0] == 0
+    code, out, err = cli("audit", "verify", "reviews")
+    assert code == 0 and "warning" not in err, (out, err)
+    db = sqlite3.connect(tmp_path / "data" / "labelloop.db")
+    (last,) = db.execute("SELECT max(seq) FROM provenance_events WHERE chain = 1").fetchone()
+    db.execute("DROP TRIGGER provenance_events_no_delete")
+    db.execute("DELETE FROM provenance_events WHERE chain = 1 AND seq = ?", (last,))  # the redaction event
+    db.commit()
+    db.close()
+    code, out, err = cli("audit", "verify", "reviews")
+    assert code == 9, (out, err)
+    assert f"TAMPERED: first bad: chain 1: anchor: events after seq {last - 1} were cut" in err, err
+
+
+def test_missing_anchor_file_is_a_warning(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    _project(cli, tmp_path)
+    (tmp_path / "data" / "provenance-anchors.jsonl").unlink()
+    code, out, err = cli("audit", "verify")
+    assert code == 0 and "warning: no anchor file" in err, (out, err)

@@ -63,6 +63,8 @@ def test_cn_id_future_birth_date_rejected() -> None:
         ("card 5020 0928 1598 ok", ["5020 0928 1598"]),
         ("card 6304-6717-2312", ["6304-6717-2312"]),
         ("maestro 6759 6498 2643 8453", ["6759 6498 2643 8453"]),
+        ("Charge 060401841568 please", ["060401841568"]),  # legacy UK Maestro range 0604
+        ("order 060512345673 shipped", []),  # Luhn-valid, 06 but not 0604
         ("card 502009281599", []),  # 12 digits, Luhn fails
         ("card 5020 0928-1598", []),  # mixed separators
         ("order 202403150007 shipped", []),  # Luhn-valid order number, no card prefix
@@ -105,6 +107,23 @@ def test_bank_card(text: str, expected: list[str]) -> None:
         ("电话(+86)755-22345678", ["(+86)755-22345678"]),
         ("电话0755 2234 5678", ["0755 2234 5678"]),
         ("电话010-62345678-123", ["010-62345678-123"]),
+        # Bare ten-digit NANP runs: only with a phone word before them in the same clause
+        ("Call me at 6318110910 tomorrow.", ["6318110910"]),
+        ("Phone: 2323892184 ", ["2323892184"]),
+        ("Tel. 2125551234", ["2125551234"]),
+        ("phone number 2125551234", ["2125551234"]),
+        ("phone no. 2125551234 x12", ["2125551234 x12"]),
+        ("fax:2125551234", ["2125551234"]),
+        ("call +1 2125551234", ["+1 2125551234"]),
+        ("电话2125551234", ["2125551234"]),
+        ("手机号码2125551234。", ["2125551234"]),
+        ("Call back. Order 5551234567 shipped", []),  # the phone word is in an earlier sentence
+        ("call about order 5551234567", []),  # an identifier word after the phone word
+        ("phone the shop about invoice 2125551234", []),
+        ("电话咨询订单2125551234", []),
+        ("recall 2125551234 units", []),  # no phone word, only letters of one
+        ("phone 1555123456", []),  # area codes never start with 0 or 1
+        ("phone 21255512345", []),  # eleven digits
         # Not phones: dates, order numbers, invoice ids, other identifiers
         ("order 5551234567 shipped", []),  # bare ten digits
         ("order #5551234567", []),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from labelloop.core import LabelSchema, MediaRef, NewAnnotation, NewItem, NewRev
 from labelloop.core.hashing import content_hash
 from labelloop.services.audit import verify
 from labelloop.services.exports import export_dataset
+from labelloop.services.release_export import export_release, verify_release_export
+from labelloop.services.releases import create_release
 from labelloop.storage import Store
 from labelloop.storage.provenance_repo import GENESIS, event_hash
 
@@ -196,6 +199,32 @@ def test_numbers_that_jsonb_rewrites_still_verify(store: Store, text_schema: Lab
     assert report.ok, report.problems
 
 
+def test_a_batch_mixing_plain_and_odd_values_verifies(store: Store, text_schema: LabelSchema) -> None:
+    """One batch digest: plain values skip the number walk only when the whole batch allows it."""
+    values: list[list[dict[str, object]]] = [
+        [{"id": "a", "text": "3.5e7 looks like a number"}],
+        [{"id": "b", "n": 10**16 - 1, "m": -(10**16) + 1}],
+        [{"id": "c", "n": 10**16}],
+        [{"id": "d", "f": 0.1, "z": -0.0}],
+        [],
+        [{"id": "e", "s": "00000000000000000000", "nested": [{"k": [1, 2, 3]}]}],
+    ]
+    scores = [None, 0, 1, 0.25, 1.0, None]
+    with store.transaction() as tx:
+        p = tx.projects.create("mix", text_schema, "user:a")
+        items = [i for i in tx.items.add_many(p.id, [_item(f"m{k}") for k in range(6)], created_by="user:a") if i]
+        plain = [NewSuggestion(i, [{"id": "p", "k": k}], "b", "1", 0.5) for k, i in enumerate(items)]
+        ids_plain = tx.labels.add_suggestions(p.id, plain)
+        odd = [NewSuggestion(i, v, "b", "2", sc) for i, v, sc in zip(items, values, scores, strict=True)]
+        ids_odd = tx.labels.add_suggestions(p.id, odd)
+    assert ids_odd[0] == ids_plain[-1] + 1 and ids_odd == list(range(ids_odd[0], ids_odd[0] + 6))
+    with store.read() as tx:
+        stored = {s.id: s for s in tx.labels.for_items(items)[0]}
+    assert [stored[i].value for i in ids_odd][:2] == values[:2] and stored[ids_plain[3]].item_id == items[3]
+    report = verify(store, "mix")
+    assert report.ok, report.problems
+
+
 @pytest.mark.parametrize("process_min_bytes", [None, 0], ids=["thread", "helper-process"])
 def test_manifest_import_with_varied_meta_verifies(
     store: Store, text_schema: LabelSchema, tmp_path: Path, process_min_bytes: int | None
@@ -225,3 +254,108 @@ def test_manifest_import_with_varied_meta_verifies(
     assert report.items == len(metas)
     result = verify(store, "m")
     assert result.ok, result.problems
+
+
+# ---------------------------------------------------------------------- anchors (cut tails)
+def _cut_after(store: Store, pid: int, seq: int) -> None:
+    """The attacker deletes a chain's newest events (triggers dropped first)."""
+    _untrigger(store, "provenance_events")
+    _sql(store, "DELETE FROM provenance_events WHERE chain = :c AND seq > :s", c=pid, s=seq)
+
+
+def _exported(store: Store, pid: int, tmp_path: Path, name: str = "csv") -> int:
+    """Export once (an ``export`` event covers no rows: only its presence proves it); return its seq."""
+    export_dataset(store, "p", "csv", tmp_path / name, actor="user:exporter")
+    with store.read() as tx:
+        return tx.provenance.head(pid)[0]
+
+
+def test_every_commit_anchors_its_chain_head_in_a_private_file(store: Store, text_schema: LabelSchema) -> None:
+    pid = _fill(store, text_schema)
+    with store.transaction() as tx:
+        tx.labels.add_annotations(pid, [NewAnnotation(1, [], "late")])
+    with store.transaction() as tx:  # no event: no anchor line
+        tx.projects.get("p")
+    path = store.anchors.path
+    assert path.parent == store.data_dir and path.stat().st_mode & 0o777 == 0o600
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    with store.read() as tx:
+        events = list(tx.provenance.events(pid))
+    # one line per committed unit of work, not per event: the fill's four events share one line
+    assert [(x["chain"], x["seq"], x["hash"]) for x in lines] == [(pid, 4, events[3].hash), (pid, 5, events[4].hash)]
+    report = verify(store)
+    assert report.ok and report.warnings == [], (report.problems, report.warnings)
+    assert report.chains[0].anchors == 2 and report.chains[0].head_seq == 5
+
+
+def test_cut_tail_is_detected_from_the_anchors(store: Store, text_schema: LabelSchema, tmp_path: Path) -> None:
+    pid = _fill(store, text_schema)
+    kept = _exported(store, pid, tmp_path, "a")
+    _exported(store, pid, tmp_path, "b")
+    newest = _exported(store, pid, tmp_path, "c")
+    assert verify(store, pid).ok
+    _cut_after(store, pid, kept)
+    report = verify(store, pid)
+    assert not report.ok
+    bad = report.first_bad
+    assert bad is not None and bad.kind == "anchor", report.problems
+    assert f"events after seq {kept} were cut: seq {kept + 1} to {newest} missing" in bad.reason, bad.reason
+
+
+def test_cut_tail_rebuilt_by_later_appends_is_detected(store: Store, text_schema: LabelSchema, tmp_path: Path) -> None:
+    """The chain grows again past the cut: the anchored hash of the reused seq no longer matches."""
+    pid = _fill(store, text_schema)
+    kept = _exported(store, pid, tmp_path, "a")
+    _exported(store, pid, tmp_path, "b")
+    _cut_after(store, pid, kept)
+    _exported(store, pid, tmp_path, "c")  # a legitimate new event takes seq kept + 1
+    bad = verify(store, pid).first_bad
+    assert bad is not None and bad.seq == kept + 1 and "rewritten" in bad.reason, bad
+
+
+def test_store_without_anchor_file_passes_with_a_warning(store: Store, text_schema: LabelSchema) -> None:
+    _fill(store, text_schema)
+    store.anchors.path.unlink()
+    report = verify(store)
+    assert report.ok and len(report.warnings) == 1 and "no anchor file" in report.warnings[0]
+    empty = Store.open(None, store.data_dir.parent / "empty")
+    try:
+        assert verify(empty).warnings == []  # nothing logged yet: nothing to warn about
+    finally:
+        empty.close()
+
+
+def test_malformed_anchor_lines_are_warned_not_trusted(sqlite_store: Store, text_schema: LabelSchema) -> None:
+    _fill(sqlite_store, text_schema)
+    with sqlite_store.anchors.path.open("a") as fh:
+        fh.write('{"chain": 1, "seq": "x"}\nnot json\n')
+    report = verify(sqlite_store)
+    assert report.ok and "2 malformed line(s)" in report.warnings[0] and "line 2, 3" in report.warnings[0]
+
+
+def test_anchors_of_another_database_are_not_checked(sqlite_store: Store, text_schema: LabelSchema) -> None:
+    _fill(sqlite_store, text_schema)
+    with sqlite_store.anchors.path.open("a") as fh:
+        fh.write(json.dumps({"chain": 1, "seq": 99, "hash": "ab" * 32, "db": "elsewhere", "ts": "x"}) + "\n")
+    report = verify(sqlite_store)
+    assert report.ok and "1 anchor(s) recorded for another database" in report.warnings[0]
+
+
+def test_release_export_records_the_head_and_catches_a_cut(
+    store: Store, text_schema: LabelSchema, tmp_path: Path
+) -> None:
+    pid = _fill(store, text_schema)
+    kept = _exported(store, pid, tmp_path)
+    create_release(store, "p", "v1", "user:rel")
+    export_release(store, "p", "v1", "native", tmp_path / "rel")
+    with store.read() as tx:
+        rel = next(e for e in tx.provenance.events(pid) if e.kind == "release")
+    assert rel.subject["release"] == "v1" and rel.seq == kept + 1 and rel.payload["items"] == 6
+    manifest = json.loads((tmp_path / "rel" / "release.json").read_text())["manifest"]
+    assert manifest["provenance"] == {"chain": pid, "seq": rel.seq, "hash": rel.hash}  # the head it saw
+    assert verify_release_export(store, tmp_path / "rel").ok
+    store.anchors.path.unlink()  # the release alone must catch it
+    _cut_after(store, pid, kept)
+    report = verify_release_export(store, tmp_path / "rel")
+    assert not report.ok and report.first is not None
+    assert report.first.startswith(f"provenance: events after seq {kept} were cut"), report.first

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from skimage import data as skdata
 from sqlalchemy import text
 
@@ -16,10 +16,11 @@ from labelloop.core import LabelSchema, NewAnnotation
 from labelloop.errors import InputRejected, PermissionDenied
 from labelloop.services.audit import verify
 from labelloop.services.browse import item_page
-from labelloop.services.desensitise import configure, desensitise, read_original
+from labelloop.services.desensitise import configure, desensitise, parse_compliance, read_original
 from labelloop.services.ingest import import_source
 from labelloop.services.projects import create_project
 from labelloop.storage import Store
+from tests.helpers import cjk_font
 
 TEXTS = [
     "Call 13812345678 now, said Ann.",
@@ -72,11 +73,18 @@ def test_originals_only_for_managers_and_every_read_logged(
         pid = tx.projects.get("t").id
         item_id = tx.items.page(pid)[0].id
     assert read_original(store, "t", item_id, actor="user:boss", role="manager")["text"].text == TEXTS[0]
-    with pytest.raises(PermissionDenied):
+    assert read_original(store, "t", item_id, actor="user:root", role="admin")["text"].text == TEXTS[0]
+    with pytest.raises(PermissionDenied, match=r"role annotator may not original\.read"):
         read_original(store, "t", item_id, actor="user:ann", role="annotator")
+    for role in ("reviewer", "viewer", "owner"):  # the permission table's row, not a list of its own
+        with pytest.raises(PermissionDenied):
+            read_original(store, "t", item_id, actor=f"user:{role}", role=role)
     with store.read() as tx:
         reads = [e for e in tx.provenance.events(pid) if e.kind == "original_read"]
-    assert [(e.actor, e.payload["allowed"]) for e in reads] == [("user:boss", True), ("user:ann", False)]
+    assert [(e.actor, e.payload["allowed"]) for e in reads] == [
+        ("user:boss", True), ("user:root", True), ("user:ann", False),
+        ("user:reviewer", False), ("user:viewer", False), ("user:owner", False),
+    ]  # fmt: skip
 
 
 def test_tampered_original_or_redacted_text_is_detected(store: Store, text_schema: LabelSchema, tmp_path: Path) -> None:
@@ -131,6 +139,9 @@ def test_redaction_failure_keeps_the_item_hidden(sqlite_store: Store, text_schem
         ({"pii": {"mode": "scramble"}}, "mask, tag, pseudonym, hash"),
         ({"pii": {"colour": "red"}}, "unknown key"),
         ({"faces": "smudge"}, "blur or pixelate"),
+        ({"plates": "smudge"}, "blur, pixelate, true or false"),
+        ({"plates": 1}, "blur, pixelate, true or false"),
+        ({"plate_label": ""}, "a label name"),
     ],
 )
 def test_malformed_settings_are_refused_and_not_stored(
@@ -185,3 +196,101 @@ def test_held_items_are_skipped_by_backends(sqlite_store: Store, text_schema: La
     desensitise(sqlite_store, "t")
     with sqlite_store.read() as tx:
         assert tx.labels.count_without_suggestion(pid, "text.rules", "1") == 3
+
+
+PLATE_SCHEMA = {
+    "media": [{"name": "image", "kind": "image"}],
+    "controls": [{"name": "objects", "kind": "boxes", "target": "image", "labels": ["face", "plate", "car"]}],
+}
+
+
+def _street(font_path: str) -> np.ndarray:
+    """A grey street scene: a blue plate with '京A·12345' on it, and a white shop sign."""
+    font = ImageFont.truetype(font_path, 44)
+    img = Image.new("RGB", (640, 360), (90, 110, 90))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((180, 200, 460, 270), fill=(20, 60, 200), outline=(255, 255, 255), width=3)
+    draw.text((200, 210), "京A·12345", fill="white", font=font)
+    draw.rectangle((20, 20, 300, 80), fill="white")
+    draw.text((30, 28), "OPEN 24H", fill="black", font=font)
+    return np.asarray(img)
+
+
+@pytest.mark.skipif(cjk_font() is None, reason="no CJK font installed (.ci/run installs fonts-wqy-zenhei)")
+def test_plates_read_by_ocr_are_pixelated_and_kept_as_suggestions(sqlite_store: Store, tmp_path: Path) -> None:
+    raw = _street(cjk_font() or "")
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(raw).save(folder / "street.png")
+    create_project(sqlite_store, "cars", LabelSchema.model_validate(PLATE_SCHEMA), "user:boss")
+    configure(sqlite_store, "cars", {"plates": "pixelate"}, actor="user:boss")
+    import_source(sqlite_store, "cars", folder, actor="user:boss")
+    report = desensitise(sqlite_store, "cars")
+    assert (report.items, report.plates, report.faces, report.failed) == (1, 1, 0, {})
+    _, items, latest = item_page(sqlite_store, "cars")
+    ref = items[0].data["image"]
+    assert ref.meta["plates_hidden"] == 1
+    sugg = latest[items[0].id]["suggestion"]
+    assert sugg.backend == "compliance.plates" and len(sugg.value) == 1
+    box = sugg.value[0]
+    assert box["label"] == "plate" and box["control"] == "objects" and "text" not in box
+    x0, y0, x1, y1 = (int(v) for v in box["xyxy"])
+    assert 180 <= x0 < 230 and 200 <= y0 < 220 and 400 < x1 <= 460 and 250 < y1 <= 270  # the text on the plate
+    shown = np.asarray(Image.open(sqlite_store.blobs.path(ref.sha256)).convert("RGB"))
+    assert not np.array_equal(shown[y0:y1, x0:x1], raw[y0:y1, x0:x1])
+    # everything outside the plate box (grown by blur_regions' 10 % pad) is untouched, the sign included
+    dx, dy = (x1 - x0) // 10 + 1, (y1 - y0) // 10 + 1
+    outside = np.ones(raw.shape[:2], bool)
+    outside[max(0, y0 - dy) : y1 + dy, max(0, x0 - dx) : x1 + dx] = False
+    assert np.array_equal(shown[outside], raw[outside])
+    original = read_original(sqlite_store, "cars", items[0].id, actor="user:boss", role="manager")["image"]
+    assert np.array_equal(np.asarray(Image.open(sqlite_store.blobs.path(original.sha256)).convert("RGB")), raw)
+    with sqlite_store.read() as tx:
+        ev = [e for e in tx.provenance.events(items[0].project_id) if e.kind == "redaction"]
+    assert ev[-1].payload["plates"] == 1
+    assert verify(sqlite_store, "cars").ok
+
+
+def test_plates_setting_accepts_true_and_round_trips(sqlite_store: Store, text_schema: LabelSchema) -> None:
+    create_project(sqlite_store, "t", text_schema, "user:boss")
+    cfg = configure(sqlite_store, "t", {"plates": True, "plate_label": "licence"}, actor="user:boss")
+    assert (cfg.plates, cfg.plate_label, cfg.faces) == ("blur", "licence", None)
+    assert parse_compliance(cfg.to_json(), source="stored") == cfg
+
+
+def test_media_shown_before_opting_in_is_not_fetchable_while_held(
+    sqlite_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    from labelloop.core.accounts import Role
+    from labelloop.services import accounts
+    from labelloop.services.tasks import next_task
+    from labelloop.services.web import can_fetch_media
+
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    schema = LabelSchema.model_validate(
+        {
+            "media": [{"name": "image", "kind": "image"}],
+            "controls": [{"name": "objects", "kind": "boxes", "target": "image", "labels": ["face"]}],
+        }
+    )
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(skdata.astronaut()).save(folder / "astronaut.png")
+    pid = create_project(sqlite_store, "img", schema, "user:boss").id
+    import_source(sqlite_store, "img", folder, actor="user:boss")
+    user = accounts.create_user(sqlite_store, "ann", "long enough password")
+    accounts.add_member(sqlite_store, pid, "ann", Role.ANNOTATOR)
+    task = next_task(sqlite_store, pid, user, "annotator")
+    assert task is not None
+    raw_sha = task["item"]["media"]["image"]["sha256"]
+    assert can_fetch_media(sqlite_store, user, raw_sha)
+    configure(sqlite_store, "img", {"faces": "blur"}, actor="user:boss")
+    assert not can_fetch_media(sqlite_store, user, raw_sha)  # held: the face is not to be seen
+    desensitise(sqlite_store, "img")
+    again = next_task(sqlite_store, pid, user, "annotator")
+    assert again is not None
+    shown = again["item"]["media"]["image"]["sha256"]
+    assert shown != raw_sha and can_fetch_media(sqlite_store, user, shown)
+    assert not can_fetch_media(sqlite_store, user, raw_sha)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -217,3 +218,25 @@ def test_demo_release_step_releases_exports_and_verifies(pets: Store, tmp_path: 
         assert lines[0].startswith(f"pets: demo-{run} of 4 items (3 labelled)")
         assert [("signature verified" in x, "PROBLEM" in x) for x in lines[1:]] == [(True, False)] * 2
         assert (tmp_path / "rel" / f"pets-demo-{run}-coco" / "data" / "annotations.json").is_file()
+
+
+def test_release_export_is_a_provenance_event_of_its_actor(pets: Store, tmp_path: Path) -> None:
+    r = create_release(pets, "pets", "v1", "user:test")
+    rep = export_release(pets, "pets", "v1", "coco", tmp_path / "v1", actor="user:alice", destination="download:x.zip")
+    with pets.read() as tx:
+        p = tx.projects.get("pets")
+        (event,) = [e for e in tx.provenance.events(p.id) if e.kind == "export"]
+    assert event.actor == "user:alice"
+    assert event.subject == {"release": "v1", "release_id": r.id, "format": "coco", "path": "download:x.zip"}
+    manifest_sha = hashlib.sha256((tmp_path / "v1" / "release.json").read_bytes()).hexdigest()
+    assert event.payload["manifest_sha256"] == manifest_sha and event.payload["files"] == rep.files == 6
+    assert event.payload["merkle_root"] == rep.merkle_root and event.payload["items"] == 4
+
+
+def test_lineage_pages_by_item_cursor(pets: Store) -> None:
+    create_release(pets, "pets", "v1", "user:test")
+    whole = [r["item_id"] for r in iter_lineage(pets, "pets", "v1")]
+    first = [r["item_id"] for r in iter_lineage(pets, "pets", "v1", limit=3, batch=2)]
+    rest = [r["item_id"] for r in iter_lineage(pets, "pets", "v1", after_item_id=first[-1], limit=3)]
+    assert first + rest == whole and len(first) == 3 and len(rest) == 1
+    assert list(iter_lineage(pets, "pets", "v1", after_item_id=whole[-1])) == []

@@ -12,6 +12,7 @@ from labelloop.active.bounds import (
     clean_items_needed,
     clopper_pearson,
     cp_lower,
+    error_breakpoints,
     min_clean_audits,
 )
 from labelloop.active.experiments import ABReadout, ArmData, ArmSummary, ab_readout, split_arms, wilson_interval
@@ -34,6 +35,7 @@ from labelloop.active.samplers import (
     least_confidence,
     margin,
     random_batch,
+    representative_batch,
     select,
 )
 
@@ -58,12 +60,14 @@ __all__ = [
     "cp_lower",
     "diverse_batch",
     "entropy",
+    "error_breakpoints",
     "k_center_greedy",
     "least_confidence",
     "margin",
     "min_clean_audits",
     "random_batch",
     "reaudit",
+    "representative_batch",
     "route",
     "select",
     "split_arms",

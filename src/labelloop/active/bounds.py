@@ -12,7 +12,11 @@ tested from the highest score down, each at the full level ``alpha = 1 - confide
 scan stops at the first threshold whose bound misses the target. The candidates (the distinct
 audited scores, or a grid) and the skipping of candidates with too few items to ever pass
 depend on the scores only, never on correctness, so conditional on the scores the order is
-fixed in advance and the family-wise error is at most ``alpha``. Per-class thresholds split
+fixed in advance and the family-wise error is at most ``alpha``. With ``breakpoints=True`` the
+sequence keeps only the candidates where one more audit error becomes tolerable (for 98% at 95%:
+149 audited items above the threshold with no error, 236 with one, 313 with two, ...; see
+:func:`error_breakpoints`) plus the lowest candidate: a coarse sequence fixed by the counts alone,
+so a single early error no longer ends the scan at the next item. Per-class thresholds split
 ``alpha`` over the classes (Bonferroni), so all per-class claims hold together.
 
 The audited items must be a uniform random sample of the items the threshold is applied to
@@ -40,6 +44,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -56,6 +61,7 @@ __all__ = [
     "clean_items_needed",
     "clopper_pearson",
     "cp_lower",
+    "error_breakpoints",
     "min_clean_audits",
 ]
 
@@ -152,6 +158,30 @@ def clean_items_needed(k: int, n: int, target: float, confidence: float = 0.95) 
     return hi
 
 
+def error_breakpoints(target: float, confidence: float = 0.95, n_max: int = 10_000) -> list[int]:
+    """Audited counts at which 0, 1, 2, ... errors first keep the lower bound at ``target``.
+
+    ``n_e`` is the smallest ``n`` with ``cp_lower(n - e, n) >= target``; the list stops before
+    the first ``n_e > n_max``.
+
+    Example:
+        >>> error_breakpoints(0.98, 0.95, n_max=400)
+        [149, 236, 313, 386]
+    """
+    _check_levels(target, confidence)
+    out: list[int] = []
+    errors = 0
+    while (n := _breakpoint(errors, target, confidence)) <= n_max:
+        out.append(n)
+        errors += 1
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _breakpoint(errors: int, target: float, confidence: float) -> int:
+    return errors + clean_items_needed(0, errors, target, confidence)
+
+
 @dataclass(frozen=True, slots=True)
 class ThresholdResult:
     """Outcome of :func:`certified_threshold`.
@@ -186,6 +216,7 @@ def certified_threshold(
     *,
     grid: ArrayLike | None = None,
     step: int = 1,
+    breakpoints: bool = False,
 ) -> ThresholdResult:
     """Lowest score threshold whose audited accuracy is certified to be >= ``target``.
 
@@ -199,6 +230,8 @@ def certified_threshold(
         grid: Candidate thresholds; by default the distinct audited scores.
         step: Keep only every ``step``-th candidate counted in items from the top (a coarser
             sequence loses less power to one early error; it depends on scores only).
+        breakpoints: Test only the first candidate reaching each of :func:`error_breakpoints`
+            and the lowest candidate (depends on the counts only; excludes ``step``).
 
     Returns:
         A :class:`ThresholdResult`; ``threshold`` is ``None`` with too little evidence.
@@ -208,8 +241,14 @@ def certified_threshold(
         1
         >>> certified_threshold([0.9] * 149, [True] * 149, 0.98).threshold
         0.9
+        >>> s = np.linspace(1.0, 0.5, 300)
+        >>> ok = np.ones(300, bool); ok[160] = False  # one error just below the top 149
+        >>> certified_threshold(s, ok, 0.98).n, certified_threshold(s, ok, 0.98, breakpoints=True).n
+        (160, 300)
     """
     _check_levels(target, confidence)
+    if breakpoints and step > 1:
+        raise InputRejected("certified_threshold", "either step or breakpoints, not both", f"step={step}")
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(correct, dtype=bool).ravel()
     if s.shape != y.shape:
@@ -231,6 +270,10 @@ def certified_threshold(
         bucket = (n_t - n_t[0]) // step  # keep the first candidate reaching each multiple of step
         keep = np.r_[True, bucket[1:] != bucket[:-1]]
         cand, n_t, k_t = cand[keep], n_t[keep], k_t[keep]
+    if breakpoints and cand.size:
+        marks = np.searchsorted(n_t, error_breakpoints(target, confidence, int(n_t[-1])), side="left")
+        keep_idx = np.unique(np.r_[marks[marks < n_t.size], n_t.size - 1])
+        cand, n_t, k_t = cand[keep_idx], n_t[keep_idx], k_t[keep_idx]
     lows = cp_lower(k_t, n_t, confidence)
     passed = lows >= target
     if cand.size == 0 or not passed[0]:

@@ -134,6 +134,7 @@ def reaudit(
     *,
     target: float,
     confidence: float = 0.95,
+    breakpoints: bool = False,
 ) -> AuditOutcome:
     """Re-certify a global threshold on all audit results so far; tighten and re-route if broken.
 
@@ -145,6 +146,7 @@ def reaudit(
         auto_scores: Their confidence.
         target: Required accuracy.
         confidence: Confidence of the claim.
+        breakpoints: Scan as :func:`~labelloop.active.bounds.certified_threshold` does with it.
 
     Example:
         >>> p = RoutingPolicy(accept_at=0.5)
@@ -157,7 +159,7 @@ def reaudit(
     if isinstance(policy.accept_at, Mapping):
         raise InputRejected("reaudit", "a policy with one global accept threshold", "per-class thresholds")
     old = float(policy.accept_at)
-    res = certified_threshold(audit_scores, audit_correct, target, confidence)
+    res = certified_threshold(audit_scores, audit_correct, target, confidence, breakpoints=breakpoints)
     new = math.inf if res.threshold is None else max(old, res.threshold)
     ids = np.asarray(auto_items, dtype=np.int64).ravel()
     sc = np.asarray(auto_scores, dtype=np.float64).ravel()

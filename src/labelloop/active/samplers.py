@@ -10,7 +10,11 @@ Uncertainty scores (higher = more informative) from class probabilities ``proba`
 :func:`select` takes the ``k`` highest-scoring items (ties broken by a seeded shuffle);
 :func:`random_batch` is the baseline; :func:`k_center_greedy` is the core-set batch of Sener &
 Savarese (2018): it repeatedly adds the point farthest from everything already chosen or
-labelled; :func:`diverse_batch` runs it over the most uncertain candidates. The
+labelled; :func:`diverse_batch` runs it over the most uncertain candidates;
+:func:`representative_batch` is a diversity-aware first batch before any model exists: the item
+nearest each centre of a k-means clustering (k-means++ seeding, Arthur & Vassilvitskii, 2007;
+Lloyd iterations), so every dense region is labelled once (k-center greedy would favour
+outliers). The
 :class:`StoppingRule` stops when predictions on a fixed stop set stabilise (Cohen's kappa
 between rounds above a level for a few rounds; Bloodgood & Vijay-Shanker, 2009) or the largest
 uncertainty in the pool falls below a level. All functions are deterministic given ``seed``.
@@ -20,6 +24,7 @@ References:
     1648, University of Wisconsin-Madison.
     Sener, O., & Savarese, S. (2018). Active learning for convolutional neural networks: a
     core-set approach. *ICLR*.
+    Arthur, D., & Vassilvitskii, S. (2007). k-means++: the advantages of careful seeding. *SODA*.
     Bloodgood, M., & Vijay-Shanker, K. (2009). A method for stopping active learning based on
     stabilizing predictions and the need for user-adjustable stopping. *CoNLL*.
 
@@ -50,6 +55,7 @@ __all__ = [
     "least_confidence",
     "margin",
     "random_batch",
+    "representative_batch",
     "select",
 ]
 
@@ -210,6 +216,67 @@ def diverse_batch(
     x = np.asarray(features, dtype=np.float64)
     picks = k_center_greedy(x[cand], k, seed=seed)
     return cand[picks]
+
+
+def _sq_dist(x: NDArray[np.float64], c: NDArray[np.float64]) -> NDArray[np.float64]:
+    d: NDArray[np.float64] = np.maximum((x * x).sum(1)[:, None] - 2.0 * x @ c.T + (c * c).sum(1)[None, :], 0.0)
+    return d
+
+
+def representative_batch(features: ArrayLike, k: int, seed: int = 0, *, iterations: int = 25) -> NDArray[np.int64]:
+    """``k`` distinct items nearest the centres of a k-means clustering of ``features``.
+
+    Args:
+        features: ``(n, d)`` embeddings.
+        k: Items wanted (at most ``n``).
+        seed: Seed of the k-means++ seeding.
+        iterations: Most Lloyd iterations.
+
+    Returns:
+        Sorted positions of the chosen items.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+        >>> x = np.vstack([c + rng.normal(0, 0.5, (30, 2)) for c in centres])
+        >>> sorted({int(i) // 30 for i in representative_batch(x, 3, seed=1)})
+        [0, 1, 2]
+    """
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2:
+        raise InputRejected("features", "a 2-D array (items x dims)", f"shape {x.shape}")
+    if k < 0:
+        raise InputRejected("k", "a non-negative batch size", str(k))
+    n = x.shape[0]
+    k = min(k, n)
+    if k == 0:
+        return np.empty(0, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    centres = [int(rng.integers(n))]
+    d2 = _sq_dist(x, x[centres])[:, 0]
+    while len(centres) < k:  # k-means++: next centre with probability proportional to d^2
+        total = float(d2.sum())
+        j = int(rng.choice(n, p=d2 / total)) if total > 0 else int(rng.integers(n))
+        centres.append(j)
+        d2 = np.minimum(d2, _sq_dist(x, x[[j]])[:, 0])
+    c = x[centres].copy()
+    assign = np.full(n, -1)
+    for _ in range(iterations):
+        new = _sq_dist(x, c).argmin(axis=1)
+        if np.array_equal(new, assign):
+            break
+        assign = new
+        for j in range(k):
+            members = assign == j
+            if members.any():
+                c[j] = x[members].mean(axis=0)
+    d = _sq_dist(x, c)
+    chosen: list[int] = []
+    for j in range(k):  # nearest unused item to each centre
+        order = np.argsort(d[:, j], kind="stable")
+        pick = next(int(i) for i in order if int(i) not in chosen)
+        chosen.append(pick)
+    return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
 def _kappa(a: NDArray[np.int64], b: NDArray[np.int64]) -> float:

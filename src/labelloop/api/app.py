@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from labelloop._version import __version__
 from labelloop.api.headers import SecurityHeaders
 from labelloop.api.limits import MAX_BODY, BodyLimit
-from labelloop.api.routes import auth, media, projects, ui, work
+from labelloop.api.routes import auth, media, projects, qc, releases, ui, work
 from labelloop.config import Settings
 from labelloop.errors import InvalidAnnotation, LabelloopError
 from labelloop.services.accounts import LoginLimiter, RateLimited, load_secret
@@ -76,8 +76,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app = FastAPI(title="labelloop", version=__version__, lifespan=lifespan)
     app.mount("/static", StaticFiles(packages=[("labelloop.ui", "static")]), name="static")
+    app.state.settings = settings
     for router in (auth.router, projects.router, work.router, media.router, ui.router):
         app.include_router(router)
+    app.include_router(releases.router)
+    app.include_router(qc.router)
 
     @app.get("/api/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -53,6 +53,7 @@ __all__ = [
     "SimilarityConfig",
     "alignment",
     "create",
+    "default_calibration",
 ]
 
 Vectors = NDArray[np.float32]
@@ -140,18 +141,19 @@ class OcrTextEncoder:
         """The image's text lines joined by spaces (empty when none)."""
         return " ".join(t for _, t, _ in self.ocr.read(image))
 
+    @staticmethod
+    def text_cosine(text: str, caption: str) -> tuple[float, str]:
+        """``(cosine, encoder kind)`` of an image's OCR text and a caption; NaN when ``text`` is blank."""
+        if not text.strip():
+            return (math.nan, "")
+        kind = "e5" if has_han(text) or has_han(caption) else "minilm"
+        v = load_encoder(kind).encode([text, caption])
+        return (float(v[0] @ v[1]), kind)
+
     def pair_cosines(self, images: Sequence[NDArray[np.uint8]], captions: Sequence[str]) -> list[tuple[float, str]]:
         """``(cosine, encoder kind)`` per pair; NaN when the image has no readable text."""
         texts = [self.ocr_text(img) for img in images]
-        out: list[tuple[float, str]] = []
-        for text, caption in zip(texts, captions, strict=True):
-            if not text.strip():
-                out.append((math.nan, ""))
-                continue
-            kind = "e5" if has_han(text) or has_han(caption) else "minilm"
-            v = load_encoder(kind).encode([text, caption])
-            out.append((float(v[0] @ v[1]), kind))
-        return out
+        return [self.text_cosine(text, caption) for text, caption in zip(texts, captions, strict=True)]
 
 
 class OnnxClipEncoder:
@@ -233,6 +235,16 @@ class OnnxClipEncoder:
 _DEFAULTS = {"minilm": (0.35, 12.0), "e5": (0.82, 40.0), "clip": (0.25, 50.0)}
 
 
+def default_calibration(kind: str) -> tuple[float, float]:
+    """The default ``(threshold, scale)`` of an encoder kind (``minilm``, ``e5``, ``clip``; else CLIP's).
+
+    Example:
+        >>> default_calibration("minilm")
+        (0.35, 12.0)
+    """
+    return _DEFAULTS.get(kind, _DEFAULTS["clip"])
+
+
 class MultimodalSimilarityBackend(BaseBackend):
     """Image-caption alignment suggestions (see the module docstring)."""
 
@@ -268,7 +280,7 @@ class MultimodalSimilarityBackend(BaseBackend):
             load_encoder("minilm")
 
     def _decide(self, cos: float, kind: str) -> tuple[str, float]:
-        t0, s0 = _DEFAULTS.get(kind, _DEFAULTS["clip"])
+        t0, s0 = default_calibration(kind)
         t = self.config.threshold if self.config.threshold is not None else t0
         s = self.config.scale if self.config.scale is not None else s0
         return alignment(cos, threshold=t, scale=s)

@@ -28,6 +28,9 @@ def verify_cmd(
 ) -> None:
     """Recompute the hash chain and the row digests; exit 9 (LL-TAMPER) naming the first bad event on tamper.
 
+    Every chain head anchored in the data dir's anchor file must still be in its chain, so a cut
+    tail is caught without ``--expect-head``; a log without an anchor file passes with a warning.
+
     Example: ``labelloop audit verify reviews``
     """
     store = open_store(ctx)
@@ -46,9 +49,12 @@ def verify_cmd(
             extra = f", {c.unlogged_before_log} rows from before the log" if c.unlogged_before_log else ""
             state = "ok" if not c.problems else f"{len(c.problems)} problem(s)"
             console.print(
-                f"chain {c.chain}: {c.events} events, {c.rows} rows checked{extra}, head {c.head}: {state}",
+                f"chain {c.chain}: {c.events} events, {c.rows} rows checked{extra}, {c.anchors} anchors, "
+                f"head {c.head}: {state}",
                 soft_wrap=True,
             )
+    for w in report.warnings:
+        err_console.print(f"warning: {w}", soft_wrap=True, markup=False)
     if not report.ok:
         for p in report.problems[1:MAX_SHOWN]:
             err_console.print(f"  also: {p}", soft_wrap=True, markup=False)

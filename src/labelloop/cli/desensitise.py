@@ -1,4 +1,4 @@
-"""``labelloop desensitise``: PII out of texts and faces out of images, before annotators see them."""
+"""``labelloop desensitise``: PII out of texts, faces and plates out of images, before annotators see them."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def desensitise_cmd(
     ctx: typer.Context,
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     config: Annotated[
-        Path | None, typer.Option("--config", help="YAML/JSON with a 'compliance' mapping (pii, faces) to store first.")
+        Path | None,
+        typer.Option("--config", help="YAML/JSON with a 'compliance' mapping (pii, faces, plates) to store first."),
     ] = None,
 ) -> None:
     """Desensitise every item not yet processed; failures stay hidden from annotators.
@@ -49,6 +50,7 @@ def desensitise_cmd(
     ents = ", ".join(f"{k} {v}" for k, v in sorted(report.entities.items())) or "none"
     console.print(
         f"desensitised {report.items} items: {report.redactions} redactions ({ents}), {report.faces} faces hidden, "
+        f"{report.plates} plates hidden, {report.label_texts} redactions in label texts, "
         f"{len(report.failed)} failed (kept hidden)"
     )
     for item_id, reason in list(report.failed.items())[:MAX_SHOWN]:

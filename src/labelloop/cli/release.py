@@ -236,8 +236,13 @@ def export_cmd(
     try:
         key = signing_key(store, settings(ctx).release_key)
         with progress_bar(f"exporting release {name}") as progress:
-            options = {"link": True} if link_media and fmt != "native" and takes_option(fmt, "link") else {}
-            r = export_release(store, project, name, fmt, out, key=key, progress=progress, **options)
+            options: dict[str, Any] = {}
+            if link_media and fmt != "native" and takes_option(fmt, "link"):
+                options["link"] = True
+            r = export_release(
+                store, project, name, fmt, out, key=key, progress=progress, actor=Actor.user(getpass.getuser()),
+                **options,
+            )  # fmt: skip
     finally:
         store.close()
     console.print(

@@ -16,6 +16,7 @@ def simulate_cmd(
         list[str] | None, typer.Option("--strategy", "-s", help=f"One of {', '.join(STRATEGIES)}; repeatable.")
     ] = None,
     target: Annotated[float, typer.Option("--target", help="Required accuracy of auto-accepted labels.")] = 0.98,
+    model: Annotated[str, typer.Option("--model", help="Routing model: spreading or logreg.")] = "spreading",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the quality certificates as JSON.")] = False,
 ) -> None:
@@ -23,13 +24,14 @@ def simulate_cmd(
 
     Example: ``labelloop simulate --dataset digits --strategy manual --strategy active``
     """
-    cfg = SimConfig(target=target)
+    cfg = SimConfig(target=target, model=model)
     for name in strategy or list(STRATEGIES):
         r = simulate(dataset, name, config=cfg, seed=seed)
         held = "n/a" if r.bound_held is None else ("held" if r.bound_held else "BROKEN")
+        auto = "" if r.auto_accuracy is None else f" ({r.auto_accuracy:.4f} right vs gold)"
         console.print(
             f"{name:>7}: human time {r.time_fraction:.3f} of manual, actions {r.action_fraction:.3f}/item, "
-            f"accuracy {r.accuracy:.4f}, auto-accepted {r.auto_accepted}, bound {held}"
+            f"accuracy {r.accuracy:.4f}, auto-accepted {r.auto_accepted}{auto}, bound {held}"
         )
         if json_out and r.certificate is not None:
             console.print_json(r.certificate.to_json())

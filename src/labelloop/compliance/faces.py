@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from labelloop.errors import BackendUnavailable
 
@@ -30,10 +31,19 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["FaceRegion", "blur_regions", "detect_faces", "redact_faces_file", "write_image_atomic"]
+__all__ = ["Boxed", "FaceRegion", "blur_regions", "detect_faces", "redact_faces_file", "write_image_atomic"]
 
 CASCADE = "haarcascade_frontalface_default.xml"
 BlurMethod = Literal["blur", "pixelate"]
+
+
+class Boxed(Protocol):
+    """Anything with an ``xyxy`` pixel box (faces, plates)."""
+
+    @property
+    def xyxy(self) -> tuple[int, int, int, int]:
+        """``(x_min, y_min, x_max, y_max)`` in pixels (max exclusive)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +130,7 @@ def detect_faces(
 
 def blur_regions(
     image: npt.NDArray[np.uint8],
-    regions: list[FaceRegion],
+    regions: Sequence[Boxed],
     *,
     method: BlurMethod = "blur",
     pad: float = 0.1,
@@ -130,7 +140,7 @@ def blur_regions(
 
     Args:
         image: ``H x W (x C)`` uint8 pixels; not modified.
-        regions: Boxes to hide.
+        regions: Boxes to hide (faces, plates: anything with an ``xyxy`` box).
         method: ``"blur"`` (two Gaussian passes, kernel the size of the box) or ``"pixelate"``
             (blocks of at least ``block`` px and at most about six blocks across the box).
         pad: Grow each box by this fraction of its size on every side.

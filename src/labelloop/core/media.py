@@ -32,6 +32,7 @@ class Medium(StrEnum):
 
 
 _KIND_VALUES = {m: m.value for m in Medium}  # a dict look-up is cheaper than Enum.value
+_KINDS_BY_VALUE = {m.value: m for m in Medium}  # ... and than calling Medium(value)
 
 
 @dataclass(slots=True)
@@ -75,8 +76,9 @@ class MediaRef:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MediaRef:
         """Parse what :meth:`to_json` wrote."""
+        kind = data["kind"]
         return cls(
-            Medium(data["kind"]),
+            _KINDS_BY_VALUE.get(kind) or Medium(kind),
             str(data["sha256"]),
             str(data["media_type"]),
             data.get("text"),

@@ -68,6 +68,13 @@ POLICY: dict[str, dict[str, Rule]] = {
     "suggestion.accept": {"annotator": OPEN_TASK, "reviewer": A, "manager": A},
     "export.create": {"manager": A},
     "export.read": {"manager": A},
+    "original.read": {"manager": A},  # the media of a desensitised item as it was before redaction
+    "release.read": {"viewer": A, "reviewer": A, "manager": A},  # list, show, diff: counts, no label values
+    "release.lineage": {"reviewer": A, "manager": A},  # who or what made each frozen label
+    "release.create": {"manager": A},
+    "release.export": {"manager": A},  # the frozen labels themselves, signed
+    "qc.read": {"reviewer": A, "manager": A},  # the QC report: findings, annotator scores, agreement
+    "qc.run": {"manager": A},  # run QC now (writes findings and correction tasks)
 }
 ACTIONS = tuple(POLICY)
 

@@ -46,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from functools import cached_property
 from itertools import pairwise
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -61,6 +61,9 @@ from pydantic import (
 )
 
 from labelloop.core.media import MediaRef, Medium
+
+if TYPE_CHECKING:
+    from labelloop.core.schema_fast import KnownGood
 
 __all__ = ["Attribute", "Control", "ControlKind", "LabelSchema", "MediaField"]
 
@@ -289,6 +292,26 @@ class LabelSchema(_Strict):
     def _value_adapter(self) -> TypeAdapter[Any]:
         return TypeAdapter(_value_type(self))
 
+    @cached_property
+    def _known_good(self) -> KnownGood:
+        from labelloop.core.schema_fast import KnownGood  # it imports this module's types
+
+        return KnownGood(self)
+
+    def is_known_good(self, value: Any, media: Mapping[str, MediaRef] | None = None) -> bool:
+        """Whether ``value`` is certainly valid and plain JSON, by a fast check of common shapes.
+
+        ``False`` does not mean invalid: it means "ask :meth:`validate_value`" (see
+        :mod:`labelloop.core.schema_fast`).
+
+        Example:
+            >>> s = LabelSchema.model_validate({"media": [{"name": "t", "kind": "text"}],
+            ...     "controls": [{"name": "c", "kind": "classification", "target": "t", "labels": ["a"]}]})
+            >>> s.is_known_good([{"id": "x", "control": "c", "labels": ["a"]}])
+            True
+        """
+        return self._known_good(value, media)
+
     def json_schema(self) -> dict[str, Any]:
         """Return the JSON Schema of an annotation value (a list of regions).
 
@@ -315,6 +338,12 @@ class LabelSchema(_Strict):
         Returns:
             An empty list when the value is valid.
         """
+        if self._known_good(value, media):  # the common well-formed shapes need no pydantic models
+            return []
+        return self._full_problems(value, media)
+
+    def _full_problems(self, value: Any, media: Mapping[str, MediaRef] | None) -> list[str]:
+        """The pydantic models and the item-aware checks, with one line per problem."""
         try:
             regions = self._value_adapter.validate_python(value)
         except ValidationError as exc:

@@ -148,13 +148,20 @@ def _vote_shares(t: VoteTable) -> FloatArray:
 class MajorityVote(_Aggregator):
     """Majority vote with class scores and deterministic tie-breaking.
 
-    ``probas_`` are the vote shares (uniform for an item without votes). Ties go to the
-    category listed first in ``categories_`` (``tie_break="first"``) or to a uniformly
-    drawn tied category from a seeded generator (``tie_break="random"``).
-    ``skills_`` is each annotator's agreement with the majority label (NaN without votes).
+    ``probas_`` are the vote shares (uniform for an item without votes). A tie (say three
+    annotators, three different labels) has no majority; it is broken:
+
+    * ``tie_break="skill"`` (default): for the tied category whose voters agree most with the
+      majority on the items that have one (each annotator's agreement rate, smoothed as
+      ``(hits + 1) / (votes + 2)``, summed over the category's voters); remaining ties go to
+      the category listed first. Items with a majority are never changed.
+    * ``"first"``: the category listed first in ``categories_``.
+    * ``"random"``: a uniformly drawn tied category from a seeded generator.
+
+    ``skills_`` is each annotator's agreement with the chosen labels (NaN without votes).
 
     Args:
-        tie_break: ``"first"`` or ``"random"``.
+        tie_break: ``"skill"``, ``"first"`` or ``"random"``.
         random_state: Seed for ``tie_break="random"``.
 
     Example:
@@ -162,30 +169,77 @@ class MajorityVote(_Aggregator):
         >>> mv = MajorityVote().fit(t)
         >>> t.decode(mv.labels_), mv.probas_.round(2).tolist()
         (['y', 'x'], [[0.33, 0.67], [1.0, 0.0]])
+        >>> # item 3 is a tie between a (who agrees with the majority) and b (who does not)
+        >>> t = VoteTable.from_records([(1, "a", "x"), (1, "c", "x"), (1, "b", "y"),
+        ...                             (2, "a", "y"), (2, "c", "y"), (2, "b", "x"),
+        ...                             (3, "b", "x"), (3, "a", "y")])
+        >>> t.decode(MajorityVote().fit(t).labels_), t.decode(MajorityVote("first").fit(t).labels_)
+        (['x', 'y', 'y'], ['x', 'y', 'x'])
     """
 
-    def __init__(self, tie_break: Literal["first", "random"] = "first", random_state: int | None = 0) -> None:
-        if tie_break not in ("first", "random"):
-            raise InputRejected("tie_break", "'first' or 'random'", repr(tie_break))
+    def __init__(self, tie_break: Literal["skill", "first", "random"] = "skill", random_state: int | None = 0) -> None:
+        if tie_break not in ("skill", "first", "random"):
+            raise InputRejected("tie_break", "'skill', 'first' or 'random'", repr(tie_break))
         self.tie_break = tie_break
         self.random_state = random_state
 
     def _argmax(self, probas: FloatArray) -> IntArray:
-        if self.tie_break == "first" or probas.size == 0:
+        if self.tie_break != "random" or probas.size == 0:
             return np.asarray(probas.argmax(axis=1), dtype=np.int64)
-        tied = np.isclose(probas, probas.max(axis=1, keepdims=True), rtol=0.0, atol=1e-12)
+        tied = _tied(probas)
         keys = np.random.default_rng(self.random_state).random(probas.shape)
         return np.asarray(np.where(tied, keys, -1.0).argmax(axis=1), dtype=np.int64)
+
+    def _by_skill(self, t: VoteTable, annotators: IntArray, probas: FloatArray, skill: FloatArray) -> IntArray:
+        """Labels with ties broken by the summed skill of each tied category's voters."""
+        labels = self._argmax(probas)
+        tied = _tied(probas)
+        several = tied.sum(axis=1) > 1
+        if not several.any():
+            return labels
+        weight = np.where(annotators >= 0, skill[np.maximum(annotators, 0)], 0.5)
+        support = np.zeros_like(probas)
+        np.add.at(support, (t.items, t.labels), weight)
+        support = np.where(tied, support, -1.0)
+        labels[several] = support[several].argmax(axis=1)
+        return labels
 
     def _fit(self, t: VoteTable) -> None:
         self.probas_ = _vote_shares(t)
         labels = self._argmax(self.probas_)
+        if self.tie_break == "skill":
+            decided = _tied(self.probas_).sum(axis=1) == 1
+            on = decided[t.items]
+            hits = np.bincount(t.annotators[on], weights=labels[t.items[on]] == t.labels[on], minlength=t.n_annotators)
+            n = np.bincount(t.annotators[on], minlength=t.n_annotators).astype(np.float64)
+            self._tie_skill = (hits + 1.0) / (n + 2.0)
+            labels = self._by_skill(t, t.annotators, self.probas_, self._tie_skill)
+        self._labels = labels
         hits = np.bincount(t.annotators, weights=(labels[t.items] == t.labels), minlength=t.n_annotators)
         n = np.bincount(t.annotators, minlength=t.n_annotators).astype(np.float64)
         self.skills_ = np.divide(hits, n, out=np.full_like(n, np.nan), where=n > 0)
 
+    def fit(self, data: VoteTable | npt.ArrayLike) -> Self:
+        """Learn from a vote table and store vote shares and labels for its items."""
+        super().fit(data)
+        self.labels_ = self._labels
+        return self
+
+    def predict(self, data: VoteTable | npt.ArrayLike | None = None) -> IntArray:
+        """Majority label per item; ties broken as configured (``skill`` uses the fitted annotators)."""
+        self._check_fitted()
+        if data is None or self.tie_break != "skill":
+            return super().predict(data)
+        t, annotators = self._align(as_table(data))
+        return self._by_skill(t, annotators, self._posterior(t, annotators), self._tie_skill)
+
     def _posterior(self, t: VoteTable, annotators: IntArray) -> FloatArray:
         return _vote_shares(t)
+
+
+def _tied(probas: FloatArray) -> npt.NDArray[np.bool_]:
+    """Which categories share each row's maximum."""
+    return np.isclose(probas, probas.max(axis=1, keepdims=True), rtol=0.0, atol=1e-12)
 
 
 class _Incidence:

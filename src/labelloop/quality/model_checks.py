@@ -8,7 +8,8 @@
 * **Class disagreement** — matched regions, or classification values, whose classes differ:
   the fix sets the model's class.
 * **Text–image mismatch** — where a :class:`TextImageEncoder` is available, a caption or text
-  field that scores low against its image (interface only until an encoder backend exists).
+  field that scores low against its image (the services wire the ``multimodal.similarity``
+  encoders in: OCR text against the caption offline, or a user's CLIP export).
 
 Suggestions are confident when their ``score`` is at least ``min_confidence``; a suggestion
 without a score is not used.
@@ -42,7 +43,7 @@ from labelloop.quality.geometry_agreement import (
 )
 from labelloop.quality.votes import FloatArray
 
-__all__ = ["TextImageEncoder", "model_checks", "region_coords", "region_iou", "text_image_mismatch"]
+__all__ = ["DescribesImage", "TextImageEncoder", "model_checks", "region_coords", "region_iou", "text_image_mismatch"]
 
 _GEOMETRY: dict[ControlKind, tuple[str, ...]] = {
     ControlKind.BOXES: ("xyxy",),
@@ -240,7 +241,16 @@ class TextImageEncoder(Protocol):
     """A joint text–image encoder (CLIP-like) that scores how well a text describes an image."""
 
     def similarity(self, image: MediaRef, texts: Sequence[str]) -> Sequence[float]:
-        """Return one similarity in ``[0, 1]`` per text."""
+        """Return one similarity in ``[0, 1]`` per text (NaN where the pair cannot be judged)."""
+        ...
+
+
+@runtime_checkable
+class DescribesImage(Protocol):
+    """An encoder that can also say what an image shows as text (OCR), for the suggested fix."""
+
+    def image_text(self, image: MediaRef) -> str:
+        """The image's own text (empty when none)."""
         ...
 
 
@@ -251,12 +261,18 @@ def text_image_mismatch(
     media: Mapping[str, MediaRef],
     encoder: TextImageEncoder | None,
     *,
-    threshold: float = 0.2,
+    threshold: float = 0.5,
     annotator: str | None = None,
     record_id: int | None = None,
+    include_media: bool = True,
 ) -> list[Finding]:
-    """Flag text fields (and text media) that score below ``threshold`` against the item's image.
+    """Flag texts that score below ``threshold`` against the item's (first) image.
 
+    The texts are the item's text media (a caption; with ``include_media``) and the
+    ``text_field`` regions of ``value``. A finding's fix is ``review`` for a text medium (the
+    item's data, not a label) and ``set`` of the region's ``text`` for a text field; both carry
+    the image's own text when the encoder can read it (:class:`DescribesImage`). A NaN
+    similarity (nothing to judge, e.g. an image without text for the OCR encoder) is no finding.
     Without an encoder this returns no findings: the check is off, not failed.
 
     Example:
@@ -269,32 +285,56 @@ def text_image_mismatch(
     if not images:
         return []
     image = media[images[0]]
-    texts: list[tuple[str, str | None]] = [
-        (ref.text, None) for m in schema.media if (ref := media.get(m.name)) is not None and ref.text
-    ]
+    texts: list[tuple[str, str | None, str | None]] = []  # (text, region id, medium name)
+    if include_media:
+        texts += [(ref.text, None, m.name) for m in schema.media if (ref := media.get(m.name)) is not None and ref.text]
     fields = {c.name for c in schema.controls if c.kind == ControlKind.TEXT_FIELD}
     if isinstance(value, list):
         texts += [
-            (r["text"], str(r.get("id")))
+            (r["text"], str(r.get("id")), None)
             for r in value
             if isinstance(r, dict) and r.get("control") in fields and isinstance(r.get("text"), str) and r["text"]
         ]
     if not texts:
         return []
-    sims = list(encoder.similarity(image, [t for t, _ in texts]))
-    return [
-        Finding(
-            item_id,
-            "model.text_image_mismatch",
-            Severity.WARNING,
-            f"text {t[:60]!r} scores {s:.2f} against the image (< {threshold:g})",
-            region_id=rid,
-            fix={"action": "review", "hint": "check the text describes the image"},
-            detector=Detector.MODEL,
-            annotator=annotator,
-            record_id=record_id,
-            score=float(s),
+    sims = [float(x) for x in encoder.similarity(image, [t for t, _, _ in texts])]
+    flagged = [(t, s) for t, s in zip(texts, sims, strict=True) if s < threshold]  # NaN compares False
+    if not flagged:
+        return []
+    seen = encoder.image_text(image) if isinstance(encoder, DescribesImage) else ""
+    out = []
+    for (text, rid, medium), s in flagged:
+        fix: dict[str, Any]
+        if rid is None:
+            fix = {"action": "review", "field": medium, "hint": f"the {medium} does not describe the image: rewrite it"}
+        else:
+            fix = {"action": "set", "field": "text", "hint": "the text does not describe the image"}
+            if seen:
+                fix["value"] = seen
+        if seen:
+            fix["image_text"] = seen
+        out.append(
+            Finding(
+                item_id,
+                "model.text_image_mismatch",
+                Severity.WARNING,
+                f"{medium or 'text'} {text[:60]!r} scores {s:.2f} against the image (< {threshold:g})"
+                + (f"; the image reads {seen[:60]!r}" if seen else ""),
+                region_id=rid,
+                control=None if rid is None else _control_of(value, rid),
+                fix=fix,
+                detector=Detector.MODEL,
+                annotator=annotator if rid is not None else None,  # a caption is the item's, not a label
+                record_id=record_id if rid is not None else None,
+                score=s,
+            )
         )
-        for (t, rid), s in zip(texts, sims, strict=True)
-        if s < threshold
-    ]
+    return out
+
+
+def _control_of(value: Any, rid: str) -> str | None:
+    for r in value if isinstance(value, list) else []:
+        if isinstance(r, dict) and str(r.get("id")) == rid:
+            c = r.get("control")
+            return c if isinstance(c, str) else None
+    return None

@@ -64,11 +64,25 @@ def _check(out: object, item: Item, backend: Backend) -> str | None:
         not isinstance(out.score, int | float) or not math.isfinite(out.score) or not 0.0 <= out.score <= 1.0
     ):
         return f"score {out.score!r} is not a number in [0, 1]"
+    return None
+
+
+def _problems(out: BackendOutput, item: Item, schema: LabelSchema) -> str | None:
+    """Why a well-stamped output's value cannot be stored (None when it can).
+
+    Values of the common shapes pass :meth:`LabelSchema.is_known_good` (exact JSON types, valid
+    for the schema and the item); the rest go through the JSON checks and the full validator.
+    """
+    if schema.is_known_good(out.value, item.data):
+        return None
     try:
         json.dumps(out.value, allow_nan=False)  # NaN / infinity
         orjson.dumps(out.value)  # exact JSON types, as storage writes them (numpy scalars are refused)
     except (TypeError, ValueError) as exc:
         return f"value is not plain JSON: {exc}"
+    invalid = schema.validate_value(out.value, item.data)
+    if invalid:
+        return "invalid output: " + "; ".join(invalid[:5]) + (" …" if len(invalid) > 5 else "")
     return None
 
 
@@ -115,15 +129,12 @@ def run_batch(
         pairs = list(zip(batch, outs, strict=True))
     good: list[NewSuggestion] = []
     errors: list[ItemError] = []
+    name, version = backend.name, backend.model_version
     for item, out in pairs:
-        problem = out if isinstance(out, str) else _check(out, item, backend)
+        problem = out if isinstance(out, str) else _check(out, item, backend) or _problems(out, item, schema)
         if problem is None:
             assert isinstance(out, BackendOutput)
-            invalid = schema.validate_value(out.value, item.data)
-            if invalid:
-                problem = "invalid output: " + "; ".join(invalid[:5]) + (" …" if len(invalid) > 5 else "")
-            else:
-                good.append(NewSuggestion(item.id, out.value, backend.name, backend.model_version, out.score))
-                continue
-        errors.append(ItemError(f"item {item.id}", problem, code="LL-BACKEND"))
+            good.append(NewSuggestion(item.id, out.value, name, version, out.score))
+        else:
+            errors.append(ItemError(f"item {item.id}", problem, code="LL-BACKEND"))
     return good, errors, retried

@@ -8,6 +8,7 @@ from typing import Any
 
 from labelloop.core import Item, Project
 from labelloop.errors import NotFound
+from labelloop.services.redacted_view import visible_labels
 from labelloop.storage import Store
 
 __all__ = ["MAX_PAGE", "MediaFile", "item_page", "list_projects", "media_file"]
@@ -34,13 +35,14 @@ def item_page(
 ) -> tuple[Project, list[Item], dict[int, Any]]:
     """A page of items (keyset by id, ``limit`` clamped to 1..200) with their latest labels.
 
-    Held items (awaiting or failing desensitisation) are never shown.
+    Held items (awaiting or failing desensitisation) are never shown, nor label versions withheld
+    since an item was desensitised (:func:`~labelloop.services.redacted_view.visible_labels`).
     """
     limit = max(1, min(limit, MAX_PAGE))
     with store.read() as tx:
         p = tx.projects.get(project)
         items = tx.items.page(p.id, after_id=max(0, after), limit=limit, visible_only=True)
-        sugg, anns, _ = tx.labels.for_items([i.id for i in items])
+        sugg, anns, _ = visible_labels(tx, *tx.labels.for_items([i.id for i in items]))
     latest: dict[int, Any] = {}
     for s in sugg:
         latest.setdefault(s.item_id, {})["suggestion"] = s

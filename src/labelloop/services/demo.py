@@ -3,7 +3,8 @@
 Steps today: write samples → create projects → import (with gold labels) → desensitise (PII,
 faces; provenance log verified) → pre-annotate with
 the built-in offline backends → native export → restore into a scratch store and check the
-round trip is identical. Later capabilities add their steps here (routing, QC, releases).
+round trip is identical → QC report → routing tiers and quality certificate (simulated people on
+the digits source) → web user → signed releases.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from labelloop.services.preannotate import preannotate
 from labelloop.services.projects import create_project, parse_schema
 from labelloop.services.qc_report import qc_demo
 from labelloop.services.release_demo import release_demo
+from labelloop.services.routing_demo import routing_demo
 from labelloop.services.samples import write_samples
 from labelloop.storage import Store
 
@@ -187,6 +189,10 @@ def run_demo(
             report.problems.append(f"{name}: native round trip changed the project")
     # --- QC (services/qc_report.py): gold from the bundled labels, a QC run and an HTML/JSON report per project
     qc_demo(store, report.projects, work_dir / "reports", step)
+    # --- routing (services/routing_demo.py): tiers and a quality certificate on the digits source ---
+    cert = routing_demo(step, work_dir / "reports")
+    if cert is not None and cert.threshold is not None and not cert.holds:
+        report.problems.append("routing: the certificate does not hold")
     # --- web app: an admin "demo" user (fresh password, printed) in every demo project ---
     _demo_user(store, step, report)
     # ---- releases: a signed release of every demo project, exported and verified (release_demo.py)

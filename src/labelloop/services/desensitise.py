@@ -1,4 +1,4 @@
-r"""Desensitisation: PII out of texts and faces out of images before annotators see them.
+r"""Desensitisation: PII out of texts, faces and licence plates out of images before annotators see them.
 
 A project opts in with a ``compliance`` setting (:func:`configure`)::
 
@@ -11,14 +11,22 @@ A project opts in with a ``compliance`` setting (:func:`configure`)::
         patterns:                  # extra patterns, validated (malformed ones are refused)
           - {name: employee, regex: "EMP-\\d{6}", entity: EMPLOYEE_ID}
       faces: blur                  # blur | pixelate (images)
+      plates: pixelate             # blur | pixelate | true (= blur): licence plates read by OCR
 
 From then on every imported item is *held* (kept from annotators and backends) until
 :func:`desensitise` has processed it. Processing an item stores its original media in the
 append-only ``item_originals`` table, replaces its working media with the redacted text or the
-blurred image, remaps the spans of current annotations and suggestions onto the new text (new
-versions; history stays), stores detected faces as box suggestions a reviewer can adjust, and
-releases the hold. A failure keeps the item held, with the reason. Each batch is one
-``redaction`` provenance event whose digests cover the new media and the originals.
+blurred image, redacts the labels (:mod:`labelloop.services.desensitise_labels`: spans moved
+onto the new text, free text — text fields, transcripts, text attributes — through the same
+detector and mode; a new version of every annotation chain head and a copy of every suggestion
+that changes, drafts and gold answers rewritten in place), stores detected faces and plates as
+box suggestions a reviewer can adjust, and releases the hold. Older label versions stay in the
+append-only history for managers and the audit; :mod:`labelloop.services.redacted_view` keeps
+them, and review comments written before, from everybody else. Plates are the text lines that
+the bundled OCR (``image.ocr``'s RapidOCR engine, the ``ocr`` extra) reads as a Chinese or UK
+plate (:mod:`labelloop.compliance.plates`); the engine loads once per run, only when needed. A
+failure keeps the item held, with the reason. Each batch is one ``redaction`` provenance event
+whose digests cover the new media and the originals.
 
 Pseudonyms are consistent per project and hashes salted per project: both use a random
 per-project secret kept in the project's settings.
@@ -35,21 +43,19 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from labelloop.compliance import (
-    PatternSpec,
     PiiDetector,
     Redacted,
-    RedactionMode,
     blur_regions,
     detect_faces,
+    find_plates,
     redact,
-    remap_regions,
     write_image_atomic,
 )
-from labelloop.compliance.pii import compile_patterns
 from labelloop.core import (
+    Annotation,
     ControlKind,
     Item,
     LabelSchema,
@@ -57,10 +63,16 @@ from labelloop.core import (
     Medium,
     NewAnnotation,
     NewSuggestion,
+    Suggestion,
 )
+from labelloop.core.permissions import decide
 from labelloop.errors import InputRejected, LabelloopError, PermissionDenied
+from labelloop.services.compliance_settings import ComplianceSettings, PiiSettings, parse_compliance
+from labelloop.services.desensitise_labels import LabelRedactor, TextRedactor
+from labelloop.services.redacted_view import REDACTOR
 from labelloop.storage import BlobRow, Store, UnitOfWork
 from labelloop.storage.provenance_repo import ROW_COLUMNS, id_ranges, rows_digest
+from labelloop.storage.tasks_repo import TaskRepo
 
 __all__ = [
     "HOLD_PENDING",
@@ -77,129 +89,8 @@ __all__ = [
 SETTING = "compliance"
 SECRET = "compliance.secret"  # noqa: S105 (the settings key, not a secret)
 HOLD_PENDING = "awaiting desensitisation"
-ACTOR = "system:desensitise"
-MANAGER_ROLES = frozenset({"manager", "admin", "owner"})
-FaceMethod = Literal["blur", "pixelate"]
-
-
-@dataclass(frozen=True, slots=True)
-class PiiSettings:
-    """How text PII is found and replaced."""
-
-    mode: str = "tag"
-    entities: tuple[str, ...] | None = None
-    patterns: tuple[PatternSpec, ...] = ()
-    english_ner: bool = False
-    chinese_ner: bool = True
-    min_score: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class ComplianceSettings:
-    """A project's desensitisation settings (``None``: that part is off)."""
-
-    pii: PiiSettings | None = None
-    faces: FaceMethod | None = None
-    face_label: str = "face"
-
-    def to_json(self) -> dict[str, Any]:
-        """The stored form (what :func:`parse_compliance` reads)."""
-        out: dict[str, Any] = {}
-        if self.pii is not None:
-            p = self.pii
-            out["pii"] = {
-                "mode": p.mode,
-                "entities": None if p.entities is None else list(p.entities),
-                "patterns": [
-                    {
-                        "name": s.name,
-                        "regex": s.regex,
-                        "entity": s.entity,
-                        "score": s.score,
-                        "ignore_case": s.ignore_case,
-                    }
-                    for s in p.patterns
-                ],
-                "english_ner": p.english_ner,
-                "chinese_ner": p.chinese_ner,
-                "min_score": p.min_score,
-            }
-        if self.faces is not None:
-            out["faces"] = self.faces
-            out["face_label"] = self.face_label
-        return out
-
-
-def _keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
-    extra = sorted(set(data) - allowed)
-    if extra:
-        raise InputRejected(where, f"only the keys {sorted(allowed)}", f"unknown key(s) {extra}")
-
-
-def parse_compliance(data: Any, *, source: str) -> ComplianceSettings:
-    """Validate a ``compliance`` setting; malformed PII patterns are refused.
-
-    Raises:
-        InputRejected: naming the setting and what was expected.
-
-    Example:
-        >>> bad = {"pii": {"patterns": [{"name": "x", "regex": "(a+)+", "entity": "X"}]}}
-        >>> parse_compliance(bad, source="cfg")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        labelloop.errors.InputRejected: PII pattern 'x': expected a regular expression without nested repetition ...
-    """
-    if not isinstance(data, Mapping):
-        raise InputRejected(source, "a mapping with 'pii' and/or 'faces'", type(data).__name__)
-    _keys(data, {"pii", "faces", "face_label"}, source)
-    pii: PiiSettings | None = None
-    raw = data.get("pii")
-    if raw is not None:
-        where = f"{source}: pii"
-        if not isinstance(raw, Mapping):
-            raise InputRejected(where, "a mapping", type(raw).__name__)
-        _keys(raw, {"mode", "entities", "patterns", "english_ner", "chinese_ner", "min_score"}, where)
-        mode = raw.get("mode", "tag")
-        if mode not in {m.value for m in RedactionMode}:
-            raise InputRejected(f"{where}.mode", "one of mask, tag, pseudonym, hash", repr(mode))
-        entities = raw.get("entities")
-        if entities is not None and (
-            not isinstance(entities, list) or not all(isinstance(e, str) and e for e in entities)
-        ):
-            raise InputRejected(f"{where}.entities", "a list of entity names", repr(entities))
-        specs = []
-        for i, p in enumerate(raw.get("patterns") or []):
-            if not isinstance(p, Mapping) or not {"name", "regex", "entity"} <= set(p):
-                raise InputRejected(f"{where}.patterns[{i}]", "a mapping with name, regex and entity", repr(p))
-            _keys(p, {"name", "regex", "entity", "score", "ignore_case"}, f"{where}.patterns[{i}]")
-            specs.append(
-                PatternSpec(
-                    str(p["name"]), str(p["regex"]), str(p["entity"]), float(p.get("score", 0.8)),
-                    bool(p.get("ignore_case", False)),
-                )
-            )  # fmt: skip
-        compile_patterns(specs)  # refuses malformed or dangerous patterns, naming them
-        for flag in ("english_ner", "chinese_ner"):
-            if not isinstance(raw.get(flag, False), bool):
-                raise InputRejected(f"{where}.{flag}", "true or false", repr(raw.get(flag)))
-        min_score = raw.get("min_score", 0.0)
-        if not isinstance(min_score, (int, float)) or not 0.0 <= float(min_score) <= 1.0:
-            raise InputRejected(f"{where}.min_score", "a number in [0, 1]", repr(min_score))
-        pii = PiiSettings(
-            str(mode),
-            None if entities is None else tuple(entities),
-            tuple(specs),
-            bool(raw.get("english_ner", False)),
-            bool(raw.get("chinese_ner", True)),
-            float(min_score),
-        )
-    faces = data.get("faces")
-    if faces is not None and faces not in ("blur", "pixelate"):
-        raise InputRejected(f"{source}: faces", "blur or pixelate", repr(faces))
-    label = data.get("face_label", "face")
-    if not isinstance(label, str) or not label:
-        raise InputRejected(f"{source}: face_label", "a label name", repr(label))
-    return ComplianceSettings(pii, faces, label)
+ACTOR = REDACTOR
+PLATES_VERSION = "rapidocr3.10-ppocrv6-small+plates-1"
 
 
 def settings_of(tx: UnitOfWork, project_id: int) -> ComplianceSettings | None:
@@ -211,6 +102,9 @@ def settings_of(tx: UnitOfWork, project_id: int) -> ComplianceSettings | None:
 def configure(store: Store, project: str | int, data: Any, *, actor: str) -> ComplianceSettings:
     """Validate and store a project's compliance settings; hold every item not yet desensitised.
 
+    Media of those items that members were already shown is no longer fetchable (its grant is
+    revoked); once desensitised, an item grants its redacted media when shown.
+
     Raises:
         InputRejected: a malformed setting (nothing is stored).
     """
@@ -221,8 +115,11 @@ def configure(store: Store, project: str | int, data: Any, *, actor: str) -> Com
         if tx.compliance.setting(p.id, SECRET) is None:
             tx.compliance.set_setting(p.id, SECRET, os.urandom(32).hex(), actor)
         after = 0
+        grants = TaskRepo(tx.conn)
         while page := tx.compliance.pending(p.id, after_id=after, limit=5000):
             tx.compliance.hold(p.id, [i.id for i in page], HOLD_PENDING)
+            # media already shown to members stops being fetchable while its item is held
+            grants.revoke(p.id, [r.sha256 for i in page for r in i.data.values() if r.kind is not Medium.TEXT])
             after = page[-1].id
         tx.provenance.append(
             "config", actor=actor, project_id=p.id, subject={"setting": SETTING}, payload=cfg.to_json()
@@ -237,18 +134,51 @@ class DesensitiseReport:
     items: int = 0
     redactions: int = 0
     faces: int = 0
+    plates: int = 0
+    label_texts: int = 0
     entities: dict[str, int] = field(default_factory=dict)
     remapped: dict[str, int] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
+class _Labels:
+    """An item's label records and mutable label values, read with its page."""
+
+    sugg: list[Suggestion] = field(default_factory=list)
+    anns: list[Annotation] = field(default_factory=list)
+    drafts: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)  # (user id, value)
+    gold: list[dict[str, Any]] | None = None
+
+
+@dataclass(slots=True)
 class _Done:
     item: Item
     data: dict[str, MediaRef]
-    redactions: dict[str, Redacted]
-    faces: dict[str, list[tuple[int, int, int, int]]]
-    blobs: list[BlobRow]
+    redactions: dict[str, Redacted] = field(default_factory=dict)
+    faces: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)
+    plates: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)
+    blobs: list[BlobRow] = field(default_factory=list)
+    new_a: list[NewAnnotation] = field(default_factory=list)
+    new_s: list[NewSuggestion] = field(default_factory=list)
+    drafts: dict[int, list[dict[str, Any]] | None] = field(default_factory=dict)  # user id -> value (None: drop)
+    gold: list[dict[str, Any]] | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+    texts: int = 0
+
+
+class _Ocr:
+    """The OCR engine of a run: loaded on the first image that needs it, then reused."""
+
+    def __init__(self) -> None:
+        self._engine: Any = None
+
+    def read(self, pixels: Any) -> list[Any]:
+        if self._engine is None:
+            from labelloop.backends.image_ocr import OcrEngine
+
+            self._engine = OcrEngine()
+        return list(self._engine.read(pixels))
 
 
 def _text(item: Item, name: str, ref: MediaRef, det: PiiDetector, cfg: PiiSettings, secret: bytes) -> Redacted:
@@ -256,29 +186,42 @@ def _text(item: Item, name: str, ref: MediaRef, det: PiiDetector, cfg: PiiSettin
     return redact(ref.text, det.detect(ref.text), mode=cfg.mode, key=secret, salt=secret)
 
 
-def _image(store: Store, item: Item, name: str, ref: MediaRef, method: FaceMethod, out: _Done) -> MediaRef:
+def _image(
+    store: Store, item: Item, name: str, ref: MediaRef, cfg: ComplianceSettings, ocr: _Ocr, out: _Done
+) -> MediaRef:
     from labelloop.modalities import load_image
 
     pixels = load_image(store.blobs.path(ref.sha256), source=f"item {item.id} {name}")
-    faces = detect_faces(pixels)
+    faces = detect_faces(pixels) if cfg.faces is not None else []
+    plates = find_plates(ocr.read(pixels), pixels.shape[1], pixels.shape[0]) if cfg.plates is not None else []
     out.faces[name] = [f.xyxy for f in faces]
-    if not faces:
+    out.plates[name] = [p.xyxy for p in plates]
+    if not faces and not plates:
         return ref
+    hidden = pixels
+    if faces and cfg.faces is not None:
+        hidden = blur_regions(hidden, faces, method=cfg.faces)
+    if plates and cfg.plates is not None:
+        hidden = blur_regions(hidden, plates, method=cfg.plates)
     suffix = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}.get(ref.media_type, ".png")
     tmp_dir = store.data_dir / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_dir) as d:
         path = Path(d) / f"redacted{suffix}"
-        write_image_atomic(blur_regions(pixels, faces, method=method), path)
+        write_image_atomic(hidden, path)
         sha, size, _new = store.blobs.put_bytes(path.read_bytes())
     media_type = ref.media_type if suffix != ".png" or ref.media_type == "image/png" else "image/png"
     meta = {**ref.meta, "faces_hidden": len(faces)}
+    if cfg.plates is not None:
+        meta["plates_hidden"] = len(plates)
     out.blobs.append(BlobRow(sha, size, Medium.IMAGE.value, media_type, meta))
     return MediaRef(Medium.IMAGE, sha, media_type, None, meta)
 
 
-def _process(store: Store, item: Item, cfg: ComplianceSettings, det: PiiDetector | None, secret: bytes) -> _Done:
-    out = _Done(item, dict(item.data), {}, {}, [])
+def _process(
+    store: Store, item: Item, cfg: ComplianceSettings, det: PiiDetector | None, secret: bytes, ocr: _Ocr
+) -> _Done:
+    out = _Done(item, dict(item.data))
     for name, ref in item.data.items():
         if ref.kind is Medium.TEXT and cfg.pii is not None and det is not None and ref.text is not None:
             red = _text(item, name, ref, det, cfg.pii, secret)
@@ -288,40 +231,77 @@ def _process(store: Store, item: Item, cfg: ComplianceSettings, det: PiiDetector
                     Medium.TEXT, MediaRef.from_text(red.text).sha256, ref.media_type, red.text,
                     {**ref.meta, "chars": len(red.text), "redacted": len(red.replacements)},
                 )  # fmt: skip
-        elif ref.kind is Medium.IMAGE and cfg.faces is not None:
-            out.data[name] = _image(store, item, name, ref, cfg.faces, out)
+        elif ref.kind is Medium.IMAGE and (cfg.faces is not None or cfg.plates is not None):
+            out.data[name] = _image(store, item, name, ref, cfg, ocr, out)
     return out
 
 
-def _remap(
-    schema: LabelSchema, value: list[dict[str, Any]], reds: Mapping[str, Redacted], counts: dict[str, int]
-) -> list[dict[str, Any]] | None:
-    """The value with spans moved onto the redacted texts, or None when nothing moved."""
-    target = {c.name: c.target for c in schema.controls}
-    out: list[dict[str, Any]] = []
-    changed = False
-    for region in value:
-        red = reds.get(target.get(str(region.get("control")), ""))
-        if red is None or not red.replacements:
-            out.append(region)
+def _labels_of(tx: UnitOfWork, ids: list[int]) -> dict[int, _Labels]:
+    out: dict[int, _Labels] = {i: _Labels() for i in ids}
+    sugg, anns, _ = tx.labels.for_items(ids)
+    for sg in sugg:
+        out[sg.item_id].sugg.append(sg)
+    for a in anns:
+        out[a.item_id].anns.append(a)
+    tasks = TaskRepo(tx.conn)
+    for user_id, item_id, value in tasks.drafts_of(ids):
+        out[item_id].drafts.append((user_id, value))
+    for item_id, value in tasks.gold_values(ids).items():
+        out[item_id].gold = value
+    return out
+
+
+def _text_redactor(det: PiiDetector | None, pii: PiiSettings | None, secret: bytes) -> TextRedactor | None:
+    if det is None or pii is None:
+        return None
+
+    def run(text: str) -> tuple[str, int]:
+        red = redact(text, det.detect(text), mode=pii.mode, key=secret, salt=secret)
+        return red.text, len(red.replacements)
+
+    return run
+
+
+def _redact_labels(out: _Done, schema: LabelSchema, labels: _Labels, redact_text: TextRedactor | None) -> None:
+    """New versions of the chain heads, copies of the suggestions, drafts and gold: redacted."""
+    fix = LabelRedactor(schema, out.redactions, redact_text, out.statuses)
+    replaced = {a.parent_id for a in labels.anns if a.parent_id is not None}
+    for a in labels.anns:
+        v = None if a.id in replaced else fix.value(a.value)
+        if v is not None:
+            out.new_a.append(
+                NewAnnotation(
+                    a.item_id, v, a.annotator, a.status, a.lead_time_s, parent_id=a.id, suggestion_id=a.suggestion_id
+                )
+            )
+    for sg in labels.sugg:
+        v = fix.value(sg.value)
+        if v is not None:
+            out.new_s.append(NewSuggestion(sg.item_id, v, sg.backend, sg.model_version, sg.score))
+    for user_id, value in labels.drafts:
+        try:
+            v = fix.value(value)
+        except ValueError:  # an unvalidated draft whose spans cannot be moved: it cannot be kept
+            out.drafts[user_id] = None
             continue
-        res = remap_regions([region], red)
-        for rep in res.reports:
-            counts[rep.status] = counts.get(rep.status, 0) + 1
-        if res.regions != [region]:
-            changed = True
-        out.extend(res.regions)
-    return out if changed else None
+        if v is not None:
+            out.drafts[user_id] = v
+    if labels.gold is not None:
+        out.gold = fix.value(labels.gold)
+    out.texts = fix.texts
 
 
-def _face_value(schema: LabelSchema, done: _Done, label: str) -> list[dict[str, Any]]:
+def _box_value(
+    schema: LabelSchema, boxes: Mapping[str, list[tuple[int, int, int, int]]], label: str, what: str
+) -> list[dict[str, Any]]:
+    """Box regions for every boxes control that has ``label`` and targets a medium with boxes."""
     value = []
     for ctl in schema.controls:
-        if ctl.kind is not ControlKind.BOXES or label not in ctl.labels or ctl.target not in done.faces:
+        if ctl.kind is not ControlKind.BOXES or label not in ctl.labels or ctl.target not in boxes:
             continue
-        for i, box in enumerate(done.faces[ctl.target]):
+        for i, box in enumerate(boxes[ctl.target]):
             value.append(
-                {"id": f"{ctl.name}-face-{i}", "control": ctl.name, "label": label, "xyxy": [float(v) for v in box]}
+                {"id": f"{ctl.name}-{what}-{i}", "control": ctl.name, "label": label, "xyxy": [float(v) for v in box]}
             )
     return value
 
@@ -340,39 +320,41 @@ def _write(
     originals = tx.compliance.add_originals(pid, {d.item.id: d.item.data for d in done}, ACTOR)
     tx.compliance.replace_data(pid, {d.item.id: d.data for d in done if d.data != d.item.data})
     ids = [d.item.id for d in done]
-    sugg, anns, _ = tx.labels.for_items(ids)
-    reds = {d.item.id: d.redactions for d in done}
-    replaced = {a.parent_id for a in anns if a.parent_id is not None}
-    new_a = []
-    for a in anns:
-        if a.id in replaced or not reds.get(a.item_id):
-            continue
-        v = _remap(schema, a.value, reds[a.item_id], report.remapped)
-        if v is not None:
-            new_a.append(
-                NewAnnotation(
-                    a.item_id, v, a.annotator, a.status, a.lead_time_s, parent_id=a.id, suggestion_id=a.suggestion_id
-                )
-            )
-    new_s = []
-    for s in sugg:
-        v = _remap(schema, s.value, reds.get(s.item_id, {}), report.remapped) if reds.get(s.item_id) else None
-        if v is not None:
-            new_s.append(NewSuggestion(s.item_id, v, s.backend, s.model_version, s.score))
+    new_a = [a for d in done for a in d.new_a]
+    new_s = [sg for d in done for sg in d.new_s]
+    copies = len(new_s)
     for d in done:
-        if any(d.faces.values()):
-            value = _face_value(schema, d, cfg.face_label)
+        found = (
+            (d.faces, cfg.face_label, "face", "compliance.faces", "haar-1"),
+            (d.plates, cfg.plate_label, "plate", "compliance.plates", PLATES_VERSION),
+        )
+        for boxes, label, what, backend, version in found:
+            value = _box_value(schema, boxes, label, what) if any(boxes.values()) else []
             if value and not schema.validate_value(value, d.data):
-                new_s.append(NewSuggestion(d.item.id, value, "compliance.faces", "haar-1"))
+                new_s.append(NewSuggestion(d.item.id, value, backend, version))
     tx.labels.add_annotations(pid, new_a, created_by=[ACTOR] * len(new_a))
     tx.labels.add_suggestions(pid, new_s, created_by=[ACTOR] * len(new_s))
+    tasks = TaskRepo(tx.conn)
+    for d in done:
+        for user_id, draft in d.drafts.items():
+            if draft is None:
+                tasks.drop_draft(d.item.id, user_id)
+            else:
+                tasks.set_draft_value(d.item.id, user_id, draft)
+        if d.gold is not None:
+            tasks.set_gold_value(d.item.id, d.gold)
     tx.compliance.release(ids)
+    labels = {
+        "versions": len(new_a), "suggestions": copies, "drafts": sum(len(d.drafts) for d in done),
+        "gold": sum(d.gold is not None for d in done), "free_text": sum(d.texts for d in done),
+    }  # fmt: skip
     entities: dict[str, int] = {}
     for d in done:
         for red in d.redactions.values():
             for rep in red.replacements:
                 entities[rep.entity] = entities.get(rep.entity, 0) + 1
     faces = sum(len(v) for d in done for v in d.faces.values())
+    plates = sum(len(v) for d in done for v in d.plates.values())
     data_rows = [
         (d.item.id, {k: v.to_json() for k, v in d.data.items()}) for d in sorted(done, key=lambda d: d.item.id)
     ]
@@ -381,13 +363,19 @@ def _write(
     tx.provenance.record_rows(
         "redaction", "items.data", data_rows, actor=ACTOR, project_id=pid,
         payload={
-            "mode": None if cfg.pii is None else cfg.pii.mode, "faces": faces, "entities": entities,
+            "mode": None if cfg.pii is None else cfg.pii.mode, "faces": faces, "plates": plates,
+            "entities": entities, "labels": labels,
             "also": [{"table": "item_originals", "ids": id_ranges(ids), "count": n_orig, "sha256": orig_digest}],
         },
     )  # fmt: skip
     report.items += len(done)
     report.redactions += sum(entities.values())
     report.faces += faces
+    report.plates += plates
+    report.label_texts += labels["free_text"]
+    for d in done:
+        for k, n in d.statuses.items():
+            report.remapped[k] = report.remapped.get(k, 0) + n
     for k, n in entities.items():
         report.entities[k] = report.entities.get(k, 0) + n
 
@@ -424,10 +412,13 @@ def desensitise(
             entities=pii.entities, min_score=pii.min_score,
         )  # fmt: skip
     report = DesensitiseReport()
+    ocr = _Ocr()
+    redact_text = _text_redactor(det, cfg.pii, secret)
     after = 0
     while True:
         with store.read() as tx:
             page = tx.compliance.pending(p.id, after_id=after, limit=batch)
+            labels = _labels_of(tx, [i.id for i in page]) if page else {}
         if not page:
             return report
         after = page[-1].id
@@ -435,7 +426,9 @@ def desensitise(
         failed: dict[int, str] = {}
         for item in page:
             try:
-                done.append(_process(store, item, cfg, det, secret))
+                out = _process(store, item, cfg, det, secret, ocr)
+                _redact_labels(out, p.schema, labels[item.id], redact_text)
+                done.append(out)
             except (LabelloopError, ValueError, OSError) as exc:
                 failed[item.id] = f"{type(exc).__name__}: {exc}"[:2000]
         with store.transaction() as tx:
@@ -451,23 +444,26 @@ def desensitise(
 
 
 def read_original(store: Store, project: str | int, item_id: int, *, actor: str, role: str) -> dict[str, MediaRef]:
-    """Return an item's original media; only a manager may, and every read is an ``original_read`` event.
+    """Return an item's original media; every read, allowed or not, is an ``original_read`` event.
+
+    Who may is the ``original.read`` row of the permission table
+    (:data:`labelloop.core.permissions.POLICY`: managers and instance admins).
 
     Raises:
-        PermissionDenied: ``role`` is not a manager role (the refusal is logged too).
+        PermissionDenied: the table denies ``role`` (the refusal is logged too).
         NotFound: no such project, or the item has no stored original.
     """
     from labelloop.errors import NotFound
 
     with store.transaction() as tx:
         p = tx.projects.get(project)
-        allowed = role in MANAGER_ROLES
+        decision = decide(role, "original.read", frozenset())
         tx.provenance.append(
             "original_read", actor=actor, project_id=p.id,
-            subject={"item_id": item_id}, payload={"role": role, "allowed": allowed},
+            subject={"item_id": item_id}, payload={"role": role, "allowed": decision.allowed},
         )  # fmt: skip
-        if not allowed:
-            denied = PermissionDenied(f"{actor} ({role}) may not read original media; a manager may")
+        if not decision.allowed:
+            denied = PermissionDenied(f"{actor} ({role}) may not read original media: {decision.reason}")
         else:
             original = tx.compliance.original(p.id, item_id)
             if original is None:

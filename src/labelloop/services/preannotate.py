@@ -17,7 +17,7 @@ Example:
     ...     {"name": "entities", "kind": "spans", "target": "text", "labels": ["LOC"]}]})
     >>> with store.transaction() as tx:
     ...     p = tx.projects.create("demo", schema, "user:me")
-    ...     _ = tx.items.add_many(p.id, [NewItem({"text": MediaRef.from_text("去北京")}, "h1")], created_by="me")
+    ...     _ = tx.items.add_many(p.id, [NewItem({"text": MediaRef.from_text("去北京")}, "ab" * 32)], created_by="me")
     >>> rules = {"rules": [{"name": "c", "kind": "dictionary", "control": "entities", "label": "LOC",
     ...                     "terms": ["北京"]}]}
     >>> r = preannotate(store, "demo", "text.rules", plugins=PluginManager(), config=rules)
@@ -62,6 +62,8 @@ class PreannotateReport:
         batches: Batches committed.
         retried_batches: Batches retried item by item after a backend failure.
         seconds: Wall time of the prediction loop (after setup and fit).
+        cpu_seconds: CPU time of this process over the same loop (steadier than wall time on a
+            shared machine; excludes Ray workers).
         predict_seconds: Time spent predicting and validating (the rest is reads and writes).
         errors: One line per failed item: ``item <id>: <reason>``.
         engine: ``local`` or ``ray``.
@@ -78,6 +80,7 @@ class PreannotateReport:
     batches: int = 0
     retried_batches: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     predict_seconds: float = 0.0
     errors: list[ItemError] = field(default_factory=list)
     engine: str = "local"
@@ -213,7 +216,7 @@ def preannotate(
                 raise PluginError(f"backend {backend.name!r} declares trainable but has no fit()")
             backend.fit(*labelled(store, proj.id), schema)
         report = start_report(store, proj.id, backend, progress)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for batch in pending_batches(store, proj.id, backend, size):
             t0 = time.perf_counter()
             good, errors, retried = run_batch(backend, batch, schema, controls)
@@ -223,6 +226,7 @@ def preannotate(
     finally:
         close_backend(backend)
     report.seconds = time.perf_counter() - started
+    report.cpu_seconds = time.process_time() - cpu_started
     return report
 
 

@@ -118,7 +118,7 @@ def run_on_ray(
             ) from None
         report = start_report(store, project_id, backend, progress)
         report.engine = "ray"
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         batches = iter(pending_batches(store, project_id, backend, size))
         idle = list(range(workers))
         inflight: dict[Any, tuple[int, list[Item], float]] = {}  # ref -> (actor slot, batch, deadline)
@@ -165,6 +165,7 @@ def run_on_ray(
                 continue
         report.usage = usage
         report.seconds = time.perf_counter() - started
+        report.cpu_seconds = time.process_time() - cpu_started
         for actor in pool:
             ray.kill(actor)
         return report

@@ -13,8 +13,11 @@ What is checked per item:
   through the rule engine (label source human / model / LLM / rule);
 * each human annotation against each confident suggestion (model checks);
 * each human annotation against the item's gold value, per control (detector ``gold``);
-* text against image through a :class:`~labelloop.quality.model_checks.TextImageEncoder`,
-  when one is given.
+* text against image through a :class:`~labelloop.quality.model_checks.TextImageEncoder`:
+  the one given, or, when the ``qc`` config sets ``model_checks.text_image.enabled``, the
+  ``multimodal.similarity`` encoder (:mod:`labelloop.services.qc_text_image`: the image's OCR
+  text against each caption and text field offline, or a CLIP export); a text whose
+  probability of describing its image is below ``text_image.threshold`` (0.5) is a finding.
 
 Example:
     >>> import tempfile, pathlib
@@ -49,11 +52,12 @@ import numpy as np
 from labelloop.core import Actor, Annotation, AnnotationStatus, Item, LabelSchema, Suggestion
 from labelloop.core.findings import Detector, Finding, LabelSource, Severity, label_source_of_backend
 from labelloop.core.schema import ControlKind
-from labelloop.errors import InputRejected, InvalidAnnotation
+from labelloop.errors import BackendUnavailable, InputRejected, InvalidAnnotation
 from labelloop.quality.annotators import mix_gold, value_score
 from labelloop.quality.label_errors import find_label_issues
 from labelloop.quality.model_checks import TextImageEncoder, model_checks, text_image_mismatch
 from labelloop.quality.rules import QCConfig, RuleEngine, parse_qc_config
+from labelloop.services.qc_text_image import encoder_for
 from labelloop.storage import Store
 from labelloop.storage.quality_repo import QualityRepo
 
@@ -292,8 +296,14 @@ class _Checker:
                     )
             if gold is not None:
                 found += _gold_findings(item, self.schema, a, gold)
+            if self.encoder is not None:  # each annotator's text fields against the image
+                found += text_image_mismatch(
+                    item.id, self.schema, a.value, item.data, self.encoder, threshold=mc.text_image.threshold,
+                    annotator=a.annotator, record_id=a.id, include_media=False,
+                )  # fmt: skip
+        if self.encoder is not None:  # the item's own texts (a caption) against its image, once per item
             found += text_image_mismatch(
-                item.id, self.schema, a.value, item.data, self.encoder, annotator=a.annotator, record_id=a.id
+                item.id, self.schema, [], item.data, self.encoder, threshold=mc.text_image.threshold
             )
         seen: set[str] = set()
         unique = []
@@ -457,7 +467,8 @@ def run_qc(
         project: Project name or id.
         full: Check every item even when an earlier run exists.
         config: The ``qc`` section; by default the project's stored one (or the defaults).
-        encoder: A text–image encoder for the mismatch check (off when None).
+        encoder: A text–image encoder for the mismatch check; None builds the configured one
+            (``model_checks.text_image``; off by default).
         probabilities: ``(item_id, control) → {label: p}`` out-of-sample probabilities for
             confident learning; without them the newest scored suggestion gives the vector.
         size_priors: Class → (l, w, h) metres for ``cuboid_size`` (default: the priors of the
@@ -487,6 +498,12 @@ def run_qc(
         from labelloop.backends.pointcloud_cuboids import CuboidConfig
 
         size_priors = CuboidConfig().priors
+    notes: list[str] = []
+    if encoder is None:
+        try:
+            encoder = encoder_for(store, p.schema, cfg)
+        except BackendUnavailable as exc:
+            notes.append(f"text-image check skipped: {exc}")
     checker = _Checker(p.schema, cfg, RuleEngine(p.schema, cfg, size_priors=size_priors), encoder)
     cfg_json = cfg.model_dump(mode="json")
     changed_config = last is not None and last.config != cfg_json
@@ -494,7 +511,7 @@ def run_qc(
     mode = "full" if since is None else "incremental"
     with store.transaction() as tx:
         run_id = QualityRepo(tx.conn).start_run(p.id, mode, since, cfg_json, actor)
-    res = QCResult(run_id, mode)
+    res = QCResult(run_id, mode, notes=notes)
     if changed_config and not full:
         res.notes.append("the qc config changed since the last run: every item was checked")
     try:

@@ -1,6 +1,7 @@
 """Export a release in any format as a signed directory, and verify such a directory.
 
-The directory holds ``release.json`` (the signed manifest), ``labels.jsonl`` and
+The directory holds ``release.json`` (the signed manifest, which also records the project's
+provenance chain head at export time), ``labels.jsonl`` and
 ``labels.sha256`` (the frozen label records and their hashes, whose Merkle root must equal the
 release's), ``lineage.jsonl`` (who or what produced each label) and ``data/`` (the dataset in
 the chosen format: ``native`` is the lossless project export as it was at the release's
@@ -37,10 +38,12 @@ from labelloop.compliance.signing import (
     sign_manifest,
     verify_release_dir,
 )
+from labelloop.core import Actor
 from labelloop.errors import LabelloopError, NotFound
 from labelloop.formats import EXPORTERS, ExportRecord
 from labelloop.formats._base import atomic_dir
 from labelloop.services._gc import without_gc
+from labelloop.services.audit import missing_head
 from labelloop.services.native import export_native
 from labelloop.services.releases import (
     default_key_path,
@@ -133,9 +136,15 @@ def export_release(
     key: Ed25519PrivateKey | None = None,
     batch: int = 2000,
     progress: ProgressFn | None = None,
+    actor: str = Actor.system("export"),
+    destination: str | None = None,
     **options: Any,
 ) -> ReleaseExport:
     """Write release ``release`` of ``project`` to ``out`` in format ``fmt``, signed.
+
+    The finished export is an ``export`` event in the project's provenance log, recorded by
+    ``actor``: the release, the format, the counts and the SHA-256 of the signed manifest
+    (which lists every file's hash).
 
     Args:
         store: The store.
@@ -146,6 +155,9 @@ def export_release(
         key: The signing key; default the store's key.
         batch: Items per page.
         progress: ``progress(done, total)`` callback.
+        actor: Who exports (``user:alice``), for the provenance event.
+        destination: Where the export goes, for the provenance event; default ``out``
+            (the API names the download instead of its temporary folder).
         **options: Passed to the exporter (``task="segment"`` for YOLO, ...).
 
     Raises:
@@ -163,6 +175,8 @@ def export_release(
         proj = tx.projects.get(project)
         rel = tx.releases.get(proj.id, release)
         parent = None if rel.parent_id is None else tx.releases.by_id(rel.parent_id)
+        chain = proj.id
+        head_seq, head_hash = tx.provenance.head(chain)  # the log as this export saw it
         writer = _Writer(tx, rel, tmp, batch, progress)
         report = ReleaseExport(out, rel.name, fmt)
         with (tmp / LABELS).open("wb") as lf, (tmp / LABEL_HASHES).open("wb") as hf, (tmp / LINEAGE).open("wb") as gf:
@@ -170,7 +184,7 @@ def export_release(
             if exporter is None:
                 for _ in records:
                     pass
-                export_native(store, proj.id, tmp / DATA, as_of=rel.as_of)
+                export_native(store, proj.id, tmp / DATA, as_of=rel.as_of, actor=actor)
             else:
                 rep = exporter(records, proj.schema, tmp / DATA, store.blobs.path, **options)
                 report.skipped = len(rep.errors)
@@ -198,10 +212,21 @@ def export_release(
             "export": {"format": fmt, "path": DATA, "skipped_items": report.skipped},
             "labels": {"records": LABELS, "hashes": LABEL_HASHES, "hashes_sha256": file_sha256(tmp / LABEL_HASHES)},
             "files": files,
+            "provenance": {"chain": chain, "seq": head_seq, "hash": head_hash},
         }
         (tmp / MANIFEST).write_bytes(orjson.dumps(sign_manifest(manifest, key), option=orjson.OPT_INDENT_2))
         report.items, report.regions, report.files = rel.items, writer.regions, len(files)
         report.merkle_root = rel.merkle_root or ""
+    with store.transaction() as tx:
+        tx.provenance.append(
+            "export", actor=actor, project_id=chain,
+            subject={"release": rel.name, "release_id": rel.id, "format": fmt, "path": destination or str(out)},
+            payload={
+                "items": report.items, "regions": report.regions, "files": report.files,
+                "skipped_items": report.skipped, "merkle_root": report.merkle_root,
+                "manifest_sha256": file_sha256(out / MANIFEST),
+            },
+        )  # fmt: skip
     return report
 
 
@@ -217,7 +242,8 @@ def verify_release_export(
     The trusted key is ``public_key``, else the store's own key when one exists; without
     either, the key embedded in the manifest is used and ``report.trusted`` is False. When the
     store holds the project and release, the release's Merkle root and its parent's root must
-    match the manifest.
+    match the manifest, and the provenance chain head the manifest recorded must still be in
+    the project's chain (events cut after it are reported).
 
     Example:
         >>> # verify_release_export(store, Path("out/pets-v1")).first
@@ -228,6 +254,7 @@ def verify_release_export(
     if store is None or not report.manifest or not report.ok:
         return report
     m = report.manifest
+    recorded = m.get("provenance")
     try:
         with store.read() as tx:
             proj = tx.projects.get(str(m.get("project")))
@@ -238,6 +265,10 @@ def verify_release_export(
     except LabelloopError as exc:  # pragma: no cover - a database problem is not a verdict
         report.add(f"database: could not cross-check ({exc})")
         return report
+    if isinstance(recorded, dict) and recorded.get("chain") == proj.id:
+        problem = missing_head(store, proj.id, int(recorded.get("seq") or 0), str(recorded.get("hash")))
+        if problem is not None:
+            report.add(f"provenance: {problem}")
     if rel.merkle_root != m.get("merkle_root"):
         report.add(
             f"merkle_root: the manifest says {str(m.get('merkle_root'))[:16]}…, release {rel.name!r} in the "

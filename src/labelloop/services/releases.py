@@ -4,9 +4,11 @@ A release freezes, for every item that existed at ``as_of``, the annotation vers
 :func:`~labelloop.services.exports.current_annotation` chooses (the newest submitted version
 no other replaces), or none. Each (item, label) pair becomes a canonical *label record*; the
 SHA-256 of each record is a leaf of a Merkle tree whose root, with the parent release's root
-and the quality certificate, is signed with the project's Ed25519 key. Rows are written in
-keyset pages (memory bounded by the page size) inside one transaction, so a release is
-either complete or absent, and the database refuses to change a sealed one.
+and the quality certificate, is signed with the project's Ed25519 key. The release is a
+``release`` event in the project's provenance log (so its commit anchors the chain head outside
+the database). Rows are written in keyset pages (memory bounded by the page size) inside one
+transaction, so a release is either complete or absent, and the database refuses to change a
+sealed one.
 
 Example:
     >>> # rel = create_release(store, "pets", "v1", "user:alice")
@@ -222,6 +224,14 @@ def create_release(
             signature=signature.decode("ascii"),
             key_id=key_id(key.public_key()),
         )
+        tx.provenance.append(
+            "release", actor=actor, project_id=proj.id, subject={"release": name, "release_id": rid},
+            payload={
+                "as_of": _ts(frozen_at), "items": tree.count, "labelled": labelled, "regions": regions,
+                "merkle_root": tree.root_hex(), "parent": None if parent_rel is None else parent_rel.name,
+                "key_id": key_id(key.public_key()),
+            },
+        )  # fmt: skip
         return tx.releases.by_id(rid)
 
 
@@ -458,12 +468,28 @@ def lineage_entry(
     }
 
 
-def iter_lineage(store: Store, project: str | int, release: str, *, batch: int = 2000) -> Iterator[dict[str, Any]]:
-    """Yield, per item of a release, who or what produced its label.
+def iter_lineage(
+    store: Store,
+    project: str | int,
+    release: str,
+    *,
+    batch: int = 2000,
+    after_item_id: int = 0,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield, per item of a release (in item id order), who or what produced its label.
 
     ``origin`` is ``human``, ``import`` (an external dataset), ``suggestion-accepted`` (a
     person accepted a backend's suggestion unchanged) or ``suggestion-edited``; the
     suggestion names its backend and model version; reviews made up to the release follow.
+
+    Args:
+        store: The store.
+        project: Project name or id.
+        release: The release's name.
+        batch: Items read per page.
+        after_item_id: Start after this item id (a keyset cursor: the last ``item_id`` seen).
+        limit: Stop after this many entries (None: all).
 
     Raises:
         NotFound: no such project or release.
@@ -471,11 +497,18 @@ def iter_lineage(store: Store, project: str | int, release: str, *, batch: int =
     Example:
         >>> # next(iter_lineage(store, "pets", "v1"))["label"]["origin"]
     """
+    left = limit
     with store.read() as tx:
         proj = tx.projects.get(project)
         rel = tx.releases.get(proj.id, release)
-        after = 0
-        while page := tx.releases.frozen_page(rel.id, after_item_id=after, limit=batch):
+        after = after_item_id
+        while left != 0 and (
+            page := tx.releases.frozen_page(
+                rel.id, after_item_id=after, limit=batch if left is None else min(batch, left)
+            )
+        ):
+            if left is not None:
+                left -= len(page)
             anns = [fl.annotation for fl in page if fl.annotation is not None]
             sugg = tx.releases.suggestions([a.suggestion_id for a in anns if a.suggestion_id is not None])
             reviews: dict[int, list[Any]] = {}

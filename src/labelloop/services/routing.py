@@ -4,8 +4,10 @@ The audit is a uniform random sample of the items that could be auto-accepted, l
 people without seeing the suggestion. Confidence is calibrated by temperature scaling
 (:class:`labelloop.backends.calibration.TemperatureScaling`, Guo et al. 2017) fitted on the
 audit and used for the manual cut only. The accept threshold is certified on the raw
-confidence: calibration is monotone, so it could not change which items pass, and clipping in
-the calibrator would merge near-1 scores into ties and cost power.
+confidence, or on a finer ranking score when one is given (e.g. the log-ratio of the two most
+probable classes, which keeps apart items whose probabilities all round to 1.0): calibration is
+monotone, so it could not change which items pass, and clipping in the calibrator would merge
+near-1 scores into ties and cost power.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -38,8 +40,8 @@ class RoutingPlan:
 
     Attributes:
         calibrated: Calibrated confidence of every item.
-        policy: ``accept_at`` on raw confidence (``inf`` if uncertified), ``manual_below`` on
-            calibrated confidence.
+        policy: ``accept_at`` on the ranking score (raw confidence unless a ``score`` was
+            given; ``inf`` if uncertified), ``manual_below`` on calibrated confidence.
         tiers: Tier of every item.
         result: The certification outcome (threshold, evidence, clean audits still needed).
         temperature: Fitted temperature (``None`` when calibration was off or impossible).
@@ -62,6 +64,8 @@ def plan_routing(
     manual_below: float = 0.0,
     calibrate: bool = True,
     step: int = 1,
+    score: ArrayLike | None = None,
+    breakpoints: bool = False,
 ) -> RoutingPlan:
     """Certify an auto-accept threshold on an audit and route every item.
 
@@ -74,6 +78,10 @@ def plan_routing(
         manual_below: Calibrated confidence below which people label from scratch.
         calibrate: Fit temperature scaling on the audit first.
         step: Coarseness of the threshold scan (see :func:`~labelloop.active.certified_threshold`).
+        score: Ranking score of every item for the accept threshold (any finite score that
+            orders items like their confidence or better); raw confidence by default.
+        breakpoints: Scan only where one more audit error becomes tolerable (see
+            :func:`~labelloop.active.certified_threshold`).
 
     Returns:
         A :class:`RoutingPlan`; audited items are routed like the others (callers keep
@@ -86,13 +94,16 @@ def plan_routing(
         raise InputRejected(
             "plan_routing", "one verdict per audited position inside the pool", f"{idx.size} vs {ok.size}"
         )
+    rank = conf if score is None else np.asarray(score, dtype=np.float64).ravel()
+    if rank.shape != conf.shape:
+        raise InputRejected("plan_routing", "one score per item", f"{rank.size} scores for {conf.size} items")
     temperature = None
     cal: NDArray[np.float64] = conf
     if calibrate and idx.size >= 2 and 0 < ok.sum() < ok.size:
         ts = TemperatureScaling().fit(conf[idx], ok)
         cal, temperature = ts.predict(conf), ts.temperature_
-    res = certified_threshold(conf[idx], ok, target, confidence_level, step=step)
+    res = certified_threshold(rank[idx], ok, target, confidence_level, step=step, breakpoints=breakpoints)
     policy = RoutingPolicy(accept_at=math.inf if res.threshold is None else res.threshold, manual_below=manual_below)
-    tiers = route(conf, RoutingPolicy(accept_at=policy.accept_at))
+    tiers = route(rank, RoutingPolicy(accept_at=policy.accept_at))
     tiers = [Tier.MANUAL if t is Tier.REVIEW and c < manual_below else t for t, c in zip(tiers, cal, strict=True)]
     return RoutingPlan(cal, policy, tiers, res, temperature)

@@ -41,6 +41,7 @@ from labelloop.core import (
 from labelloop.core.accounts import User
 from labelloop.core.permissions import decide
 from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFound, PermissionDenied
+from labelloop.services.redacted_view import visible_labels
 from labelloop.services.versions import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
 from labelloop.storage.tasks_repo import GOLD, QUEUED, Slot, TaskRepo, TaskSettings
@@ -106,7 +107,7 @@ def _item_json(item: Item) -> dict[str, Any]:
 def _payload(
     tx: UnitOfWork, tasks: TaskRepo, project_id: int, item: Item, user: User, own_only: bool
 ) -> dict[str, Any]:
-    sugg, anns, revs = tx.labels.for_items([item.id])
+    sugg, anns, revs = visible_labels(tx, *tx.labels.for_items([item.id]))
     if own_only:
         mine = [a for a in anns if a.annotator == user.username]
         ann = mine[-1] if mine else None
@@ -137,6 +138,28 @@ def _facts(tasks: TaskRepo, item_id: int, user: User) -> tuple[frozenset[str], S
     return frozenset(facts), slot, head
 
 
+def _shown(tx: UnitOfWork, a: Annotation) -> Annotation | None:
+    """``a`` as it may be shown, or None.
+
+    A version withheld since its item was desensitised gives way to the newest visible version
+    that descends from it (desensitisation gives each chain head it changed a successor).
+    """
+    versions = tx.labels.for_items([a.item_id])[1]
+    visible = {v.id for v in visible_labels(tx, [], versions, [])[1]}
+    children: dict[int, list[Annotation]] = {}
+    for v in versions:
+        if v.parent_id is not None:
+            children.setdefault(v.parent_id, []).append(v)
+    todo, found = [a], []
+    while todo:
+        v = todo.pop()
+        if v.id in visible:
+            found.append(v)
+        else:
+            todo.extend(children.get(v.id, []))
+    return max(found, key=lambda v: v.id, default=None)
+
+
 def _require(role: str, action: str, facts: frozenset[str]) -> None:
     d = decide(role, action, facts)
     if not d.allowed:
@@ -153,7 +176,7 @@ def get_item(store: Store, project_id: int, item_id: int, user: User, role: str)
         PermissionDenied: the role may not read it.
     """
     with store.transaction() as tx:
-        item = tx.items.get(project_id, item_id)
+        item = tx.items.get(project_id, item_id, visible_only=True)
         tasks = TaskRepo(tx.conn)
         facts, _slot, _head = _facts(tasks, item_id, user)
         _require(role, "item.read", facts)
@@ -161,7 +184,7 @@ def get_item(store: Store, project_id: int, item_id: int, user: User, role: str)
 
 
 def _task(tx: UnitOfWork, tasks: TaskRepo, project_id: int, slot: Slot, user: User) -> dict[str, Any]:
-    item = tx.items.get(project_id, slot.item_id)
+    item = tx.items.get(project_id, slot.item_id, visible_only=True)
     payload = _payload(tx, tasks, project_id, item, user, own_only=True)
     head = payload["annotation"]  # own_only: the caller's newest version
     assert slot.expires_at is not None
@@ -256,7 +279,7 @@ def save_draft(store: Store, project_id: int, item_id: int, user: User, role: st
         PermissionDenied: the item is not assigned to the user, or already reviewed.
     """
     with store.transaction() as tx:
-        tx.items.get(project_id, item_id)
+        tx.items.get(project_id, item_id, visible_only=True)
         tasks = TaskRepo(tx.conn)
         facts, _slot, _head = _facts(tasks, item_id, user)
         _require(role, "draft.write", facts)
@@ -300,21 +323,25 @@ def submit(
     if not idempotency_key or len(idempotency_key) > 100:
         raise InputRejected("Idempotency-Key header", "1-100 characters", repr(idempotency_key[:20]))
     with store.transaction() as tx:
-        project, item = tx.items.get_with_project(project_id, item_id)
+        project, item = tx.items.get_with_project(project_id, item_id, visible_only=True)
         tasks = TaskRepo(tx.conn)
         done_before = tasks.idempotent(user.id, idempotency_key)
         if done_before is not None:
             prior = tx.labels.annotation(done_before)
             if prior.project_id != project_id or prior.item_id != item_id:
                 raise Conflict("Idempotency-Key was already used for another item")
-            return Submitted(annotation_json(prior), created=False)
+            shown = _shown(tx, prior)
+            if shown is None:  # replaced since, and withheld: what it returned is no longer shown
+                raise StaleVersion(None)
+            return Submitted(annotation_json(shown), created=False)
         facts, slot, head = _facts(tasks, item_id, user)
         _require(role, "annotation.submit", facts)
         assert slot is not None
         if head is not None:
             tasks.lock_annotation(head.id)
         if base_version != (head.id if head else None):
-            raise StaleVersion(None if head is None else annotation_json(head))
+            current = None if head is None else _shown(tx, head)
+            raise StaleVersion(None if current is None else annotation_json(current))
         clean = _validate(project, item, value)
         stored = tx.labels.add_annotation(
             project_id,
@@ -354,6 +381,7 @@ def accept_suggestion(
         s = tasks.suggestion(suggestion_id)
         if s is None or s.project_id != project_id:
             raise NotFound("suggestion", suggestion_id)
+        tx.items.get(project_id, s.item_id, visible_only=True)  # a held item is not there to accept on
         if tasks.slot_for(s.item_id, user.id) is None:
             _require(role, "suggestion.accept", frozenset())
             tasks.claim(project_id, s.item_id, user.id)
@@ -376,7 +404,7 @@ def next_review(store: Store, project_id: int, user: User, role: str) -> dict[st
         ann = tasks.next_review(project_id, user.username)
         if ann is None:
             return None
-        item = tx.items.get(project_id, ann.item_id)
+        item = tx.items.get(project_id, ann.item_id, visible_only=True)
         payload = _payload(tx, tasks, project_id, item, user, own_only=False)
         payload["annotation"] = annotation_json(ann)
         return payload
@@ -408,7 +436,7 @@ def review(
         raise InputRejected("verdict", "accept, reject or correct", repr(verdict)) from None
     with store.transaction() as tx:
         project = tx.projects.get(project_id)
-        item = tx.items.get(project_id, item_id)
+        item = tx.items.get(project_id, item_id, visible_only=True)
         tasks = TaskRepo(tx.conn)
         ann = tx.labels.annotation(annotation_id)
         if ann.project_id != project_id or ann.item_id != item_id:
@@ -442,7 +470,7 @@ def mark_gold(store: Store, project_id: int, item_id: int, value: Any) -> None:
     """
     with store.transaction() as tx:
         project = tx.projects.get(project_id)
-        item = tx.items.get(project_id, item_id)
+        item = tx.items.get(project_id, item_id, visible_only=True)
         TaskRepo(tx.conn).mark_gold(project_id, item_id, _validate(project, item, value))
 
 

@@ -20,10 +20,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from labelloop.core import Medium
+from labelloop.core import Actor, Medium
 from labelloop.core.accounts import User
 from labelloop.core.permissions import static_decision
-from labelloop.errors import NotFound
+from labelloop.errors import InputRejected, NotFound
 from labelloop.services.browse import MAX_PAGE
 from labelloop.storage import Store
 from labelloop.storage.accounts_repo import AccountRepo
@@ -97,11 +97,14 @@ def project_detail(store: Store, project_id: int, role: str) -> dict[str, Any]:
 
 
 def item_list(store: Store, project_id: int, *, after: int = 0, limit: int = 50) -> dict[str, Any]:
-    """A keyset page of items with their status (new, annotated, reviewed); ``limit`` ≤ 200."""
+    """A keyset page of items with their status (new, annotated, reviewed); ``limit`` ≤ 200.
+
+    Held items (awaiting or failing desensitisation) are left out: their preview is the original text.
+    """
     limit = max(1, min(limit, MAX_PAGE))
     with store.read() as tx:
         tx.projects.get(project_id)
-        items = tx.items.page(project_id, after_id=max(0, after), limit=limit)
+        items = tx.items.page(project_id, after_id=max(0, after), limit=limit, visible_only=True)
         if items:
             _s, anns, revs = tx.labels.for_item_range(project_id, items[0].id, items[-1].id)
         else:
@@ -142,20 +145,25 @@ def _export_dir(store: Store, project_id: int) -> Path:
     return store.data_dir / "exports" / f"p{project_id}"
 
 
-def export_zip(store: Store, project_id: int, fmt: str) -> str:
+def export_zip(store: Store, project_id: int, fmt: str, *, actor: str = Actor.system("export")) -> str:
     """Export the project in ``fmt`` into a zip kept under the data dir; return its file name.
 
-    Raises:
-        PluginError: unknown format (the message lists the known ones).
-    """
-    from labelloop.services.exports import export_dataset  # the format modules: only when exporting
+    The export is a provenance event of ``actor``.
 
+    Raises:
+        InputRejected: unknown format (the message lists the known ones); nothing is written.
+    """
+    from labelloop.formats import EXPORTERS  # the format modules: only when exporting
+    from labelloop.services.exports import export_dataset
+
+    if fmt not in EXPORTERS:
+        raise InputRejected("format", f"one of {', '.join(sorted(EXPORTERS))}", repr(fmt))
     target = _export_dir(store, project_id)
     target.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.zip"
     work = Path(tempfile.mkdtemp(prefix="labelloop-export-", dir=target))
     try:
-        export_dataset(store, project_id, fmt, work / "out")
+        export_dataset(store, project_id, fmt, work / "out", actor=actor)
         partial = work / "partial.zip"
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
             for f in sorted((work / "out").rglob("*")):

@@ -7,6 +7,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -82,6 +83,16 @@ class ComplianceRepo:
             )
         ).first()
         return None if row is None else {k: MediaRef.from_json(v) for k, v in row[0].items()}
+
+    def redacted_at(self, item_ids: Sequence[int]) -> dict[int, datetime]:
+        """When each desensitised item among ``item_ids`` was redacted (its original's ``created_at``)."""
+        o = item_originals
+        out: dict[int, datetime] = {}
+        for i in range(0, len(item_ids), 500):
+            chunk = list(item_ids[i : i + 500])
+            q = select(o.c.item_id, o.c.created_at).where(o.c.item_id.in_(chunk))
+            out.update({int(r[0]): r[1] for r in self.conn.execute(q)})
+        return out
 
     def replace_data(self, project_id: int, data: Mapping[int, dict[str, MediaRef]]) -> None:
         """Replace the working media of items."""

@@ -7,6 +7,9 @@ the ``hash`` of the event before it (64 zeros for the first). A batch write is o
 payload holds the row count and the SHA-256 of the canonical rows written (:func:`rows_digest`),
 so editing a covered row is as detectable as editing an event.
 
+Each append also notes the new head on the connection; :meth:`labelloop.storage.Store.transaction`
+writes the heads of a committed transaction to the anchor file (:mod:`labelloop.storage.anchors`).
+
 Appends are serialised per chain: SQLite writers hold the database lock (``BEGIN IMMEDIATE``);
 on PostgreSQL the append takes a transaction-level advisory lock on the chain. Both make the
 read of the chain head and the insert of the next event atomic; a unique ``(chain, seq)``
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -35,6 +37,7 @@ import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
 from labelloop.storage import tables as t
+from labelloop.storage.anchors import PENDING_HEADS
 from labelloop.storage.rawsql import Raw, Sql
 from labelloop.storage.tables_provenance import item_originals
 from labelloop.storage.tables_provenance import provenance_events as ev
@@ -48,6 +51,7 @@ __all__ = [
     "event_hash",
     "id_ranges",
     "normal",
+    "normal_json_many",
     "rows_digest",
 ]
 
@@ -123,6 +127,40 @@ def canonical(value: Any, *, normalised: bool = False) -> bytes:
 def normal(value: Any) -> Any:
     """The number normalisation of :func:`canonical`, for callers that normalise as they build."""
     return _normal(value)
+
+
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _may_need_normal(raw: bytes) -> bool:
+    """Whether orjson output may hold a number :func:`normal` changes.
+
+    Such a number is a float (a digit, then "." or an exponent) or an integer of 17 digits or
+    more. Text inside strings may look like one too (a false alarm, the caller then walks the
+    values); a real one cannot hide.
+    """
+    t = raw.translate(_DIGITS_TO_ZERO)
+    return b"0." in t or b"0e" in t or b"0E" in t or b"00000000000000000" in t
+
+
+def normal_json_many(values: Sequence[Any]) -> list[Any]:
+    """JSON values ready for :func:`canonical` with ``normalised=True`` (one check for the batch).
+
+    When the batch holds no float and no integer of 17 digits or more (checked on one orjson
+    dump of all of them), the values are already normal and come back as they are, without a
+    walk over each; otherwise each goes through :func:`normal`.
+
+    Example:
+        >>> normal_json_many([{"b": 1, "a": "x"}, [2]])
+        [{'b': 1, 'a': 'x'}, [2]]
+        >>> normal_json_many([[-0.0, 10**17]])
+        [[0.0, '100000000000000000']]
+    """
+    try:
+        raw = orjson.dumps(list(values), default=_default, option=_OPTS)
+    except TypeError:  # not plain JSON (or a 65-bit integer): the walk decides, as canonical() would
+        return [_normal(v) for v in values]
+    return [_normal(v) for v in values] if _may_need_normal(raw) else list(values)
 
 
 def rows_digest(rows: Sequence[Sequence[Any]], *, normalised: bool = False) -> tuple[int, str]:
@@ -231,6 +269,8 @@ class ProvenanceRepo:
             raw.plain_json_in(e.payload), e.prev_hash, digest,
         )  # fmt: skip
         new_id = raw.one(_APPEND, row)[0]
+        # the store anchors this head outside the database once the transaction commits
+        self.conn.info.setdefault(PENDING_HEADS, {})[chain] = (e.seq, digest)
         return replace(e, id=int(new_id), hash=digest)
 
     def record_rows(
@@ -286,6 +326,15 @@ class ProvenanceRepo:
                 )  # fmt: skip
             after = int(rows[-1].id)
 
+    def event_at(self, chain: int, seq: int) -> Event | None:
+        """The event stored at ``(chain, seq)``, or None."""
+        r = self.conn.execute(select(ev).where(ev.c.chain == chain, ev.c.seq == seq)).first()
+        if r is None:
+            return None
+        return Event(
+            int(r.id), r.chain, r.seq, r.ts, r.actor, r.kind, r.project_id, r.subject, r.payload, r.prev_hash, r.hash
+        )
+
     def chains(self) -> list[int]:
         """All chains that hold events."""
         return [int(r[0]) for r in self.conn.execute(select(ev.c.chain).distinct().order_by(ev.c.chain))]
@@ -325,6 +374,7 @@ _TABLES: dict[str, Any] = {
 
 
 _FLOAT_COLUMNS = frozenset({"score", "lead_time_s"})
+_JSON_COLUMNS = frozenset({"value"})
 
 
 def _utc_iso(value: Any, memo: dict[Any, str]) -> Any:
@@ -342,6 +392,23 @@ def batch_actor(created_by: Iterable[str]) -> str:
     return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} more)"
 
 
+def _normal_column(column: list[Any]) -> list[Any]:
+    """:func:`normal` over one column of scalars, skipped when it cannot change anything.
+
+    Example:
+        >>> _normal_column([1, 2]), _normal_column(["a"]), _normal_column([10**17, None])
+        ([1, 2], ['a'], ['100000000000000000', None])
+    """
+    try:
+        if min(column) > -_BIG and max(column) < _BIG and all(type(x) is int for x in column):
+            return column
+    except TypeError:  # strings, None: not integers only
+        pass
+    if all(type(x) is str for x in column):
+        return column
+    return [_normal(x) for x in column]
+
+
 def record_inserted(
     conn: Connection,
     kind: str,
@@ -352,20 +419,27 @@ def record_inserted(
     *,
     subject: dict[str, Any] | None = None,
 ) -> Event | None:
-    """Append the event of a batch insert: ``rows`` as given to the insert, ``ids`` as returned."""
+    """Append the event of a batch insert: ``rows`` as given to the insert, ``ids`` as returned.
+
+    The rows are normalised column by column (:func:`normal`; JSON columns by
+    :func:`normal_json_many`), then digested as :meth:`ProvenanceRepo.record_rows` does.
+    """
     if not rows:
         return None
-    cols = ROW_COLUMNS[table][1:]
-    get = operator.itemgetter(*cols)
-    values = [[i, *get(r)] for i, r in zip(ids, rows, strict=True)]
+    columns: list[list[Any]] = [_normal_column(list(ids))]
     memo: dict[Any, str] = {}  # a batch mostly shares one timestamp: convert it once
-    for k, name in enumerate(cols, start=1):
+    for name in ROW_COLUMNS[table][1:]:
+        col = [r[name] for r in rows]
         if name in _FLOAT_COLUMNS:  # a REAL/double column gives back 1.0 for 1
-            for v in values:
-                v[k] = None if v[k] is None else float(v[k])
+            col = [None if v is None else _normal(float(v)) for v in col]
         elif name == "created_at":
-            for v in values:
-                v[k] = _utc_iso(v[k], memo)
+            col = [_utc_iso(v, memo) for v in col]
+        elif name in _JSON_COLUMNS:
+            col = normal_json_many(col)
+        else:
+            col = _normal_column(col)
+        columns.append(col)
+    values = list(zip(*columns, strict=True))
     return ProvenanceRepo(conn).record_rows(
         kind,
         table,
@@ -373,4 +447,5 @@ def record_inserted(
         actor=batch_actor(r["created_by"] for r in rows),
         project_id=project_id,
         subject=subject,
+        normalised=True,
     )

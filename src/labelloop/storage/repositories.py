@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Insert, Row, func, insert, select, update
+from sqlalchemy import Connection, Insert, LargeBinary, Row, String, Text, func, insert, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -33,7 +33,7 @@ from labelloop.core import (
     ReviewVerdict,
     Suggestion,
 )
-from labelloop.errors import Conflict, LabelloopError, NotFound
+from labelloop.errors import Conflict, LabelloopError, NotFound, StorageError
 from labelloop.storage import tables as t
 from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, normal, record_inserted
 from labelloop.storage.rawsql import Raw, Sql
@@ -356,26 +356,28 @@ class ItemRepo:
             normalised=True,
         )
 
-    def get(self, project_id: int, item_id: int) -> Item:
+    def get(self, project_id: int, item_id: int, *, visible_only: bool = False) -> Item:
         """Return one item of a project.
 
+        ``visible_only`` treats a held item (awaiting or failing desensitisation) as absent.
+
         Raises:
-            NotFound: no such item in this project.
+            NotFound: no such item in this project (or it is held, with ``visible_only``).
         """
         raw = Raw(self.conn)
-        r = raw.one(_ITEM, (item_id, project_id))
+        r = raw.one(_ITEM_VISIBLE if visible_only else _ITEM, (item_id, project_id))
         if r is None:
             raise NotFound("item", item_id)
         return _item_from_raw(raw, r)
 
-    def get_with_project(self, project_id: int, item_id: int) -> tuple[Project, Item]:
-        """An item and its project in one query.
+    def get_with_project(self, project_id: int, item_id: int, *, visible_only: bool = False) -> tuple[Project, Item]:
+        """An item and its project in one query (``visible_only`` as :meth:`get`).
 
         Raises:
-            NotFound: no such project, or no such item in it.
+            NotFound: no such project, or no such item in it (or it is held, with ``visible_only``).
         """
         raw = Raw(self.conn)
-        r = raw.one(_ITEM_WITH_PROJECT, (item_id, project_id))
+        r = raw.one(_ITEM_WITH_PROJECT_VISIBLE if visible_only else _ITEM_WITH_PROJECT, (item_id, project_id))
         if r is None:
             ProjectRepo(self.conn).get(project_id)  # NotFound("project") when that is what is missing
             raise NotFound("item", item_id)
@@ -395,9 +397,10 @@ class ItemRepo:
 
         ``visible_only`` leaves out held items (awaiting or failing desensitisation).
         """
-        if as_of is None and not visible_only:  # the web app's item list: plain SQL on the driver
+        if as_of is None:  # the web app's item list: plain SQL on the driver
             raw = Raw(self.conn)
-            return [_item_from_raw(raw, r) for r in raw.all(_ITEM_PAGE, (project_id, after_id, limit))]
+            page = _ITEM_PAGE_VISIBLE if visible_only else _ITEM_PAGE
+            return [_item_from_raw(raw, r) for r in raw.all(page, (project_id, after_id, limit))]
         q = select(t.items).where(t.items.c.project_id == project_id, t.items.c.id > after_id)
         if visible_only:
             q = q.where(_not_held())
@@ -417,15 +420,20 @@ class ItemRepo:
 
 
 _ITEM_COLUMNS_RAW = "id, project_id, data, content_hash, key, source, meta, import_id, created_at, created_by"
-_ITEM = Sql(f"SELECT {_ITEM_COLUMNS_RAW} FROM items WHERE id = ? AND project_id = ?")  # noqa: S608 (constants only)
-_ITEM_WITH_PROJECT = Sql(
-    f"SELECT {', '.join('i.' + c for c in _ITEM_COLUMNS_RAW.split(', '))},"  # noqa: S608 (constants only)
-    " p.id, p.name, p.schema, p.created_at, p.created_by"
+# held items (awaiting or failing desensitisation): one primary-key probe of item_holds per item
+_NOT_HELD = "(SELECT 1 FROM item_holds h WHERE h.item_id = i.id) IS NULL"
+_ITEM_I = ", ".join("i." + c for c in _ITEM_COLUMNS_RAW.split(", "))
+_ITEM = Sql(f"SELECT {_ITEM_I} FROM items i WHERE i.id = ? AND i.project_id = ?")  # noqa: S608 (constants only)
+_ITEM_VISIBLE = Sql(f"SELECT {_ITEM_I} FROM items i WHERE i.id = ? AND i.project_id = ? AND {_NOT_HELD}")  # noqa: S608 (constants only)
+_WITH_PROJECT = (
+    f"SELECT {_ITEM_I}, p.id, p.name, p.schema, p.created_at, p.created_by"  # noqa: S608 (constants only)
     " FROM items i JOIN projects p ON p.id = i.project_id WHERE i.id = ? AND i.project_id = ?"
 )
-_ITEM_PAGE = Sql(
-    f"SELECT {_ITEM_COLUMNS_RAW} FROM items WHERE project_id = ? AND id > ? ORDER BY id LIMIT ?"  # noqa: S608 (constants only)
-)
+_ITEM_WITH_PROJECT = Sql(_WITH_PROJECT)
+_ITEM_WITH_PROJECT_VISIBLE = Sql(f"{_WITH_PROJECT} AND {_NOT_HELD}")
+_PAGE = f"SELECT {_ITEM_I} FROM items i WHERE i.project_id = ? AND i.id > ?"  # noqa: S608 (constants only)
+_ITEM_PAGE = Sql(f"{_PAGE} ORDER BY i.id LIMIT ?")
+_ITEM_PAGE_VISIBLE = Sql(f"{_PAGE} AND {_NOT_HELD} ORDER BY i.id LIMIT ?")
 
 
 def _item_from_raw(raw: Raw, r: Sequence[Any]) -> Item:
@@ -463,10 +471,10 @@ _ITEM_COLUMNS = (
 )
 
 
-def _not_held() -> Any:
-    """Items that no hold keeps from annotators and backends."""
+def _not_held(item_id: Any = None) -> Any:
+    """Items that no hold keeps from annotators and backends (``item_id``: the column to test)."""
     h = item_holds
-    return ~select(h.c.item_id).where(h.c.item_id == t.items.c.id).exists()
+    return ~select(h.c.item_id).where(h.c.item_id == (t.items.c.id if item_id is None else item_id)).exists()
 
 
 _LONG_DIGITS = re.compile(r"\d{16}")  # an integer that a jsonb round trip may change
@@ -504,6 +512,62 @@ def item_row(new: NewItem) -> ItemRow:
     return (new.key, new.content_hash, data, meta, new.source)
 
 
+# The items columns with their stored values as the driver gives them (no result processors):
+# :func:`_items_raw` converts a page at once, which costs a fraction of SQLAlchemy's per-value
+# processing (its SQLite datetime parser above all). JSON comes as text from SQLite and already
+# parsed from PostgreSQL (psycopg loads jsonb).
+_RAW_ITEM_COLUMNS = (
+    t.items.c.id,
+    t.items.c.project_id,
+    type_coerce(t.items.c.data, Text),
+    type_coerce(t.items.c.content_hash, LargeBinary),
+    t.items.c.key,
+    t.items.c.source,
+    type_coerce(t.items.c.meta, Text),
+    t.items.c.import_id,
+    type_coerce(t.items.c.created_at, String),
+    t.items.c.created_by,
+)
+
+
+def _utc(v: Any, memo: dict[Any, datetime]) -> datetime:
+    """A ``created_at`` as stored: naive UTC text on SQLite, an aware datetime on PostgreSQL."""
+    got = memo.get(v)
+    if got is None:
+        when = datetime.fromisoformat(v) if isinstance(v, str) else v
+        got = memo[v] = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return got
+
+
+def _items_raw(rows: Iterable[Sequence[Any]]) -> list[Item]:
+    """Items from rows of :data:`_RAW_ITEM_COLUMNS` (same values as :func:`_item` gives)."""
+    memo: dict[Any, datetime] = {}  # items imported together share one timestamp
+    from_json = MediaRef.from_json
+    loads = orjson.loads
+    out = []
+    for r in rows:
+        data, meta = r[2], r[6]
+        if type(data) is str:
+            data = loads(data)
+        if type(meta) is str:
+            meta = {} if meta == "{}" else loads(meta)
+        out.append(
+            Item(
+                r[0],
+                r[1],
+                {k: from_json(v) for k, v in data.items()},
+                bytes(r[3]).hex(),
+                r[4],
+                r[5],
+                meta,
+                r[7],
+                _utc(r[8], memo),
+                r[9],
+            )
+        )
+    return out
+
+
 def _item(row: Row[Any]) -> Item:
     return Item(
         id=row.id,
@@ -530,7 +594,9 @@ class LabelRepo:
             return []
         if len(rows) == 1 and table is t.annotations:  # one version: plain SQL on the driver
             ids = [self._insert_annotation_row(rows[0]).id]
-        else:
+        elif self.conn.dialect.name == "sqlite":
+            ids = _insert_many_sqlite(self.conn, table, rows)
+        else:  # PostgreSQL: multi-row INSERT ... RETURNING, ids in parameter order
             stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
             ids = [r[0] for r in self.conn.execute(stmt, rows)]
         record_inserted(self.conn, kind, table.name, project_id, rows, ids)  # one provenance event per batch
@@ -740,7 +806,7 @@ class LabelRepo:
         done work and each page costs the same however far the run has got.
         """
         q = (
-            select(t.items)
+            select(*_RAW_ITEM_COLUMNS)
             .where(
                 t.items.c.project_id == project_id,
                 t.items.c.id > after_id,
@@ -750,7 +816,7 @@ class LabelRepo:
             .order_by(t.items.c.id)
             .limit(limit)
         )
-        return [_item(r) for r in self.conn.execute(q)]
+        return _items_raw(self.conn.execute(q).all())
 
     def count_without_suggestion(self, project_id: int, backend: str, model_version: str) -> int:
         """How many items of a project have no suggestion from (backend, model_version)."""
@@ -838,6 +904,41 @@ def annotation_from_raw(raw: Raw, r: Sequence[Any]) -> Annotation:
     return Annotation(
         r[0], r[1], r[2], raw.json_out(r[3]), r[4], AnnotationStatus(r[5]), r[6], r[7], r[8], _when(raw, r[9]), r[10]
     )
+
+
+def _insert_many_sqlite(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows (all with the same keys) with one ``executemany``; return their ids in order.
+
+    SQLAlchemy inserts one row per statement on SQLite when the ids must come back in order;
+    here the column types' own bind processors convert the values (each distinct timestamp
+    once) and the driver runs one prepared statement for the batch. The ids are the next
+    rowids: the write transaction holds the database lock (``BEGIN IMMEDIATE``) and the tables
+    have no AUTOINCREMENT, so the rows get ``max(id) + 1`` onwards, in order; the id range is
+    checked against ``max(id)`` after the insert.
+    """
+    cols = list(rows[0])
+    dialect = conn.dialect
+    procs = [table.c[c].type._cached_bind_processor(dialect) for c in cols]
+    columns: list[list[Any]] = []
+    for c, proc in zip(cols, procs, strict=True):
+        raw = [r[c] for r in rows]
+        if proc is None:
+            columns.append(raw)
+        elif c == "created_at":
+            memo: dict[Any, Any] = {}
+            columns.append([memo[v] if v in memo else memo.setdefault(v, proc(v)) for v in raw])
+        else:
+            columns.append([proc(v) for v in raw])
+    params = list(zip(*columns, strict=True))
+    key = table.c.id
+    last = select(func.coalesce(func.max(key), 0))
+    before = int(conn.execute(last).scalar_one())
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608 (constants)
+    conn.exec_driver_sql(sql, params)
+    after = int(conn.execute(last).scalar_one())
+    if after - before != len(rows):  # cannot happen under the write lock; refuse rather than mislabel
+        raise StorageError(f"{table.name}: inserted {len(rows)} rows but the ids moved by {after - before}")
+    return list(range(before + 1, after + 1))
 
 
 def _suggestion(r: Row[Any]) -> Suggestion:

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import OperationalError
 
 from labelloop.errors import StorageError
+from labelloop.storage.anchors import ANCHOR_FILE, PENDING_HEADS, AnchorLog, database_fingerprint
 from labelloop.storage.blobs import BlobStore
 from labelloop.storage.checkpoint import BACKSTOP_PAGES, Checkpointer
 from labelloop.storage.compliance_repo import ComplianceRepo
@@ -77,6 +78,8 @@ class Store:
         # oversleeping: the writers of this process queue on a lock instead and start the moment
         # the previous one commits. Other processes still meet the busy timeout as before.
         self._writer = threading.RLock() if engine.dialect.name == "sqlite" else None
+        url = engine.url.render_as_string(hide_password=True)
+        self.anchors = AnchorLog(data_dir / ANCHOR_FILE, database_fingerprint(url, data_dir))
 
     @classmethod
     def open(cls, database_url: str | None, data_dir: Path, *, migrate: bool = True) -> Store:
@@ -113,16 +116,28 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
-        """A write transaction: committed when the block ends, rolled back on any error."""
+        """A write transaction: committed when the block ends, rolled back on any error.
+
+        When the committed transaction appended provenance events, the new chain heads are
+        appended to the anchor file (one line per chain, after the commit).
+        """
         # after the busy timeout, go on to SQLite's own wait and error, exactly as without the lock
         queued = self._writer is not None and self._writer.acquire(timeout=_WRITER_WAIT_S)
         try:
-            with self.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
-                yield UnitOfWork(conn)
+            with self.engine.connect().execution_options(**{WRITE: True}) as conn:
+                conn.info.pop(PENDING_HEADS, None)
+                try:
+                    with conn.begin():
+                        yield UnitOfWork(conn)
+                    heads = conn.info.pop(PENDING_HEADS, None)
+                finally:
+                    conn.info.pop(PENDING_HEADS, None)
         finally:
             if queued:
                 assert self._writer is not None
                 self._writer.release()
+        if heads:
+            self.anchors.append(heads)
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:

@@ -29,6 +29,7 @@ from labelloop.storage.repositories import (
     ANNOTATION_COLUMNS,
     _annotation,
     _insert_ignore,
+    _not_held,
     _suggestion,
     annotation_from_raw,
     now,
@@ -74,6 +75,8 @@ class UserStats:
 
 
 _SLOT = "s.id, s.item_id, s.slot, s.state, s.user_id, s.expires_at"
+# items held from annotators (awaiting or failing desensitisation) are never offered nor resumed
+_NOT_HELD = "(SELECT 1 FROM item_holds h WHERE h.item_id = s.item_id) IS NULL"
 
 _SETTINGS_AND_TOP_COLS = (
     "ts.overlap, ts.gold_rate, ts.lock_seconds, ts.synced_item_id,"
@@ -87,8 +90,8 @@ _LOCKED_SETTINGS_AND_TOP = Sql("SELECT pg_advisory_xact_lock(?, ?) IS NULL, " + 
 # One index probe per state (user, project, state): with ``state IN (...)`` PostgreSQL walked all of
 # the user's slots in the project, done ones included, and sorted them.
 _HELD_IN = (
-    "SELECT {cols} FROM task_slots s WHERE s.user_id = ? AND s.project_id = ? AND s.state = {state}"
-    " ORDER BY s.id LIMIT 1"
+    "SELECT {cols} FROM task_slots s WHERE s.user_id = ? AND s.project_id = ? AND s.state = {state}"  # noqa: S608
+    f" AND {_NOT_HELD} ORDER BY s.id LIMIT 1"
 )
 _HELD = Sql(
     f"SELECT * FROM ({_HELD_IN.format(cols=_SLOT, state=QUEUED)}) AS q"  # noqa: S608 (constants only)
@@ -124,6 +127,7 @@ _CANDIDATES = Sql(
     f"SELECT {_SLOT}, (SELECT max(g.score) FROM suggestions g WHERE g.item_id = s.item_id AND g.score IS NOT NULL)"  # noqa: S608 (constants only)
     f" FROM task_slots s WHERE s.project_id = ? AND s.state = {QUEUED} AND (s.user_id IS NULL OR s.expires_at < ?)"
     " AND (SELECT 1 FROM task_slots m WHERE m.item_id = s.item_id AND m.user_id = ? LIMIT 1) IS NULL"
+    f" AND {_NOT_HELD}"
     " ORDER BY s.item_id, s.slot LIMIT ?"
 )
 _LOCK = Sql("UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ?")
@@ -271,13 +275,14 @@ class TaskRepo:
 
     # slots ------------------------------------------------------------------------------------
     def held(self, project_id: int, user_id: int) -> Slot | None:
-        """The unfinished slot the user holds in the project (to resume), if any."""
+        """The unfinished slot the user holds in the project (to resume), if any; held items never come back."""
         r = self.raw.one(_HELD, (user_id, project_id, user_id, project_id))
         return None if r is None else self._slot(r)
 
     def candidates(self, project_id: int, user_id: int, at: datetime, limit: int = 32) -> list[QueuedSlot]:
         """Free (or expired) queued slots of items the user holds no slot of, in queue order.
 
+        Items held from annotators (awaiting or failing desensitisation) are never offered.
         Each comes with its item's best suggestion score. Nothing is locked: take one with :meth:`take`.
         """
         rows = self.raw.all(_CANDIDATES, (project_id, self.raw.time_in(at), user_id, limit))
@@ -339,12 +344,29 @@ class TaskRepo:
         r = self.conn.execute(select(ta.gold_items.c.value).where(ta.gold_items.c.item_id == item_id)).first()
         return None if r is None else list(r[0])
 
+    def gold_values(self, item_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The gold answers of those of these items that are gold."""
+        g = ta.gold_items
+        if not item_ids:
+            return {}
+        q = select(g.c.item_id, g.c.value).where(g.c.item_id.in_(item_ids))
+        return {int(r[0]): r[1] for r in self.conn.execute(q)}
+
+    def set_gold_value(self, item_id: int, value: list[dict[str, Any]]) -> None:
+        """Rewrite a gold answer (its item stays gold)."""
+        g = ta.gold_items
+        self.conn.execute(update(g).where(g.c.item_id == item_id).values(value=value))
+
     def gold_for(self, project_id: int, user_id: int) -> int | None:
         """A gold item of the project the user has not been given yet."""
         g, s = ta.gold_items, ta.task_slots
         q = (
             select(g.c.item_id)
-            .where(g.c.project_id == project_id, ~exists().where(s.c.item_id == g.c.item_id, s.c.user_id == user_id))
+            .where(
+                g.c.project_id == project_id,
+                ~exists().where(s.c.item_id == g.c.item_id, s.c.user_id == user_id),
+                _not_held(g.c.item_id),
+            )
             .order_by(g.c.item_id)
             .limit(1)
         )
@@ -437,6 +459,17 @@ class TaskRepo:
         assert when is not None
         return list(self.raw.json_out(row[0])), when
 
+    def drafts_of(self, item_ids: list[int]) -> list[tuple[int, int, list[dict[str, Any]]]]:
+        """``(user_id, item_id, value)`` of every draft of these items."""
+        d = ta.drafts
+        q = select(d.c.user_id, d.c.item_id, d.c.value).where(d.c.item_id.in_(item_ids)) if item_ids else None
+        return [] if q is None else [(int(r[0]), int(r[1]), r[2]) for r in self.conn.execute(q)]
+
+    def set_draft_value(self, item_id: int, user_id: int, value: list[dict[str, Any]]) -> None:
+        """Rewrite a draft's value and keep its time (desensitisation, not the user, changed it)."""
+        d = ta.drafts
+        self.conn.execute(update(d).where(d.c.user_id == user_id, d.c.item_id == item_id).values(value=value))
+
     def drop_draft(self, item_id: int, user_id: int) -> None:
         """Delete the user's draft of an item."""
         self.raw.run(_DROP_DRAFT, (user_id, item_id))
@@ -461,7 +494,7 @@ class TaskRepo:
         return self.raw.one(_IS_REVIEWED, (annotation_id,)) is not None
 
     def next_review(self, project_id: int, reviewer: str, after_id: int = 0) -> Annotation | None:
-        """The oldest submitted, unreviewed, unreplaced annotation not written by ``reviewer``."""
+        """The oldest submitted, unreviewed, unreplaced annotation not written by ``reviewer`` (held items skipped)."""
         a, r = t.annotations, t.reviews
         child = a.alias()
         q = (
@@ -474,6 +507,7 @@ class TaskRepo:
                 ~exists().where(r.c.annotation_id == a.c.id),
                 ~exists().where(child.c.parent_id == a.c.id),
                 ~exists().where(r.c.correction_id == a.c.id),
+                _not_held(a.c.item_id),
             )
             .order_by(a.c.id)
             .limit(1)
@@ -491,3 +525,10 @@ class TaskRepo:
         rows = [(x, project_id) for x in sorted(set(sha256s))]
         if rows:
             self.raw.many(_GRANT, rows)
+
+    def revoke(self, project_id: int, sha256s: list[str]) -> None:
+        """Stop the project's members fetching these blobs (until an item shows them again)."""
+        g = ta.media_grants
+        for i in range(0, len(sha256s), 500):
+            chunk = sorted(set(sha256s[i : i + 500]))
+            self.conn.execute(delete(g).where(g.c.project_id == project_id, g.c.sha256.in_(chunk)))

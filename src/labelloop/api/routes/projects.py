@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelloop.api.deps import ProjectAccess, StoreDep, UserAuth, action
+from labelloop.core import Actor
 from labelloop.core.accounts import Role
 from labelloop.services import accounts, tasks, web
 from labelloop.services.browse import MAX_PAGE
@@ -131,7 +132,7 @@ def add_gold(body: GoldIn, access: ProjectAccess, store: StoreDep) -> dict[str, 
 @router.post("/projects/{pid}/exports", status_code=201, openapi_extra=action("export.create"))
 def create_export(body: ExportIn, access: ProjectAccess, store: StoreDep) -> dict[str, Any]:
     """Export the project now; the answer names the download URL."""
-    name = web.export_zip(store, access.project_id, body.format)
+    name = web.export_zip(store, access.project_id, body.format, actor=Actor.user(access.user.username))
     return {"download": f"/api/projects/{access.project_id}/exports/{name}"}
 
 

@@ -12,12 +12,18 @@ Config (``{}`` runs the embedded default):
 * ``controls``: only these controls of the schema (default: every text control it can do).
 * ``few_shot``: examples per prompt, picked by similarity (:mod:`.examples`) from the project's
   submitted labels (``fit``) and the config's ``examples``.
+* ``logprobs`` / ``top_logprobs``: ask for token log-probabilities and that many alternatives
+  per token (0 to 20, the OpenAI limit) for the score.
 * ``timeout_s``, ``retries``, ``requests_per_s``, ``max_response_bytes``, ``max_tokens``;
   ``price_in_per_mtok`` / ``price_out_per_mtok`` (USD per million tokens) for the cost figure.
 
 The prompt holds the schema's controls, labels, descriptions and guidelines, then few-shot turns,
-then the item's text only. The answer is constrained by :func:`.prompt.answer_schema`; its labels'
-token log-probabilities give the score. Answers are cached per (prompt, model) in
+then the item's text only. The answer is constrained by :func:`.prompt.answer_schema`. The score
+is the weakest chosen label's probability among its control's labels, from the top token
+log-probabilities where the labels part ways (``top_logprobs`` per token, default 20; see
+:func:`.client.label_confidence`); the raw probability of a label's own tokens, the fallback when
+an endpoint gives no alternatives, also counts words the constraint forbids and says little
+(``benchmarks/llm_bench.py`` measures both). Answers are cached per (prompt, model) in
 ``<data dir>/cache/llm.sqlite3``. Per-run tokens, cost, latency and cache hits are in
 :meth:`LlmBackend.usage`. Outbound calls pass the SSRF guard; loopback or LAN endpoints need the
 admin allow-list (``Settings.outbound_allow``, passed in ``BackendContext.options``).
@@ -25,7 +31,7 @@ admin allow-list (``Settings.outbound_allow``, passed in ``BackendContext.option
 Example:
     >>> b = create({"endpoint": "https://api.openai.com/v1", "model": "gpt-4o-mini"})
     >>> b.model_version
-    'gpt-4o-mini+p1'
+    'gpt-4o-mini+p2'
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ from labelloop.backends.llm.prompt import (
     Example,
     answer_schema,
     build_messages,
-    label_values,
+    label_choices,
     to_regions,
 )
 from labelloop.core import Control, ControlKind, Item, LabelSchema, Medium
@@ -68,7 +74,7 @@ from labelloop.net.calls import RetryPolicy
 
 __all__ = ["PROMPT_VERSION", "LlmBackend", "LlmConfig", "create"]
 
-PROMPT_VERSION = "p1"
+PROMPT_VERSION = "p2"  # p2: the score is the label's probability among the control's labels
 EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
 MAX_TEXT_CHARS = 8000
 _RETRY_FIELDS = {"timeout_s", "retries", "backoff_s", "requests_per_s", "max_response_bytes"}
@@ -90,6 +96,7 @@ class LlmConfig(BaseModel):
     api_key_env: str | None = None
     constraint: Literal["json_schema", "json_object", "grammar", "none"] = "json_schema"
     logprobs: bool = True
+    top_logprobs: Annotated[int, Field(ge=0, le=20)] = 20
     controls: list[str] | None = None
     few_shot: Annotated[int, Field(ge=0, le=32)] = 4
     examples: list[_ConfigExample] = Field(default_factory=list)
@@ -163,13 +170,16 @@ class LlmBackend(BaseBackend):
                         api_key=key,
                         constraint=c.constraint,
                         logprobs=c.logprobs,
+                        top_logprobs=c.top_logprobs,
                         max_tokens=c.max_tokens,
                         retry=RetryPolicy(**c.model_dump(include=_RETRY_FIELDS)),
                         allow=tuple(str(a) for a in allow),
                     )
                 )
             else:
-                self._client = EmbeddedChatClient(find_smollm2_gguf(), threads=c.threads, max_tokens=c.max_tokens)
+                self._client = EmbeddedChatClient(
+                    find_smollm2_gguf(), threads=c.threads, max_tokens=c.max_tokens, top_logprobs=c.top_logprobs
+                )
         cache_dir = context.options.get("cache_dir")
         if c.cache and cache_dir is not None and self._cache is None:
             self._cache = AnswerCache(Path(cache_dir) / "llm.sqlite3")
@@ -228,7 +238,9 @@ class LlmBackend(BaseBackend):
         client = self._client
         if client is None:
             raise BackendUnavailable("llm: setup() must be called before predict()")
-        key = cache_key(client.model, messages, schema, constraint=self.config.constraint, t=0.0)
+        key = cache_key(
+            client.model, messages, schema, constraint=self.config.constraint, t=0.0, top=self.config.top_logprobs
+        )
         if self._cache is not None:
             hit = self._cache.get(key)
             if hit is not None:
@@ -287,7 +299,8 @@ class LlmBackend(BaseBackend):
                 else:
                     msg = "the model's answer is not JSON"
                 return self.fail(item, f"llm: {msg}")
-            score = label_confidence(result, label_values(answer, ctls))
+            chosen = label_choices(answer, ctls)
+            score = label_confidence(result, [lab for lab, _ in chosen], [among for _, among in chosen])
             if score is not None:
                 scores.append(score)
         return self.ok(item, value, score=min(scores) if scores else None)

@@ -51,6 +51,8 @@ class ChatResult:
         completion_tokens: Tokens generated.
         logprobs: ``(token text, log-probability)`` per generated token, or None.
         truncated: Generation stopped at the token limit (``finish_reason`` "length").
+        top_logprobs: Per generated token, the most likely tokens at that position (token text
+            → log-probability, before any answer constraint), or None when not asked for.
     """
 
     content: str
@@ -58,6 +60,7 @@ class ChatResult:
     completion_tokens: int
     logprobs: list[tuple[str, float]] | None = None
     truncated: bool = False
+    top_logprobs: list[dict[str, float]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able form (for the cache)."""
@@ -67,18 +70,21 @@ class ChatResult:
             "completion_tokens": self.completion_tokens,
             "logprobs": self.logprobs,
             "truncated": self.truncated,
+            "top_logprobs": self.top_logprobs,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChatResult:
         """Inverse of :meth:`to_json`."""
         lp = data.get("logprobs")
+        top = data.get("top_logprobs")
         return cls(
             str(data["content"]),
             int(data["prompt_tokens"]),
             int(data["completion_tokens"]),
             [(str(t), float(p)) for t, p in lp] if lp is not None else None,
             bool(data.get("truncated", False)),
+            [{str(t): float(p) for t, p in alt.items()} for alt in top] if top is not None else None,
         )
 
 
@@ -117,29 +123,109 @@ def parse_completion(payload: Any) -> ChatResult:
             raise TypeError("content is not a string")
         usage = payload.get("usage") or {}
         lp_raw = (choice.get("logprobs") or {}).get("content") if isinstance(choice.get("logprobs"), dict) else None
-        logprobs = None
+        logprobs = top = None
         if isinstance(lp_raw, list) and lp_raw:
-            logprobs = [(str(t["token"]), float(t["logprob"])) for t in lp_raw]
-            if not all(math.isfinite(p) for _, p in logprobs):
-                logprobs = [(t, p if math.isfinite(p) else -1e4) for t, p in logprobs]
+            logprobs = [(str(t["token"]), _finite(t["logprob"])) for t in lp_raw]
+            alts = [t.get("top_logprobs") for t in lp_raw]
+            if all(isinstance(a, list) for a in alts) and any(alts):
+                top = [_alternatives(a) for a in alts]  # type: ignore[arg-type]
         return ChatResult(
             content,
             int(usage.get("prompt_tokens") or 0),
             int(usage.get("completion_tokens") or 0),
             logprobs,
             choice.get("finish_reason") == "length",
+            top,
         )
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         raise EndpointError("the endpoint's answer is not a chat completion") from None
 
 
-def label_confidence(result: ChatResult, labels: Sequence[str]) -> float | None:
+def _finite(p: Any) -> float:
+    v = float(p)
+    return v if math.isfinite(v) else -1e4
+
+
+def _alternatives(top: list[Any]) -> dict[str, float]:
+    """``top_logprobs`` entries → token text: log-probability (the larger one for repeated texts)."""
+    out: dict[str, float] = {}
+    for t in top:
+        tok, p = str(t["token"]), _finite(t["logprob"])
+        if p > out.get(tok, -math.inf):
+            out[tok] = p
+    return out
+
+
+def _label_set_probability(
+    result: ChatResult, starts: list[int], lo: int, hi: int, label: str, candidates: Sequence[str]
+) -> float | None:
+    """The chosen label's probability among ``candidates`` (None: no alternatives to judge by).
+
+    Walks the tokens that spell the label. At each, the alternatives the model weighed (its
+    top log-probabilities) are split by the candidate labels they could still spell, given the
+    text generated so far: the factor is the mass of those consistent with the chosen label over
+    the mass of those consistent with any candidate still in play. Tokens every candidate shares
+    (a quote, a common prefix) decide nothing and are left out; once no other candidate fits
+    the text so far, the label is settled (the answer constraint forces the rest).
+    """
+    assert result.logprobs is not None
+    tops = result.top_logprobs
+    if not tops:
+        return None
+    first = next((i for i, (tok, _) in enumerate(result.logprobs) if starts[i] + len(tok) > lo), None)
+    if first is None:
+        return None
+    joined = "".join(t for t, _ in result.logprobs)
+    origin = starts[first]
+    prefix = joined[origin:lo]
+    targets = {c: prefix + json.dumps(c, ensure_ascii=False)[1:] for c in {*candidates, label}}  # up to the quote
+    prob = 1.0
+    for j in range(first, len(result.logprobs)):
+        if starts[j] >= hi:
+            break
+        covered = joined[origin : starts[j]]
+        live = [c for c, target in targets.items() if target.startswith(covered)]
+        if len(live) <= 1:
+            break
+        alts = dict(tops[j])
+        tok, p = result.logprobs[j]
+        alts.setdefault(tok, p)
+        num = den = 0.0
+        for alt, lp in alts.items():
+            text = covered + alt
+            fits = {c for c in live if targets[c].startswith(text) or text.startswith(targets[c])}
+            if not fits or len(fits) == len(live):
+                continue  # an other path, or one every live candidate shares: decides nothing
+            mass = math.exp(min(0.0, lp))
+            den += mass
+            if label in fits:
+                num += mass
+        if den > 0.0:
+            prob *= num / den
+    return prob
+
+
+def label_confidence(
+    result: ChatResult, labels: Sequence[str], candidates: Sequence[Sequence[str]] | None = None
+) -> float | None:
     """Probability the model gave its chosen labels (the weakest label's).
 
-    Per label: exp of the summed log-probabilities of the tokens that spell it inside the answer.
+    With ``candidates`` (the label set each chosen label was picked from) and per-token top
+    log-probabilities, a label's score is its probability among those candidates: at the
+    tokens where the candidates part ways, the mass of the alternatives that spell the chosen
+    label over the mass of those that spell any candidate (see :func:`_label_set_probability`).
+    That is what the answer constraint leaves the model to choose between; the raw probability
+    of the label's tokens is not, as it also counts words the constraint forbids. Without them:
+    exp of the summed log-probabilities of the tokens that spell the label.
 
     Returns:
         A score in [0, 1], or None without log-probabilities or labels.
+
+    Example:
+        >>> top = [{'{"m": "': 0.0}, {"pos": -0.4, "neg": -1.5, "Pos": -2.0}, {'"}': 0.0}]
+        >>> r = ChatResult('{"m": "pos"}', 10, 3, [('{"m": "', 0.0), ("pos", -0.4), ('"}', 0.0)], False, top)
+        >>> round(label_confidence(r, ["pos"], [["pos", "neg"]]), 3)  # e^-0.4 / (e^-0.4 + e^-1.5)
+        0.75
     """
     if not result.logprobs or not labels:
         return None
@@ -151,7 +237,7 @@ def label_confidence(result: ChatResult, labels: Sequence[str]) -> float | None:
         pos += len(tok)
     scores: list[float] = []
     search = 0
-    for label in labels:
+    for k, label in enumerate(labels):
         quoted = json.dumps(label, ensure_ascii=False)
         at = joined.find(quoted, search)
         if at < 0:
@@ -160,6 +246,10 @@ def label_confidence(result: ChatResult, labels: Sequence[str]) -> float | None:
             continue
         lo, hi = at + 1, at + len(quoted) - 1  # the label's characters, without quotes
         search = hi
+        among = _label_set_probability(result, starts, lo, hi, label, candidates[k]) if candidates else None
+        if among is not None:
+            scores.append(among)
+            continue
         total = sum(
             p for (tok, p), s in zip(result.logprobs, starts, strict=True) if s < hi and s + len(tok) > lo and tok
         )
@@ -176,6 +266,7 @@ class HttpSettings:
     api_key: str | None = None
     constraint: Constraint = "json_schema"
     logprobs: bool = True
+    top_logprobs: int = 20
     temperature: float = 0.0
     max_tokens: int = 256
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -216,7 +307,7 @@ class HttpChatClient:
             "max_tokens": s.max_tokens,
         }
         if s.logprobs:
-            body |= {"logprobs": True, "top_logprobs": 1}
+            body |= {"logprobs": True, "top_logprobs": s.top_logprobs}
         if s.constraint == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
@@ -264,7 +355,9 @@ def find_smollm2_gguf() -> Path:
 class EmbeddedChatClient:
     """llama.cpp in-process (``llama-cpp-python``); the answer schema becomes a GBNF grammar."""
 
-    def __init__(self, model_path: Path, *, threads: int = 2, n_ctx: int = 2048, max_tokens: int = 256) -> None:
+    def __init__(
+        self, model_path: Path, *, threads: int = 2, n_ctx: int = 2048, max_tokens: int = 256, top_logprobs: int = 20
+    ) -> None:
         try:
             import llama_cpp
         except ImportError as exc:
@@ -273,6 +366,7 @@ class EmbeddedChatClient:
             ) from exc
         self.model = model_path.stem
         self.max_tokens = max_tokens
+        self.top_logprobs = top_logprobs
         from llama_cpp.llama_grammar import LlamaGrammar
 
         self._grammar_cls: Any = LlamaGrammar
@@ -297,7 +391,7 @@ class EmbeddedChatClient:
                     temperature=0.0,
                     max_tokens=self.max_tokens,
                     logprobs=True,
-                    top_logprobs=1,
+                    top_logprobs=max(1, self.top_logprobs),
                 )
             except (RuntimeError, ValueError) as exc:
                 raise EndpointError(f"the embedded model failed: {type(exc).__name__}") from None

@@ -32,7 +32,7 @@ from typing import Any
 
 from labelloop.core import Control, ControlKind, LabelSchema
 
-__all__ = ["ANSWER_KINDS", "Example", "answer_schema", "build_messages", "label_values", "to_regions"]
+__all__ = ["ANSWER_KINDS", "Example", "answer_schema", "build_messages", "label_choices", "label_values", "to_regions"]
 
 ANSWER_KINDS = frozenset({ControlKind.CLASSIFICATION, ControlKind.SPANS, ControlKind.TEXT_FIELD})
 Example = tuple[str, dict[str, Any]]  # (text, answer object)
@@ -117,13 +117,24 @@ def label_values(answer: Mapping[str, Any], controls: Sequence[Control]) -> list
         >>> label_values({"m": "pos"}, [Control(name="m", kind="classification", target="t", labels=["pos"])])
         ['pos']
     """
-    out: list[str] = []
+    return [label for label, _ in label_choices(answer, controls)]
+
+
+def label_choices(answer: Mapping[str, Any], controls: Sequence[Control]) -> list[tuple[str, list[str]]]:
+    """Each label the answer chose, with the control's labels it was chosen from.
+
+    Example:
+        >>> from labelloop.core import Control
+        >>> label_choices({"m": "pos"}, [Control(name="m", kind="classification", target="t", labels=["pos", "neg"])])
+        [('pos', ['pos', 'neg'])]
+    """
+    out: list[tuple[str, list[str]]] = []
     for c in controls:
         v = answer.get(c.name)
         if c.kind == ControlKind.CLASSIFICATION:
-            out += [x for x in (v if isinstance(v, list) else [v]) if isinstance(x, str)]
+            out += [(x, list(c.labels)) for x in (v if isinstance(v, list) else [v]) if isinstance(x, str)]
         elif c.kind == ControlKind.SPANS and isinstance(v, list):
-            out += [s["label"] for s in v if isinstance(s, dict) and isinstance(s.get("label"), str)]
+            out += [(s["label"], list(c.labels)) for s in v if isinstance(s, dict) and isinstance(s.get("label"), str)]
     return out
 
 

@@ -1,7 +1,8 @@
 """Bank card numbers: 12–19 digits, optionally grouped by spaces or dashes, Luhn-valid.
 
 Luhn is the gate for every length. Twelve-digit numbers are only issued by Maestro, so a
-12-digit value must also start with a Maestro issuer prefix (``50``, ``56``–``69``): a bare
+12-digit value must also start with a Maestro issuer prefix (``50``, ``56``–``69``, or the
+legacy UK Maestro range ``0604`` that card-number generators such as Faker still emit): a bare
 Luhn-valid 12-digit order number such as ``411111111111`` is not a card.
 
 Example:
@@ -31,7 +32,7 @@ _PATTERN = (
 
 
 #: Maestro issuer identification numbers (the only cards issued with 12 digits).
-_MAESTRO_12 = re.compile(r"5[06-9]|6\d")
+_MAESTRO_12 = re.compile(r"5[06-9]|6\d|0604")
 
 
 def luhn_ok(digits: str) -> bool:

@@ -21,6 +21,7 @@ from labelloop.quality.rules._config import (
     ModelCheckSettings,
     QCConfig,
     RuleSpec,
+    TextImageSettings,
     parse_qc_config,
 )
 from labelloop.quality.rules._context import RuleContext
@@ -38,6 +39,7 @@ __all__ = [
     "RuleContext",
     "RuleEngine",
     "RuleSpec",
+    "TextImageSettings",
     "is_token_char",
     "parse_qc_config",
     "polygon_problem",

@@ -13,7 +13,10 @@ Example YAML::
           id: occluded-needs-level
           controls: [objects]
           params: {attribute: level, if_attribute: occluded, equals: true}
-      model_checks: {min_confidence: 0.8, box_iou: 0.5}
+      model_checks:
+        min_confidence: 0.8
+        box_iou: 0.5
+        text_image: {enabled: true, threshold: 0.5}   # OCR text (or a CLIP export) vs caption
       label_errors: {enabled: true, min_items: 20}
 
 Example:
@@ -31,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from labelloop.core.findings import Severity
 from labelloop.errors import InvalidSchema
 
-__all__ = ["LabelErrorSettings", "ModelCheckSettings", "QCConfig", "RuleSpec", "parse_qc_config"]
+__all__ = ["LabelErrorSettings", "ModelCheckSettings", "QCConfig", "RuleSpec", "TextImageSettings", "parse_qc_config"]
 
 
 class _Strict(BaseModel):
@@ -63,13 +66,37 @@ class RuleSpec(_Strict):
         return self.id or self.rule
 
 
+class TextImageSettings(_Strict):
+    """The text–image mismatch check (opt-in: it runs an encoder over every checked image).
+
+    Attributes:
+        enabled: Run the check on items with an image and a text (a text medium, such as a
+            caption, or a ``text_field`` label).
+        threshold: A text whose probability of describing its image is below this is flagged
+            (0.5 by default: the ``multimodal.similarity`` backend's "misaligned").
+        clip: A CLIP export (``image_model``, ``text_model``, ``tokenizer`` paths and the
+            options of ``multimodal.similarity``'s ``clip``); without it, the offline default
+            compares the image's OCR text with the text.
+        cosine_threshold: The cosine at which a pair is as likely aligned as not (None: the
+            encoder's default, 0.35 MiniLM, 0.82 e5, 0.25 CLIP).
+        scale: Steepness of the cosine-to-probability sigmoid (None: the encoder's default).
+    """
+
+    enabled: bool = False
+    threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    clip: dict[str, Any] | None = None
+    cosine_threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    scale: float | None = Field(None, gt=0.0, le=1000.0)
+
+
 class ModelCheckSettings(_Strict):
-    """Thresholds of the model checks (human labels against confident suggestions)."""
+    """Thresholds of the model checks (human labels against confident suggestions, texts against images)."""
 
     enabled: bool = True
     min_confidence: float = Field(0.8, ge=0.0, le=1.0)
     box_iou: float = Field(0.5, gt=0.0, le=1.0)
     match_iou: float = Field(0.1, gt=0.0, le=1.0)
+    text_image: TextImageSettings = Field(default_factory=TextImageSettings)
 
 
 class LabelErrorSettings(_Strict):

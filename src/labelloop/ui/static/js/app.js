@@ -1,4 +1,4 @@
-// Hash router: #/login, #/projects, #/p/ID, #/p/ID/dashboard, #/p/ID/label, #/p/ID/review.
+// Hash router: #/login, #/projects, #/p/ID, #/p/ID/dashboard, #/p/ID/label, #/p/ID/review, #/p/ID/releases.
 import { ApiError, loadSession, logout, user } from "./api.js";
 import { h, replace, toast } from "./dom.js";
 import { loginView } from "./views/login.js";
@@ -6,6 +6,7 @@ import { projectsView } from "./views/projects.js";
 import { projectView } from "./views/project.js";
 import { dashboardView } from "./views/dashboard.js";
 import { taskView } from "./views/task.js";
+import { releasesView } from "./views/releases.js";
 
 const routes = [
   [/^#\/login$/, () => loginView()],
@@ -14,6 +15,7 @@ const routes = [
   [/^#\/p\/(\d+)\/dashboard$/, (m) => dashboardView(+m[1])],
   [/^#\/p\/(\d+)\/label$/, (m) => taskView(+m[1], "label")],
   [/^#\/p\/(\d+)\/review$/, (m) => taskView(+m[1], "review")],
+  [/^#\/p\/(\d+)\/releases$/, (m) => releasesView(+m[1])],
 ];
 
 let cleanup = null;

@@ -1,6 +1,7 @@
-// Progress, tiers and per-annotator counts from /stats, drawn as SVG bar charts.
+// Progress, tiers and per-annotator counts from /stats, drawn as SVG bar charts; then the QC section.
 import { api } from "../api.js";
 import { colorFor, h, svg } from "../dom.js";
+import { qcSection } from "./qc.js";
 
 /** Horizontal bar chart: rows of [label, value]. */
 export function barChart(rows, { width = 520, unit = "" } = {}) {
@@ -43,6 +44,7 @@ export async function dashboardView(pid) {
         annotators.length ? barChart(annotators) : h("p.note", null, "No annotations yet.")),
       skills.length ? h("div.card", { id: "chart-skill" }, h("h2", null, "Estimated skill (gold and review)"), barChart(skills, { unit: "%" })) : null,
       tiers.length ? h("div.card", { id: "chart-tiers" }, h("h2", null, "Tiers"), barChart(tiers)) : null,
-      stats.qc ? h("div.card", { id: "chart-qc" }, h("h2", null, "Quality"), barChart(numbers(stats.qc))) : null));
+      stats.qc ? h("div.card", { id: "chart-qc" }, h("h2", null, "Quality"), barChart(numbers(stats.qc))) : null),
+    await qcSection(pid, project.role || "viewer"));
   return { el, name: "dashboard" };
 }

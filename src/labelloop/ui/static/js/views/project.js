@@ -44,7 +44,8 @@ export async function projectView(pid) {
   const actions = h("div.actions", null,
     CAN_LABEL.has(role) ? h("a.button.primary", { href: `#/p/${pid}/label`, id: "start-label" }, "Start labelling") : null,
     CAN_REVIEW.has(role) ? h("a.button", { href: `#/p/${pid}/review`, id: "start-review" }, "Start review") : null,
-    h("a.button", { href: `#/p/${pid}/dashboard`, id: "open-dashboard" }, "Dashboard"));
+    h("a.button", { href: `#/p/${pid}/dashboard`, id: "open-dashboard" }, "Dashboard"),
+    role !== "annotator" ? h("a.button", { href: `#/p/${pid}/releases`, id: "open-releases" }, "Releases") : null);
 
   const progress = stats && stats.progress ? h("dl.counts", { id: "progress" },
     Object.entries(stats.progress).filter(([, v]) => typeof v === "number").map(([k, v]) => [h("dt", null, k.replace(/_/g, " ")), h("dd", null, String(v))])) : null;
