@@ -6,7 +6,7 @@ the chosen slot is taken by :meth:`TaskRepo.take`, an update that re-checks the 
 free (on PostgreSQL under a ``FOR UPDATE SKIP LOCKED`` row lock; on SQLite the write transaction
 is ``BEGIN IMMEDIATE``), so two askers never get the same slot and a concurrent asker is never
 kept from the slots it did not choose. On PostgreSQL one asker's ``next`` calls are serialised
-(:meth:`TaskRepo.serialise_asker`), so they cannot take two slots of one item either.
+(:meth:`TaskRepo.queue_state` with ``asker``), so they cannot take two slots of one item either.
 
 The statements of ``next`` and ``submit`` are plain SQL run on the driver's cursor
 (:mod:`labelloop.storage.rawsql`): they run on every request, where SQLAlchemy's statement
