@@ -9,8 +9,6 @@ Annotator names carry markup, which must show as text.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,15 +16,13 @@ from typing import Any
 import pytest
 
 from labelloop.core import LabelSchema, NewAnnotation, NewSuggestion
-from labelloop.core.accounts import Role
-from labelloop.services.accounts import add_member, create_user
 from labelloop.services.ingest import import_source
 from labelloop.services.projects import create_project
 from labelloop.services.qc import set_gold
 from labelloop.storage import Store
 from labelloop.storage.quality_repo import QualityRepo
 from tests.helpers import TEXT_SCHEMA, write
-from tests.ui.test_ui_server import PASSWORD, Site, _free_port, login
+from tests.ui.test_ui_server import Site, add_people, login, serve_app
 
 uvicorn = pytest.importorskip("uvicorn")
 
@@ -41,8 +37,6 @@ def _cls(label: str) -> list[dict[str, Any]]:
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     from argon2 import PasswordHasher
 
-    from labelloop.api import create_app
-    from labelloop.config import Settings
     from labelloop.services import accounts
 
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -60,24 +54,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
         tx.labels.add_suggestions(pid, [NewSuggestion(items[2], _cls("neu"), "text.classify", "1", 0.97)])
     set_gold(store, pid, items[0], _cls("pos"), "user:test")
     set_gold(store, pid, items[1], _cls("pos"), "user:test")
-    for name, role in (("mgr", Role.MANAGER), ("vic", Role.VIEWER), ("rex", Role.REVIEWER)):
-        create_user(store, name, PASSWORD)
-        add_member(store, pid, name, role)
-    app = create_app(Settings(data_dir=data), store=store)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield Site(f"http://127.0.0.1:{port}", store, {"reviews": pid}, {"reviews": items})
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        store.close()
+    add_people(store, pid)
+    with serve_app(store, data) as url:
+        yield Site(url, store, {"reviews": pid}, {"reviews": items})
 
 
 def _watch(page: Any, errors: list[str]) -> None:

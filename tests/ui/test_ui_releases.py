@@ -8,8 +8,6 @@ browser is Debian's chromium driven by Playwright.
 from __future__ import annotations
 
 import json
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,13 +16,11 @@ from typing import Any
 import pytest
 
 from labelloop.core import LabelSchema, NewAnnotation
-from labelloop.core.accounts import Role
-from labelloop.services.accounts import add_member, create_user
 from labelloop.services.ingest import import_source
 from labelloop.services.projects import create_project
 from labelloop.storage import Store
 from tests.helpers import IMAGE_SCHEMA, png_bytes, write
-from tests.ui.test_ui_server import PASSWORD, Site, _free_port, login
+from tests.ui.test_ui_server import Site, add_people, login, serve_app
 
 uvicorn = pytest.importorskip("uvicorn")
 
@@ -39,8 +35,6 @@ def _box(label: str, xyxy: list[float]) -> list[dict[str, Any]]:
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     from argon2 import PasswordHasher
 
-    from labelloop.api import create_app
-    from labelloop.config import Settings
     from labelloop.services import accounts
 
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -54,24 +48,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
         items = [it.id for it in tx.items.page(pid, limit=10)]
     with store.transaction() as tx:
         tx.labels.add_annotations(pid, [NewAnnotation(items[0], _box("cat", [4, 4, 30, 20]), "ann")])
-    for name, role in (("mgr", Role.MANAGER), ("vic", Role.VIEWER), ("rex", Role.REVIEWER)):
-        create_user(store, name, PASSWORD)
-        add_member(store, pid, name, role)
-    app = create_app(Settings(data_dir=data), store=store)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    try:
-        yield Site(f"http://127.0.0.1:{port}", store, {"street": pid}, {"street": items})
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        store.close()
+    add_people(store, pid)
+    with serve_app(store, data) as url:
+        yield Site(url, store, {"street": pid}, {"street": items})
 
 
 def test_manager_creates_compares_and_downloads_a_release(site: Site, browser: Any, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,39 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve_app(store: Store, data: Path) -> Iterator[str]:
+    """Run the app over ``store`` with uvicorn on a free loopback port; yield its base URL.
+
+    The server stops and the store closes when the block ends.
+    """
+    from labelloop.api import create_app
+    from labelloop.config import Settings
+
+    port = _free_port()
+    app = create_app(Settings(data_dir=data), store=store)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        store.close()
+
+
+def add_people(store: Store, pid: int) -> None:
+    """A manager ``mgr``, a viewer ``vic`` and a reviewer ``rex`` of project ``pid``."""
+    for name, role in (("mgr", Role.MANAGER), ("vic", Role.VIEWER), ("rex", Role.REVIEWER)):
+        create_user(store, name, PASSWORD)
+        add_member(store, pid, name, role)
 
 
 def _populate(store: Store, tmp: Path) -> Site:
@@ -97,8 +131,6 @@ def _populate(store: Store, tmp: Path) -> Site:
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     from argon2 import PasswordHasher
 
-    from labelloop.api import create_app
-    from labelloop.config import Settings
     from labelloop.services import accounts
 
     # test-strength password hashing (the real parameters cost about a second per hash)
@@ -106,22 +138,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     data = tmp_path / "data"
     store = Store.open(None, data)
     s = _populate(store, tmp_path)
-    port = _free_port()
-    app = create_app(Settings(data_dir=data), store=store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    s.url = f"http://127.0.0.1:{port}"
-    try:
+    with serve_app(store, data) as url:
+        s.url = url
         yield s
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        store.close()
 
 
 def login(browser: Any, site: Site, user: str, errors: list[str]) -> Any:
