@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,6 +24,16 @@ from labelloop.storage import Store
 __all__ = ["console", "err_console", "open_store", "progress_bar", "settings"]
 
 console = Console(highlight=False)
+
+LinkMedia = Annotated[
+    bool,
+    typer.Option(
+        "--link-media",
+        help="Hard-link media files from the store instead of copying them (same file system; much faster). "
+        "The export then shares the store's files: do not edit them in place.",
+    ),
+]
+"""The ``--link-media`` option of the export commands."""
 err_console = Console(stderr=True, highlight=False)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from labelloop.cli._common import console, err_console, open_store, progress_bar
+from labelloop.cli._common import LinkMedia, console, err_console, open_store, progress_bar
 from labelloop.core import Actor
 from labelloop.errors import InputRejected
 from labelloop.formats import takes_option
@@ -70,14 +70,7 @@ def export_cmd(
     fmt: Annotated[
         str, typer.Option("--format", help="native (lossless), coco, yolo, voc, conll2003 or csv.")
     ] = "native",
-    link_media: Annotated[
-        bool,
-        typer.Option(
-            "--link-media",
-            help="Hard-link media files from the store instead of copying them (same file system; much faster). "
-            "The export then shares the store's files: do not edit them in place.",
-        ),
-    ] = False,
+    link_media: LinkMedia = False,
 ) -> None:
     """Export a project: losslessly (native JSONL + media) or in a training format.
 

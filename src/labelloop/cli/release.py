@@ -12,7 +12,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from labelloop.cli._common import console, err_console, open_store, progress_bar, settings
+from labelloop.cli._common import LinkMedia, console, err_console, open_store, progress_bar, settings
 from labelloop.compliance.signing import TamperDetected, read_public_key, write_public_key
 from labelloop.core import Actor
 from labelloop.core.releases import Release
@@ -219,14 +219,7 @@ def export_cmd(
     name: Annotated[str, typer.Argument(help="Release name.")],
     out: Annotated[Path, typer.Option("--out", help="A new (or empty) folder.")],
     fmt: Annotated[str, typer.Option("--format", help="native, coco, yolo, voc, label_studio, ...")] = "native",
-    link_media: Annotated[
-        bool,
-        typer.Option(
-            "--link-media",
-            help="Hard-link media files from the store instead of copying them (same file system; much faster). "
-            "The export then shares the store's files: do not edit them in place.",
-        ),
-    ] = False,
+    link_media: LinkMedia = False,
 ) -> None:
     """Export a release (exactly its frozen label versions) as a signed folder.
 
