@@ -191,3 +191,14 @@ def test_candidates_walk_the_queue_index_in_order(store: Store, text_schema: Lab
         found = TaskRepo(tx.conn).candidates(pid, uid, datetime.now(UTC))
     assert "ix_task_slots_queue" in plan, plan
     assert len(found) == 32 and all(c.slot.item_id > 1500 for c in found)
+
+
+def test_postgresql_connections_never_jit(pg_url: str, tmp_path: Path) -> None:
+    # a JIT compile (~200 ms) on the next-task query cost more than 100 runs of it
+    store = Store.open(pg_url, tmp_path / "data")
+    try:
+        for _ in range(2):  # a new connection, then a pooled one after a rollback
+            with store.read() as tx:
+                assert tx.conn.execute(text("SHOW jit")).scalar() == "off"
+    finally:
+        store.close()
