@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from labelloop.api.headers import SecurityHeaders
@@ -19,7 +20,9 @@ def _run(path: str, route_headers: list[tuple[bytes, bytes]]) -> dict[bytes, byt
         sent.append(message)
 
     mw = SecurityHeaders(app, {"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"})
-    asyncio.run(mw({"type": "http", "path": path}, None, send))  # type: ignore[arg-type]
+    # A thread of its own: a browser test earlier in this worker may leave an event loop running here.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, mw({"type": "http", "path": path}, None, send)).result()  # type: ignore[arg-type]
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     return dict(sent[0]["headers"])
 
