@@ -46,6 +46,24 @@ class Boxed(Protocol):
         ...
 
 
+def check_pixel_box(xyxy: tuple[int, int, int, int], what: str) -> None:
+    """Refuse a pixel box that is empty or starts left of / above the image.
+
+    Raises:
+        ValueError: naming ``what`` (``face``, ``plate``) and the box.
+
+    Example:
+        >>> check_pixel_box((0, 0, 2, 2), "face")
+        >>> check_pixel_box((3, 0, 2, 2), "plate")
+        Traceback (most recent call last):
+        ...
+        ValueError: plate box must have 0 <= min < max, got (3, 0, 2, 2)
+    """
+    x0, y0, x1, y1 = xyxy
+    if x1 <= x0 or y1 <= y0 or x0 < 0 or y0 < 0:
+        raise ValueError(f"{what} box must have 0 <= min < max, got {xyxy}")
+
+
 @dataclass(frozen=True, slots=True)
 class FaceRegion:
     """One detected face.
@@ -59,9 +77,7 @@ class FaceRegion:
     score: float
 
     def __post_init__(self) -> None:
-        x0, y0, x1, y1 = self.xyxy
-        if x1 <= x0 or y1 <= y0 or x0 < 0 or y0 < 0:
-            raise ValueError(f"face box must have 0 <= min < max, got {self.xyxy}")
+        check_pixel_box(self.xyxy, "face")
 
 
 def _cascade() -> Any:

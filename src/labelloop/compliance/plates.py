@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from labelloop.compliance.faces import check_pixel_box
 from labelloop.compliance.pii.plate import PlateRecognizer
 
 __all__ = ["OcrLine", "PlateRegion", "find_plates", "is_plate_text"]
@@ -51,9 +52,7 @@ class PlateRegion:
     score: float
 
     def __post_init__(self) -> None:
-        x0, y0, x1, y1 = self.xyxy
-        if x1 <= x0 or y1 <= y0 or x0 < 0 or y0 < 0:
-            raise ValueError(f"plate box must have 0 <= min < max, got {self.xyxy}")
+        check_pixel_box(self.xyxy, "plate")
 
 
 def is_plate_text(text: str) -> bool:
