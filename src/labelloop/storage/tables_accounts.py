@@ -1,4 +1,4 @@
-"""Tables of the web app: accounts, sessions, API tokens, project roles, and work assignment.
+"""Tables of the web app: accounts, sessions, API tokens, project roles, work assignment, refusals.
 
 Secrets are never stored: sessions and API tokens keep the SHA-256 of the token, passwords
 their argon2 hash. ``task_slots`` is the work queue: one row per (item, overlap slot), so
@@ -19,6 +19,7 @@ __all__ = [
     "idempotency_keys",
     "media_grants",
     "memberships",
+    "refusals",
     "sessions",
     "task_settings",
     "task_slots",
@@ -138,4 +139,22 @@ media_grants = Table(
     metadata,
     Column("sha256", String(64), primary_key=True),
     Column("project_id", ForeignKey("projects.id"), primary_key=True),
+)
+
+# requests the API refused (401, 403, 404 of an object outside the caller's reach, 429): the
+# security audit log (who, from where, what, why); never the request body or a credential
+refusals = Table(
+    "refusals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime(), nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id"), nullable=True),
+    Column("username", String(100), nullable=True),
+    Column("ip", String(64), nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("path", String(300), nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("reason", String(300), nullable=False),
+    Column("suppressed", Integer, nullable=False, default=0),
 )
