@@ -75,6 +75,8 @@ POLICY: dict[str, dict[str, Rule]] = {
     "release.export": {"manager": A},  # the frozen labels themselves, signed
     "qc.read": {"reviewer": A, "manager": A},  # the QC report: findings, annotator scores, agreement
     "qc.run": {"manager": A},  # run QC now (writes findings and correction tasks)
+    "correction.read": {"reviewer": A, "manager": A},  # list and show QC correction tasks
+    "correction.resolve": {"reviewer": A, "manager": A},  # take one (lock), fix it or dismiss it
 }
 ACTIONS = tuple(POLICY)
 
