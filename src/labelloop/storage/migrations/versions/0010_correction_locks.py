@@ -6,8 +6,8 @@ correction queue, until when. An expired lock is free for anyone; resolving clea
 ``ix_correction_tasks_project_fingerprint``: QC looks up, per page of findings, which were
 already resolved by a person (fixed or dismissed) so it does not reopen them.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-24
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
