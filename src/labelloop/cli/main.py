@@ -22,6 +22,7 @@ from labelloop.cli import (
     desensitise,
     preannotate,
     project,
+    route,
     schema,
     serve,
     simulate,
@@ -75,6 +76,7 @@ preannotate.register(app)
 simulate.register(app)
 qc_cli.register(app)
 calibrate.register(app)
+route.register(app)
 desensitise.register(app)
 
 EXIT_INTERNAL = 70

@@ -75,6 +75,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "release.export": {"manager": A},  # the frozen labels themselves, signed
     "qc.read": {"reviewer": A, "manager": A},  # the QC report: findings, annotator scores, agreement
     "qc.run": {"manager": A},  # run QC now (writes findings and correction tasks)
+    "certificate.read": {"viewer": A, "reviewer": A, "manager": A},  # routing tiers and accuracy bounds: counts only
 }
 ACTIONS = tuple(POLICY)
 

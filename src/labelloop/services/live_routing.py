@@ -320,7 +320,7 @@ def _project_certificate(
 def route_project(
     store: Store,
     project: str | int,
-    backend: str,
+    backend: str | None = None,
     *,
     policy: RoutePolicy | None = None,
     model_version: str | None = None,
@@ -334,7 +334,7 @@ def route_project(
     Args:
         store: The store.
         project: Project name or id.
-        backend: Backend name.
+        backend: Backend name (default: that of the project's newest scored suggestion).
         policy: Target, confidence, audit rate, manual cut, evidence kind.
         model_version: The model version to route on (default: that of the backend's newest suggestion).
         plugins: To tell whether the backend trains (default: the installed plugins).
@@ -355,11 +355,14 @@ def route_project(
     with store.read() as tx:
         proj = tx.projects.get(project)
         repo = RoutingRepo(tx.conn)
-        version = model_version or repo.newest_model_version(proj.id, backend)
-        trained = None if version is None else repo.trained_on(proj.id, backend, version)
-    if version is None:
+        backend = backend or repo.newest_backend(proj.id)
+        version = None if backend is None else model_version or repo.newest_model_version(proj.id, backend)
+        trained = None if backend is None or version is None else repo.trained_on(proj.id, backend, version)
+    if backend is None or version is None:
         raise InputRejected(
-            f"routing of project {proj.name!r}", f"suggestions from {backend!r} (run labelloop preannotate)", "none"
+            f"routing of project {proj.name!r}",
+            f"scored suggestions from {repr(backend) if backend else 'any backend'} (run labelloop preannotate first)",
+            "none",
         )
     learns = trainable if trainable is not None else backend_trainable(plugins or PluginManager(), backend)
     g = _gather(store, proj.id, backend, version, policy, learns, trained)

@@ -44,6 +44,7 @@ from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFoun
 from labelloop.services.redacted_view import visible_labels
 from labelloop.services.versions import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
+from labelloop.storage.routing_repo import RoutingRepo
 from labelloop.storage.tasks_repo import GOLD, QUEUED, Slot, TaskRepo, TaskSettings
 
 __all__ = [
@@ -108,6 +109,9 @@ def _payload(
     tx: UnitOfWork, tasks: TaskRepo, project_id: int, item: Item, user: User, own_only: bool
 ) -> dict[str, Any]:
     sugg, anns, revs = visible_labels(tx, *tx.labels.for_items([item.id]))
+    blind = own_only and RoutingRepo(tx.conn).is_blind(item.id)  # routed manual/audit: label without suggestions
+    if blind:
+        sugg = []
     if own_only:
         mine = [a for a in anns if a.annotator == user.username]
         ann = mine[-1] if mine else None
@@ -122,6 +126,7 @@ def _payload(
         "annotation": None if ann is None else annotation_json(ann),
         "draft": None if draft is None else {"value": draft[0], "updated_at": draft[1].isoformat()},
         "reviews": [_review_json(r) for r in revs if not own_only or r.annotation_id in shown],
+        "blind": blind,
     }
 
 
@@ -517,6 +522,7 @@ def project_stats(store: Store, project_id: int) -> dict[str, Any]:
         tasks = TaskRepo(tx.conn)
         queue = tasks.queue_counts(project_id)
         people = tasks.all_stats(project_id)
+        tiers = RoutingRepo(tx.conn).tier_counts(project_id)  # items per routing tier (labelloop route)
     return {
         "progress": {**counts, **queue},
         "annotators": [
@@ -528,6 +534,6 @@ def project_stats(store: Store, project_id: int) -> dict[str, Any]:
             }
             for name, st in people
         ],
-        "tiers": {},
+        "tiers": tiers,
         "settings": get_settings(store, project_id),
     }

@@ -256,6 +256,17 @@ class RoutingRepo:
         )
         return int(self.conn.execute(q).scalar_one())
 
+    def newest_backend(self, project_id: int) -> str | None:
+        """The backend of the project's newest scored suggestion."""
+        s = t.suggestions
+        q = (
+            select(s.c.backend)
+            .where(s.c.project_id == project_id, s.c.score.is_not(None))
+            .order_by(s.c.id.desc())
+            .limit(1)
+        )
+        return self.conn.execute(q).scalar()
+
     def newest_model_version(self, project_id: int, backend: str) -> str | None:
         """The model version of the backend's newest suggestion in the project."""
         s = t.suggestions
