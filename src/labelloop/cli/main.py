@@ -20,6 +20,7 @@ from labelloop.cli import (
     db,
     demo,
     desensitise,
+    learn,
     preannotate,
     project,
     route,
@@ -77,6 +78,7 @@ simulate.register(app)
 qc_cli.register(app)
 calibrate.register(app)
 route.register(app)
+learn.register(app)
 desensitise.register(app)
 
 EXIT_INTERNAL = 70

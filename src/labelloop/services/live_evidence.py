@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from labelloop.core import Actor, Annotation, AnnotationStatus, ReviewVerdict, Suggestion
+from labelloop.core import Actor, Annotation, AnnotationStatus, Item, ReviewVerdict, Suggestion
 from labelloop.services.calibrate import suggestion_agrees
 from labelloop.storage import Store
 from labelloop.storage.routing_repo import BLIND_TIERS, ItemRoute, RoutingRepo
@@ -79,6 +79,7 @@ class ItemView:
 
     Attributes:
         item_id: The item.
+        item: The item itself (media references, for a backend).
         suggestion: Newest scored, non-empty suggestion of the backend's model version (or None).
         first_suggested: When the backend first suggested anything on the item (any version).
         truth: A person's final label, or None.
@@ -90,6 +91,7 @@ class ItemView:
     """
 
     item_id: int
+    item: Item
     suggestion: Suggestion | None
     first_suggested: datetime | None
     truth: Truth | None
@@ -221,6 +223,7 @@ def item_views(
             page.append(
                 ItemView(
                     it.id,
+                    it,
                     sugg,
                     first,
                     truth,

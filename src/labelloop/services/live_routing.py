@@ -326,6 +326,7 @@ def route_project(
     model_version: str | None = None,
     plugins: PluginManager | None = None,
     trainable: bool | None = None,
+    trained_on: set[int] | None = None,
     actor: str | None = None,
     seed: int | None = None,
 ) -> RouteReport:
@@ -339,6 +340,8 @@ def route_project(
         model_version: The model version to route on (default: that of the backend's newest suggestion).
         plugins: To tell whether the backend trains (default: the installed plugins).
         trainable: Say it directly (skips the plugin look-up).
+        trained_on: The items whose labels fitted this model version (default: what a learning
+            round recorded for it, if any).
         actor: Who runs it (default ``system:route``); reviews and the provenance event name it.
         seed: Seed of the audit sample (default: the run's id).
 
@@ -357,7 +360,9 @@ def route_project(
         repo = RoutingRepo(tx.conn)
         backend = backend or repo.newest_backend(proj.id)
         version = None if backend is None else model_version or repo.newest_model_version(proj.id, backend)
-        trained = None if backend is None or version is None else repo.trained_on(proj.id, backend, version)
+        trained = trained_on
+        if trained is None and backend is not None and version is not None:
+            trained = repo.trained_on(proj.id, backend, version)
     if backend is None or version is None:
         raise InputRejected(
             f"routing of project {proj.name!r}",
