@@ -19,6 +19,7 @@ from labelloop.services.accounts import create_user
 from labelloop.services.live_routing import RoutePolicy, current_certificate, route_project
 from labelloop.services.tasks import next_task, project_stats, submit
 from labelloop.storage import Store
+from labelloop.storage.quality_repo import QualityRepo
 from labelloop.storage.routing_repo import RoutingRepo
 from labelloop.storage.tasks_repo import QUEUED
 from tests.services.live_world import Digits, digits_project, in_tier, label, region, routes
@@ -62,10 +63,14 @@ def test_too_little_evidence_auto_accepts_nothing_and_says_what_unlocks_it(store
     label(store, w.pid, audits, w.truth)
     review = in_tier(store, w.pid, "review")[:5]
     label(store, w.pid, review, w.truth, who="bob")
+    with store.transaction() as tx:  # gold copied from the teacher's labels: the model learnt those
+        for i in w.trained[:3]:
+            QualityRepo(tx.conn).set_gold(w.pid, i, region(w.truth[i]), "user:qc")
     again = route_project(store, "digits", "image.classify")
     sugg, _, _ = _labels(store, audits)
     right = sum(s.value[0]["labels"] == [w.truth[s.item_id]] for s in sugg if s.backend == "image.classify")
-    assert again.certificate["evidence"]["clean"] == len(audits) and again.certificate["evidence"]["prefilled"] == 5
+    ev = again.certificate["evidence"]
+    assert ev["clean"] == len(audits) and ev["prefilled"] == 5 and ev["in_sample"] == len(w.trained)
     assert again.certificate["needed"] == clean_items_needed(right, len(audits), 0.98, 0.95)
     assert again.auto_new == 0 and not any(a.annotator.startswith("auto:") for a in _labels(store, w.unlabelled)[1])
     # counting reviews of pre-filled suggestions must be asked for, and the certificate says what it costs

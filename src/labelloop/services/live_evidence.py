@@ -7,9 +7,11 @@ person's final label of that item). Not every pair is fair evidence; each gets a
   have learnt from it**. Without seeing: a QC gold answer (taken as made independently of the
   machine), a label made on a blind slot (an item routed ``manual`` or ``audit``, whose task
   shows no suggestion), or a label made before the backend suggested anything on the item.
-  Not learnt: the backend does not train, or the label is newer than the suggestion (the model
-  was fitted before the suggestion was made), or the item is outside the training set an
-  active-learning round recorded for that model version.
+  Not learnt: the backend does not train, or the item is outside the training set an
+  active-learning round recorded for that model version, or no person had labelled the item
+  (any annotation or gold answer) before the suggestion was made — the model was fitted before
+  it made the suggestion, so it can only have learnt labels older than that (a gold answer
+  copied later from an older annotation is in-sample all the same).
 * ``prefilled`` — a person confirmed or corrected a pre-filled suggestion (the review tier, an
   accepted suggestion, any queue task that showed it). Such reviews lean toward accepting what
   is shown (anchoring; the leaning is why certification uses ``clean`` pairs by default), so a
@@ -63,6 +65,7 @@ class Truth:
         created_at: When it was made (an annotation) or set (a gold answer).
         source: ``gold`` or ``annotation``.
         blind: Made without the suggestion in view (gold, or a blind-routed task).
+        first_labelled: When a person first labelled the item (any annotation or gold answer).
         annotation_id: The annotation, for ``annotation``.
     """
 
@@ -70,6 +73,7 @@ class Truth:
     created_at: datetime
     source: str
     blind: bool
+    first_labelled: datetime
     annotation_id: int | None = None
 
 
@@ -131,17 +135,20 @@ def evidence_kind(
         >>> from datetime import UTC, datetime, timedelta
         >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
         >>> s = Suggestion(1, 1, 7, [], 0.9, "b", "1", t0, "backend:b@1")
-        >>> later = Truth([], t0 + timedelta(hours=1), "annotation", blind=True)
+        >>> hour = timedelta(hours=1)
+        >>> later = Truth([], t0 + hour, "annotation", blind=True, first_labelled=t0 + hour)
         >>> evidence_kind(7, s, later, t0, trainable=True, trained_on=None)
         'clean'
-        >>> evidence_kind(7, s, Truth([], t0 - timedelta(hours=1), "annotation", False), t0,
-        ...               trainable=True, trained_on=None) is None  # older label: the model may have learnt it
+        >>> older = Truth([], t0 + hour, "gold", blind=True, first_labelled=t0 - hour)  # gold copied from an old label
+        >>> evidence_kind(7, s, older, t0, trainable=True, trained_on=None) is None  # the model may have learnt it
         True
+        >>> evidence_kind(7, s, older, t0, trainable=True, trained_on={8})  # ... but this version did not
+        'clean'
     """
     if suggestion is None or truth is None:
         return None
-    newer = truth.created_at > suggestion.created_at
-    learnt = trainable and not newer and (trained_on is None or item_id in trained_on)
+    known_before = truth.first_labelled <= suggestion.created_at
+    learnt = trainable and known_before and (trained_on is None or item_id in trained_on)
     if learnt:
         return None
     unseen = truth.blind or (first_suggested is not None and truth.created_at < first_suggested)
@@ -151,19 +158,20 @@ def evidence_kind(
 def _truth(
     anns: list[Annotation], rejected: set[int], gold: tuple[Value, datetime] | None, route: ItemRoute | None
 ) -> Truth | None:
+    submitted = [a for a in anns if a.status == AnnotationStatus.SUBMITTED and not Actor.is_machine(a.annotator)]
+    times = [a.created_at for a in submitted] + ([gold[1]] if gold is not None else [])
+    if not times:
+        return None
+    first_labelled = min(times)
     if gold is not None:
-        return Truth(gold[0], gold[1], "gold", blind=True)
-    people = [
-        a
-        for a in anns
-        if a.status == AnnotationStatus.SUBMITTED and a.id not in rejected and not Actor.is_machine(a.annotator)
-    ]
+        return Truth(gold[0], gold[1], "gold", blind=True, first_labelled=first_labelled)
+    people = [a for a in submitted if a.id not in rejected]
     if not people:
         return None
     a = max(people, key=lambda x: x.id)
     first = min(people, key=lambda x: x.id)
     blind = route is not None and route.tier in BLIND_TIERS and route.routed_at <= first.created_at
-    return Truth(a.value, a.created_at, "annotation", blind, a.id)
+    return Truth(a.value, a.created_at, "annotation", blind, first_labelled, a.id)
 
 
 def item_views(
