@@ -49,6 +49,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -422,8 +423,6 @@ def route_project(
 
 
 def _sha256(doc: dict[str, Any]) -> str:
-    import hashlib
-
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -462,7 +461,7 @@ def _apply(
     auto_ids = _write_auto(tx, pid, backend, version, who, run_id, [by_id[i] for i in take])
     back: list[int] = []
     for i in plan.reroute:
-        if any(s.state != 0 or not s.free(at) for s in slots[i]):  # a person already took it up
+        if any(not s.free(at) for s in slots[i]):  # a person already took it up (or finished it)
             continue
         back.append(i)
     repo.requeue(pid, [i for i in back if not slots[i]], settings.overlap)
