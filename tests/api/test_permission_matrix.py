@@ -15,7 +15,7 @@ from labelloop.core.permissions import ACTIONS, FACTS, POLICY, decide, static_de
 ALL_ROLES = (None, "viewer", "annotator", "reviewer", "manager", "admin")
 FACT_SETS = [frozenset(c) for c in chain.from_iterable(combinations(FACTS, n) for n in range(len(FACTS) + 1))]
 
-READ_ONLY = {"project.read", "project.stats", "item.list", "item.read", "release.read"}
+READ_ONLY = {"project.read", "project.stats", "item.list", "item.read", "release.read", "certificate.read"}
 MANAGER_ONLY = {
     "project.settings",
     "members.read",

@@ -131,6 +131,8 @@ def test_demo_builds_all_four_media(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert re.search(r"open http://127\.0\.0\.1:8000/#/p/\d+/label and log in as demo / \S{12,}", out)
     assert re.search(r"tiers auto-accept \d+, review \d+, manual \d+", out) and "(holds)" in out
     assert (tmp_path / "d" / "demo" / "reports" / "routing-certificate.json").is_file()
+    assert re.search(r"text-demo: live routing of text\.classify@\S+: auto 0, review \d+, manual \d+", out)
+    assert "clean audited items would unlock auto-accept" in out
     code = main(["--data-dir", str(tmp_path / "d"), "project", "list"])
     listing = capsys.readouterr().out
     for medium in ("text", "image", "audio", "pointcloud"):

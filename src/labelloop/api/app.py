@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from labelloop._version import __version__
 from labelloop.api.headers import SecurityHeaders
 from labelloop.api.limits import MAX_BODY, BodyLimit
-from labelloop.api.routes import admin, auth, corrections, media, projects, qc, releases, ui, work
+from labelloop.api.routes import admin, auth, corrections, media, projects, qc, releases, routing, ui, work
 from labelloop.config import Settings
 from labelloop.errors import InvalidAnnotation, LabelloopError
 from labelloop.services.accounts import LoginLimiter, RateLimited, load_secret
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(releases.router)
     app.include_router(qc.router)
     app.include_router(corrections.router)
+    app.include_router(routing.router)
 
     @app.get("/api/health", tags=["meta"])
     def health() -> dict[str, str]:

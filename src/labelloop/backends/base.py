@@ -14,13 +14,41 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
 
 from labelloop.core import Control, Item, LabelSchema, MediaRef
 from labelloop.core.plugins import BackendCapabilities, BackendContext, BackendOutput, MediaAccess
 from labelloop.errors import BackendUnavailable
 
-__all__ = ["BaseBackend", "media_of", "supported_controls"]
+__all__ = ["BaseBackend", "ClassProbabilities", "ClassScorer", "media_of", "supported_controls"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClassProbabilities:
+    """A classifier's full output on a batch, for active-learning samplers.
+
+    Attributes:
+        classes: Class names, in column order.
+        proba: ``(items, classes)`` probabilities (rows follow the batch).
+        features: ``(items, dims)`` features the model saw (for diversity samplers), or None.
+    """
+
+    classes: list[str]
+    proba: NDArray[np.float64]
+    features: NDArray[np.float64] | None = None
+
+
+@runtime_checkable
+class ClassScorer(Protocol):
+    """A backend that can give every class's probability (not only its suggestion's score)."""
+
+    def class_probabilities(self, batch: Sequence[Item], control: Control) -> ClassProbabilities:
+        """Class probabilities (and features) of ``batch`` for one classification ``control``."""
+        ...
 
 
 def supported_controls(schema: LabelSchema, capabilities: BackendCapabilities) -> list[Control]:

@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labelloop.backends.base import BaseBackend, media_of
+from labelloop.backends.base import BaseBackend, ClassProbabilities, media_of
 from labelloop.core import Control, ControlKind, Item, LabelSchema, Medium
 from labelloop.core.plugins import BackendCapabilities, BackendOutput
 from labelloop.errors import BackendUnavailable, InvalidSchema
@@ -91,11 +91,16 @@ class FewShotClassifier:
         self.classes_ = [str(c) for c in self._model.classes_]
         return self
 
-    def predict(self, images: Sequence[NDArray[Any]]) -> tuple[list[str], NDArray[np.float64]]:
-        """Return the predicted class and its probability per image."""
+    def predict_proba(self, images: Sequence[NDArray[Any]]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Class probabilities (columns follow ``classes_``) and the feature rows, per image."""
         if self._model is None:
             raise ValueError("FewShotClassifier is not fitted")
-        proba = np.asarray(self._model.predict_proba(self.features(images)), dtype=np.float64)
+        feats = self.features(images)
+        return np.asarray(self._model.predict_proba(feats), dtype=np.float64), feats
+
+    def predict(self, images: Sequence[NDArray[Any]]) -> tuple[list[str], NDArray[np.float64]]:
+        """Return the predicted class and its probability per image."""
+        proba, _ = self.predict_proba(images)
         best = proba.argmax(axis=1)
         return [self.classes_[i] for i in best], proba[np.arange(len(best)), best]
 
@@ -173,6 +178,18 @@ class ImageClassifyBackend(BaseBackend):
             self.ok(it, per_item[it.id][0], score=min(per_item[it.id][1]) if per_item[it.id][1] else None)
             for it in batch
         ]
+
+    def class_probabilities(self, batch: Sequence[Item], control: Control) -> ClassProbabilities:
+        """Every class's probability and the HOG + thumbnail features, for active-learning samplers.
+
+        Raises:
+            BackendUnavailable: ``control`` was not fitted.
+        """
+        model = self.models.get(control.name)
+        if model is None:
+            raise BackendUnavailable(f"image.classify: no model fitted for control {control.name!r}")
+        proba, feats = model.predict_proba([self._load(item, control) for item in batch])
+        return ClassProbabilities(list(model.classes_), proba, feats)
 
 
 def create(config: Mapping[str, Any]) -> ImageClassifyBackend:

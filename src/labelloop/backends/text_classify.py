@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelloop.backends._common import parse_config
-from labelloop.backends.base import BaseBackend, media_of
+from labelloop.backends.base import BaseBackend, ClassProbabilities, media_of
 from labelloop.backends.text_embed import TextEncoder, has_han, load_encoder
 from labelloop.core import Control, ControlKind, Item, LabelSchema, Medium
 from labelloop.core.plugins import BackendCapabilities, BackendContext, BackendOutput
@@ -304,6 +304,35 @@ class TextClassifyBackend(BaseBackend):
             for i, d in zip(idx, decided, strict=True):
                 out[i] = d
         return out
+
+    def class_probabilities(self, batch: Sequence[Item], control: Control) -> ClassProbabilities:
+        """Every label's probability (few-shot or zero-shot, as :meth:`classify` decides) and the text vectors.
+
+        Columns follow ``control.labels``; ``multi`` controls give each label's own probability.
+        Features are None when the batch mixed encoders (their vectors differ in size).
+        """
+        texts = [media_of(item, control).text or "" for item in batch]
+        proba = np.zeros((len(texts), len(control.labels)), np.float64)
+        groups: dict[str, list[int]] = {}
+        for i, text in enumerate(texts):
+            groups.setdefault(self._encoder_for(text), []).append(i)
+        vectors: Vectors | None = None
+        for kind, idx in groups.items():
+            v = self._encoder(kind).encode([texts[i] for i in idx])
+            if len(groups) == 1:
+                vectors = v
+            if control.name in self._examples:
+                clf = self._few_shot(control, kind)
+                cols = [control.labels.index(c) for c in clf.classes_]
+                proba[np.ix_(idx, cols)] = clf.predict_proba(v)
+                continue
+            cos = np.asarray(v @ self._label_vectors(control, kind).T, np.float64)
+            scale = self.config.scale_e5 if kind == "e5" else self.config.scale_minilm
+            if control.multi:
+                proba[idx] = 1.0 / (1.0 + np.exp(-scale * (cos - cos.mean(axis=1, keepdims=True))))
+            else:
+                proba[idx] = _softmax(scale * cos)
+        return ClassProbabilities(list(control.labels), proba, None if vectors is None else vectors.astype(np.float64))
 
     def predict(self, batch: Sequence[Item], schema: LabelSchema, controls: Sequence[Control]) -> list[BackendOutput]:
         """One classification region per control and item; the item score is the lowest control score."""

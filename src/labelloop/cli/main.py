@@ -20,8 +20,10 @@ from labelloop.cli import (
     db,
     demo,
     desensitise,
+    learn,
     preannotate,
     project,
+    route,
     schema,
     serve,
     simulate,
@@ -75,6 +77,8 @@ preannotate.register(app)
 simulate.register(app)
 qc_cli.register(app)
 calibrate.register(app)
+route.register(app)
+learn.register(app)
 desensitise.register(app)
 
 EXIT_INTERNAL = 70

@@ -77,6 +77,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "qc.run": {"manager": A},  # run QC now (writes findings and correction tasks)
     "correction.read": {"reviewer": A, "manager": A},  # list and show QC correction tasks
     "correction.resolve": {"reviewer": A, "manager": A},  # take one (lock), fix it or dismiss it
+    "certificate.read": {"viewer": A, "reviewer": A, "manager": A},  # routing tiers and accuracy bounds: counts only
 }
 ACTIONS = tuple(POLICY)
 

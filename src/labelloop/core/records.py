@@ -60,6 +60,21 @@ class Actor:
         """Labelloop itself (an import, a migration)."""
         return f"system:{what}"
 
+    @staticmethod
+    def auto(backend: str, model_version: str) -> str:
+        """The annotator of a label auto-accepted from a backend's suggestion (no person saw it).
+
+        Example:
+            >>> Actor.auto("text.classify", "1.0"), Actor.is_machine(Actor.auto("text.classify", "1.0"))
+            ('auto:text.classify@1.0', True)
+        """
+        return f"auto:{backend}@{model_version}"
+
+    @staticmethod
+    def is_machine(annotator: str) -> bool:
+        """Whether an annotation's annotator is a machine (an auto-accepted label), not a person."""
+        return annotator.startswith("auto:")
+
 
 class AnnotationStatus(StrEnum):
     """Whether a person is still working on an annotation."""

@@ -57,7 +57,7 @@ import orjson
 from numpy.typing import ArrayLike, NDArray
 
 from labelloop.backends.calibration import IsotonicCalibrator, TemperatureScaling, expected_calibration_error
-from labelloop.core import Annotation, AnnotationStatus, ReviewVerdict, Suggestion
+from labelloop.core import Actor, Annotation, AnnotationStatus, ReviewVerdict, Suggestion
 from labelloop.errors import InputRejected
 from labelloop.quality.geometry_agreement import box_agreement, segment_agreement
 from labelloop.storage import Store
@@ -178,7 +178,11 @@ def suggestion_agrees(machine: Sequence[dict[str, Any]], human: Sequence[dict[st
 
 
 def _truth(annotations: list[Annotation], rejected: set[int]) -> Annotation | None:
-    submitted = [a for a in annotations if a.status == AnnotationStatus.SUBMITTED and a.id not in rejected]
+    submitted = [
+        a
+        for a in annotations
+        if a.status == AnnotationStatus.SUBMITTED and a.id not in rejected and not Actor.is_machine(a.annotator)
+    ]  # an auto-accepted label is the backend's own output, never evidence about it
     return max(submitted, key=lambda a: a.id) if submitted else None
 
 

@@ -26,7 +26,7 @@ from labelloop.services.preannotate import preannotate
 from labelloop.services.projects import create_project, parse_schema
 from labelloop.services.qc_report import qc_demo
 from labelloop.services.release_demo import release_demo
-from labelloop.services.routing_demo import routing_demo
+from labelloop.services.routing_demo import live_route_demo, routing_demo
 from labelloop.services.samples import write_samples
 from labelloop.storage import Store
 
@@ -191,6 +191,7 @@ def run_demo(
     qc_demo(store, report.projects, work_dir / "reports", step)
     # --- routing (services/routing_demo.py): tiers and a quality certificate on the digits source ---
     cert = routing_demo(step, work_dir / "reports")
+    live_route_demo(store, step)  # the image project's own suggestions, routed for real
     if cert is not None and cert.threshold is not None and not cert.holds:
         report.problems.append("routing: the certificate does not hold")
     # --- web app: an admin "demo" user (fresh password, printed) in every demo project ---

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from labelloop.core import Item, ItemError, MediaRef, NewSuggestion
+from labelloop.core import Actor, Item, ItemError, MediaRef, NewSuggestion
 from labelloop.core.plugins import Backend, BackendContext, TrainableBackend
 from labelloop.errors import BackendUnavailable, PluginError
 from labelloop.plugins import PluginManager
@@ -113,7 +113,11 @@ class StoreMedia:
 
 
 def labelled(store: Store, project_id: int) -> tuple[list[Item], list[list[dict[str, Any]]]]:
-    """Every item with a submitted annotation, and that annotation's value (for ``fit``)."""
+    """Every item with a submitted annotation by a person, and that annotation's value (for ``fit``).
+
+    An item whose newest submitted annotation was auto-accepted (annotator ``auto:...``) is left
+    out: training on the backend's own output would only confirm it.
+    """
     items: list[Item] = []
     values: list[list[dict[str, Any]]] = []
     after = 0
@@ -123,6 +127,8 @@ def labelled(store: Store, project_id: int) -> tuple[list[Item], list[list[dict[
         if not page:
             break
         for item, ann in page:
+            if Actor.is_machine(ann.annotator):
+                continue
             items.append(item)
             values.append(ann.value)
         after = page[-1][0].id

@@ -20,9 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from labelloop.active import QualityCertificate, min_clean_audits
+from labelloop.errors import InputRejected, NotFound
+from labelloop.services.live_routing import RoutePolicy, RouteReport, route_project
 from labelloop.services.simulate import SimConfig, simulate
+from labelloop.storage import Store
 
-__all__ = ["routing_demo"]
+__all__ = ["live_route_demo", "routing_demo"]
 
 
 def routing_demo(
@@ -75,3 +78,32 @@ def routing_demo(
         path.write_text(c.to_json(), encoding="utf-8")
         step("certificate", f"written to {path}")
     return c
+
+
+def live_route_demo(
+    store: Store, step: Callable[[str, str], None], project: str = "text-demo", backend: str = "text.classify"
+) -> RouteReport | None:
+    """Route a demo project's stored suggestions for real (``labelloop route``) and report the tiers.
+
+    The demo's labelled items trained the backend, so they are no evidence about it: nothing is
+    auto-accepted yet, a few items go to blind audit, and the step says how many clean audited
+    items would unlock auto-accept.
+
+    Returns:
+        The run's report, or None when the project has no suggestion from ``backend``.
+    """
+    try:
+        r = route_project(store, project, backend, policy=RoutePolicy(audit_rate=0.05, manual_below=0.5))
+    except (InputRejected, NotFound) as exc:
+        step("route", f"{project}: skipped ({exc})")
+        return None
+    t = r.tiers
+    ev = r.certificate["evidence"]
+    step(
+        "route",
+        f"{project}: live routing of {backend}@{r.model_version}: auto {t['auto']}, review {t['review']}, "
+        f"manual {t['manual']}, blind audit {t['audit']}; evidence: {ev.get('clean', 0)} clean, "
+        f"{ev.get('in_sample', 0)} labels the model trained on (not evidence)",
+    )
+    step("route", f"{project}: {r.message} (labelloop route --certificate {project})")
+    return r

@@ -59,6 +59,7 @@ from labelloop.services.redacted_view import visible_labels
 from labelloop.services.versions import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
 from labelloop.storage.accounts_repo import AccountRepo
+from labelloop.storage.routing_repo import RoutingRepo
 from labelloop.storage.skills_repo import Evidence, SkillRepo
 from labelloop.storage.tasks_repo import GOLD, QUEUED, Slot, TaskRepo, TaskSettings, UserStats
 
@@ -126,6 +127,9 @@ def _payload(
     tx: UnitOfWork, tasks: TaskRepo, project_id: int, item: Item, user: User, own_only: bool
 ) -> dict[str, Any]:
     sugg, anns, revs = visible_labels(tx, *tx.labels.for_items([item.id]))
+    blind = own_only and RoutingRepo(tx.conn).is_blind(item.id)  # routed manual/audit: label without suggestions
+    if blind:
+        sugg = []
     if own_only:
         mine = [a for a in anns if a.annotator == user.username]
         ann = mine[-1] if mine else None
@@ -140,6 +144,7 @@ def _payload(
         "annotation": None if ann is None else annotation_json(ann),
         "draft": None if draft is None else {"value": draft[0], "updated_at": draft[1].isoformat()},
         "reviews": [_review_json(r) for r in revs if not own_only or r.annotation_id in shown],
+        "blind": blind,
     }
 
 
@@ -640,6 +645,7 @@ def project_stats(store: Store, project_id: int) -> dict[str, Any]:
         queue = tasks.queue_counts(project_id)
         people = dict(tasks.all_stats(project_id))
         by_label = SkillRepo(tx.conn).of_project(project_id)
+        tiers = RoutingRepo(tx.conn).tier_counts(project_id)  # items per routing tier (labelloop route)
     rows = []
     for name in sorted(people.keys() | by_label.keys()):
         st = people.get(name) or UserStats()
@@ -654,6 +660,6 @@ def project_stats(store: Store, project_id: int) -> dict[str, Any]:
     return {
         "progress": {**counts, **queue},
         "annotators": rows,
-        "tiers": {},
+        "tiers": tiers,
         "settings": get_settings(store, project_id),
     }

@@ -228,3 +228,4 @@ from labelloop.storage import tables_accounts as _tables_accounts  # noqa: E402,
 from labelloop.storage import tables_provenance as _tables_provenance  # noqa: E402, F401  (provenance tables)
 from labelloop.storage import tables_quality as _tables_quality  # noqa: E402, F401  (registers on metadata)
 from labelloop.storage import tables_releases  # noqa: E402, F401  (releases)
+from labelloop.storage import tables_routing as _tables_routing  # noqa: E402, F401  (live routing, learning)

@@ -2,14 +2,14 @@
 
 Secrets are never stored: sessions and API tokens keep the SHA-256 of the token, passwords
 their argon2 hash. ``task_slots`` is the work queue: one row per (item, overlap slot), so
-``next`` is one index range scan over ``(project_id, state, item_id, slot)``. ``label_skill``
-holds each annotator's evidence per label type (gold and reviews); ``review_locks`` which
-reviewer holds which annotation for review, until when.
+``next`` is one index range scan over ``(project_id, state, queue_rank, item_id, slot)``.
+``label_skill`` holds each annotator's evidence per label type (gold and reviews);
+``review_locks`` which reviewer holds which annotation for review, until when.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, SmallInteger, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, SmallInteger, String, Table, Text, text
 
 from labelloop.storage.tables import JsonType, UTCDateTime, metadata
 
@@ -82,7 +82,8 @@ task_settings = Table(
     Column("synced_item_id", Integer, nullable=False, default=0),  # items up to here are queued
 )
 
-# state: 0 queued (free or locked by user_id until expires_at), 1 done, 2 a gold task in progress
+# state: 0 queued (free or locked by user_id until expires_at), 1 done, 2 a gold task in progress;
+# queue_rank: lower ranks are served first (0; an active-learning batch gets -1), then item, slot
 task_slots = Table(
     "task_slots",
     metadata,
@@ -93,7 +94,8 @@ task_slots = Table(
     Column("state", SmallInteger, nullable=False, default=0),
     Column("user_id", ForeignKey("users.id"), nullable=True),
     Column("expires_at", UTCDateTime(), nullable=True),
-    Index("ix_task_slots_queue", "project_id", "state", "item_id", "slot"),
+    Column("queue_rank", SmallInteger, nullable=False, server_default=text("0")),
+    Index("ix_task_slots_queue", "project_id", "state", "queue_rank", "item_id", "slot"),
     Index("ix_task_slots_item_user", "item_id", "user_id"),
     Index("ix_task_slots_user", "user_id", "project_id", "state"),
 )

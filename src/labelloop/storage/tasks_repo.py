@@ -1,7 +1,7 @@
 """The work queue: task slots and their locks, gold items, drafts, idempotency keys, stats, review locks.
 
-``candidates`` is one range scan of ``ix_task_slots_queue`` (project, state=queued, item,
-slot) that skips slots locked by others and items the asker already holds. It locks nothing:
+``candidates`` is one range scan of ``ix_task_slots_queue`` (project, state=queued, queue rank,
+item, slot) that skips slots locked by others and items the asker already holds. It locks nothing:
 the chosen slot is taken by :meth:`TaskRepo.take`, an update that re-checks the slot is still
 free (on PostgreSQL under a ``FOR UPDATE SKIP LOCKED`` row lock; on SQLite the write transaction
 is ``BEGIN IMMEDIATE``), so two askers never get the same slot and a concurrent asker is never
@@ -148,11 +148,11 @@ _BEST_LABEL_PG = (
 )
 _CANDIDATES_SQL = (
     f"SELECT {_SLOT}, (SELECT max(g.score) FROM suggestions g WHERE g.item_id = s.item_id AND g.score IS NOT NULL),"  # noqa: S608 (constants only)
-    " {best_label}"
+    " {best_label}, s.queue_rank"
     f" FROM task_slots s WHERE s.project_id = ? AND s.state = {QUEUED} AND (s.user_id IS NULL OR s.expires_at < ?)"
     " AND (SELECT 1 FROM task_slots m WHERE m.item_id = s.item_id AND m.user_id = ? LIMIT 1) IS NULL"
     f" AND {_NOT_HELD}"
-    " ORDER BY s.item_id, s.slot LIMIT ?"
+    " ORDER BY s.queue_rank, s.item_id, s.slot LIMIT ?"
 )
 _CANDIDATES = Sql(_CANDIDATES_SQL.format(best_label=_BEST_LABEL), pg=_CANDIDATES_SQL.format(best_label=_BEST_LABEL_PG))
 _LOCK = Sql("UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ?")
@@ -347,11 +347,16 @@ class TaskRepo:
         """Free (or expired) queued slots of items the user holds no slot of, in queue order.
 
         Items held from annotators (awaiting or failing desensitisation) are never offered.
-        Each comes with its item's best suggestion score and label type. Nothing is locked: take
-        one with :meth:`take`.
+        Each comes with its item's best suggestion score and label type. Only slots of the first
+        queue rank found come back (an active-learning batch ranks first), so choosing among them
+        by skill never passes over the batch. Nothing is locked: take one with :meth:`take`.
         """
         rows = self.raw.all(_CANDIDATES, (project_id, self.raw.time_in(at), user_id, limit))
-        return [QueuedSlot(self._slot(r), None if r[6] is None else float(r[6]), _label_key(r[7])) for r in rows]
+        return [
+            QueuedSlot(self._slot(r), None if r[6] is None else float(r[6]), _label_key(r[7]))
+            for r in rows
+            if r[8] == rows[0][8]
+        ]
 
     def lock(self, slot_id: int, user_id: int, expires_at: datetime) -> None:
         """Lock a slot to a user until ``expires_at`` (renewing the lock the user holds)."""
