@@ -20,11 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labelloop._version import __version__
 from labelloop.api.headers import SecurityHeaders
-from labelloop.api.limits import MAX_BODY, BodyLimit
-from labelloop.api.routes import auth, media, projects, qc, releases, ui, work
+from labelloop.api.limits import MAX_BODY, UPLOAD_PATH, BodyLimit
+from labelloop.api.routes import auth, jobs, media, projects, qc, releases, ui, work
 from labelloop.config import Settings
 from labelloop.errors import InvalidAnnotation, LabelloopError
 from labelloop.services.accounts import LoginLimiter, RateLimited, load_secret
+from labelloop.services.jobs import JobRunner
+from labelloop.services.web_imports import clean_stale_uploads
 from labelloop.storage import Store
 
 __all__ = ["SECURITY_HEADERS", "create_app"]
@@ -68,9 +70,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.state.store = store or Store.open(settings.database_url, settings.data_dir)
         app.state.secret = load_secret(app.state.store.data_dir, settings.secret_key)
         app.state.login_limiter = LoginLimiter()
+        clean_stale_uploads(app.state.store)
+        app.state.jobs = JobRunner(app.state.store, workers=settings.job_workers).start()
         try:
             yield
         finally:
+            app.state.jobs.shutdown()
             if own:
                 app.state.store.close()
 
@@ -81,6 +86,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.include_router(router)
     app.include_router(releases.router)
     app.include_router(qc.router)
+    app.include_router(jobs.router)
 
     @app.get("/api/health", tags=["meta"])
     def health() -> dict[str, str]:
@@ -88,7 +94,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return {"status": "ok", "version": __version__}
 
     app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY, headers=SECURITY_HEADERS)  # outermost: 413 before anything
+    app.add_middleware(
+        BodyLimit, max_bytes=MAX_BODY, headers=SECURITY_HEADERS, larger=[(UPLOAD_PATH, settings.max_upload_bytes)]
+    )  # outermost: 413 before anything
 
     @app.exception_handler(LabelloopError)
     async def labelloop_error(_request: Request, exc: LabelloopError) -> JSONResponse:

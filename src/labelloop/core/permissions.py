@@ -23,7 +23,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ACTIONS", "FACTS", "POLICY", "ROLES", "Decision", "Rule", "decide", "static_decision"]
+__all__ = [
+    "ACTIONS",
+    "FACTS",
+    "INSTANCE_ACTIONS",
+    "POLICY",
+    "ROLES",
+    "Decision",
+    "Rule",
+    "decide",
+    "static_decision",
+]
 
 ROLES = ("viewer", "annotator", "reviewer", "manager", "admin")
 FACTS = ("assignee", "author", "reviewed")
@@ -75,7 +85,13 @@ POLICY: dict[str, dict[str, Rule]] = {
     "release.export": {"manager": A},  # the frozen labels themselves, signed
     "qc.read": {"reviewer": A, "manager": A},  # the QC report: findings, annotator scores, agreement
     "qc.run": {"manager": A},  # run QC now (writes findings and correction tasks)
+    "import.create": {"manager": A},  # upload files into the project (runs as a job)
+    "job.read": {"manager": A},  # the project's jobs (imports, exports ...), their progress and results
+    "job.cancel": {"manager": A},  # stop a queued or running job of the project
+    "project.create": {},  # instance level (no project yet): instance admins only
 }
+INSTANCE_ACTIONS = frozenset({"project.create"})
+"""Actions not about an existing project: decided for ``admin`` (instance admins) or no role."""
 ACTIONS = tuple(POLICY)
 
 
