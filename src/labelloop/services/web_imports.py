@@ -38,7 +38,7 @@ from typing import Any
 from labelloop.core import ImportReport
 from labelloop.errors import InputRejected, LabelloopError
 from labelloop.formats import IMPORTERS
-from labelloop.services.ingest import import_source
+from labelloop.services.ingest import ImportLimits, import_source
 from labelloop.services.ingest.archive import is_zip
 from labelloop.services.jobs import CancelFlag, JobFn, Progress
 from labelloop.storage import Store
@@ -227,6 +227,7 @@ def run_import(
     actor: str,
     progress: Progress | None = None,
     cancel: CancelFlag | None = None,
+    limits: ImportLimits | None = None,
 ) -> dict[str, Any]:
     """Import a received upload into the project; return the counts and the per-item errors.
 
@@ -248,7 +249,7 @@ def run_import(
     try:
         source, as_format = _source(upload, check_format(fmt))
         flag.raise_if_set()
-        result = import_source(store, project_id, source, actor=actor, fmt=as_format, progress=step)
+        result = import_source(store, project_id, source, actor=actor, fmt=as_format, limits=limits, progress=step)
     except LabelloopError as exc:
         raise _scrubbed(exc, store, upload) from None
     finally:
