@@ -254,6 +254,8 @@ def run_import(
         raise _scrubbed(exc, store, upload) from None
     finally:
         upload.discard()
+    done, total, _ = report.snapshot()
+    report(total or done, total or done, "imported")  # (files holding no item, such as a manifest, count as done)
     return _summary(result)
 
 

@@ -77,9 +77,15 @@ function jobStatus(prefix, pid) {
   };
 }
 
+/** A panel that could not load the formats: it says so, and the rest of the page works. */
+function unavailable(id, title, e) {
+  return h("section.card.jobpanel", { id }, h("h2", null, title), h("p.error", null, errorLines(e).join("; ")));
+}
+
 /** The import panel: a file, a format, the job's progress and the per-item errors. */
 export async function importPanel(pid, onImported) {
-  const f = await formats();
+  let f;
+  try { f = await formats(); } catch (e) { return unavailable("import-panel", "Import", e); }
   const file = h("input", { type: "file", id: "import-file", required: true });
   const fmt = h("select", { id: "import-format" }, f.import.map((x) => h("option", { value: x.name, title: x.description }, x.name)));
   const status = jobStatus("import", pid);
@@ -151,7 +157,8 @@ function optionValues(box) {
 
 /** The export panel: a format, its options, the job's progress and the download link. */
 export async function exportPanel(pid) {
-  const f = await formats();
+  let f;
+  try { f = await formats(); } catch (e) { return unavailable("export-panel", "Export", e); }
   const names = Object.keys(f.export);
   const fmt = h("select", { id: "export-format" }, names.map((n) => h("option", { value: n }, n)));
   const options = h("div.options", { id: "export-options" });

@@ -20,7 +20,8 @@ export async function projectsView() {
   const el = h("section", null, h("h1", null, "Projects"),
     rows.length ? h("table.list", { id: "projects" },
       h("thead", null, h("tr", null, ["Name", "Media", "Role", "Items", "Annotated", "Reviewed", "Progress"].map((t) => h("th", null, t)))),
-      h("tbody", null, rows)) : h("p.note", null, "No projects yet. Create one with `labelloop project create`."),
+      h("tbody", null, rows)) : h("p.note", { id: "projects" }, "No projects yet. ",
+        user() && user().is_admin ? "Create one below (or with `labelloop project create`)." : "An admin creates them."),
     user() && user().is_admin ? newProjectForm() : null);
   return { el, name: "projects" };
 }
