@@ -303,3 +303,23 @@ def test_cancel_a_running_export(world: World) -> None:
         gate.set()
     ended = _wait(mgr, w.pa, r.json()["job"])
     assert ended["status"] == "cancelled"
+
+
+def test_progress_moves_during_a_big_export(world: World, tmp_path: Path) -> None:
+    w = world
+    n = 20_000
+    (tmp_path / "big.jsonl").write_text("".join(json.dumps({"text": f"big item {i}"}) + "\n" for i in range(n)))
+    from labelloop.services.ingest import import_source
+
+    import_source(w.store, w.pa, tmp_path / "big.jsonl", actor="user:test")
+    mgr = w.client("manager")
+    job = mgr.post(f"/api/projects/{w.pa}/exports", json={"format": "csv"}).json()["job"]
+    seen: list[tuple[str, int, int | None]] = []
+    deadline = time.monotonic() + 120
+    while job["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        job = mgr.get(f"/api/projects/{w.pa}/jobs/{job['id']}").json()["job"]
+        seen.append((job["status"], job["progress"]["done"], job["progress"]["total"]))
+    assert job["status"] == "done" and job["result"]["items"] == n + 6, job
+    moving = {done for status, done, total in seen if status == "running" and total and 0 < done < total}
+    assert len(moving) >= 2, seen[:50]  # the export was seen part-way, more than once

@@ -4,11 +4,13 @@ limits, shutdown, and jobs of a server killed mid-job read back ``interrupted``.
 from __future__ import annotations
 
 import doctest
+import io
 import os
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -298,3 +300,55 @@ def test_cancel_flag_and_progress_are_plain_objects() -> None:
     assert p.snapshot() == (1, None, "")
     with pytest.raises(ValueError, match="stale_after_s"):
         JobRunner(None, heartbeat_s=5, stale_after_s=5)  # type: ignore[arg-type]
+
+
+def test_cancel_reaches_an_import_that_holds_the_write_lock(sqlite_store: Store) -> None:
+    """On SQLite a running import holds the one write lock: the cancel must not wait for it."""
+    from labelloop.services.ingest import ImportLimits
+    from labelloop.services.web_imports import Upload, run_import
+    from tests.helpers import IMAGE_SCHEMA, png_bytes
+
+    pid = create_project(sqlite_store, "imgs", LabelSchema.model_validate(IMAGE_SCHEMA), ACTOR).id
+    upload = Upload(sqlite_store, "many.zip")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(200):
+            zf.writestr(f"{i}.png", png_bytes(color=(i, 7, 7)))
+    upload.write(buf.getvalue())
+    upload.finish()
+
+    def work(progress: Progress, cancel: CancelFlag) -> dict[str, Any]:
+        def slow(done: int, total: int | None = None, message: str | None = None) -> None:
+            progress(done, total, message)
+            time.sleep(0.05)
+
+        return run_import(
+            sqlite_store, pid, upload, "auto", actor=ACTOR, progress=_Forward(slow), cancel=cancel,
+            limits=ImportLimits(batch_size=5),
+        )  # fmt: skip
+
+    runner = JobRunner(sqlite_store, heartbeat_s=0.1, stale_after_s=1.0).start()
+    try:
+        job = runner.submit(pid, "import", ACTOR, work)
+        _until(lambda: runner.get(pid, job.id).done > 0)
+        t0 = time.monotonic()
+        runner.cancel(pid, job.id)
+        assert time.monotonic() - t0 < 5  # not the 30 s of a lock wait
+        ended = runner.wait(pid, job.id)
+        assert ended.status == JobStatus.CANCELLED, ended
+        with sqlite_store.read() as tx:
+            assert tx.projects.counts(pid)["items"] == 0
+        assert not upload.folder.exists()
+    finally:
+        runner.shutdown(timeout=5)
+
+
+class _Forward(Progress):
+    """A progress reporter that hands every report to a function."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def __call__(self, done: int, total: int | None = None, message: str | None = None) -> None:
+        self.fn(done, total, message)

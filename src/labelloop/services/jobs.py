@@ -391,21 +391,22 @@ class JobRunner:
     def cancel(self, project_id: int, job_id: int) -> Job:
         """Cancel a queued job, or ask a running one to stop (it ends ``cancelled`` soon after).
 
-        A job running on another server sees the request at that server's next heartbeat.
+        A job of this runner is told at once; one running on another server sees the request
+        at that server's next heartbeat.
 
         Raises:
             NotFound: no such job in the project.
             Conflict: the job has ended already.
         """
-        with self.store.transaction() as tx:
-            repo = JobRepo(tx.conn)
-            if not repo.get(project_id, job_id).status.live:
+        with self.store.read() as tx:
+            if not JobRepo(tx.conn).get(project_id, job_id).status.live:
                 raise Conflict(f"job {job_id} has ended already")
-            job = repo.request_cancel(project_id, job_id)
         with self._lock:
             live = self._live.get(job_id)
-        if live is not None:
+        if live is not None:  # first: a running import holds SQLite's one write lock until it stops
             live.flag.set("user")
+        with self.store.transaction() as tx:
+            job = JobRepo(tx.conn).request_cancel(project_id, job_id)
         return self._overlay(job)
 
     def wait(self, project_id: int, job_id: int, *, timeout: float = 60.0, poll_s: float = 0.05) -> Job:
