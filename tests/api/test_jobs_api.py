@@ -133,6 +133,12 @@ def test_project_creation_from_a_browser_session_needs_the_csrf_token(world: Wor
     evil = c.post("/api/projects", json=body, headers={"X-CSRF-Token": csrf, "Origin": "https://evil.example"})
     assert evil.status_code == 403
     assert c.post("/api/projects", json=body, headers={"X-CSRF-Token": csrf}).status_code == 201
+    # uploads and exports are unsafe requests too: no token, no import
+    url = f"/api/projects/{world.pa}/imports?filename=x.jsonl"
+    assert c.post(url, content=b'{"text": "x"}', headers=OCTET).status_code == 403
+    assert c.post(f"/api/projects/{world.pa}/exports", json={"format": "csv"}).status_code == 403
+    ok = c.post(url, content=b'{"text": "x"}', headers={**OCTET, "X-CSRF-Token": csrf})
+    assert ok.status_code == 202 and _wait(c, world.pa, ok.json()["job"])["status"] == "done"
 
 
 # imports ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from labelloop.core import LabelSchema
-from labelloop.errors import InputRejected
+from labelloop.errors import FormatError, InputRejected
 from labelloop.services import web_imports
 from labelloop.services.ingest import ImportLimits
 from labelloop.services.jobs import CancelFlag, JobCancelled, Progress
@@ -242,7 +242,12 @@ def test_native_zip_round_trip(store: Store) -> None:
     dst = _project(store, TEXT_SCHEMA, "dst")
     out = run_import(store, dst, _upload(store, "backup.zip", zipped), "native", actor="u")
     assert out["items"] == 5 and _count(store, dst) == 5
-    with pytest.raises(InputRejected, match="a labelloop export folder or a zip of one"):
+    with zipfile.ZipFile(io.BytesIO(zipped)) as zf:
+        jsonl = zf.read("labelloop.jsonl")
+    alone = _project(store, TEXT_SCHEMA, "alone")  # a text project's export is its JSONL alone
+    out = run_import(store, alone, _upload(store, "pets-export.jsonl", jsonl), "native", actor="u")
+    assert out["items"] == 5 and _count(store, alone) == 5
+    with pytest.raises(FormatError, match=r"expected a labelloop\.native header line"):  # a plain manifest
         run_import(store, dst, _upload(store, "t.jsonl", lines.encode()), "native", actor="u")
     _nothing_left(store)
 

@@ -10,7 +10,8 @@ What an upload may be (``format``):
 
 * ``auto``: a zip (a folder of media files, or one with a root ``manifest.jsonl``/``.csv``),
   a JSONL/CSV manifest of inline text, or one media file (an image, a text, a recording).
-* ``native``: a zip of a ``labelloop export`` folder (items with their whole history).
+* ``native``: a zip of a ``labelloop export`` folder (items with their whole history), or its
+  ``labelloop.jsonl`` alone where every medium is text.
 * a dataset format (``coco``, ``yolo``, ``voc``, ``label_studio``, ``conll2003`` ...): a zip
   of the dataset folder; formats that live in one file (Label Studio ``tasks.json``, COCO
   ``annotations.json``, CoNLL, Parquet, OpenLABEL) may also come as that file alone.
@@ -62,6 +63,7 @@ MAX_ERRORS = 1000
 
 _MANIFEST_SUFFIXES = (".jsonl", ".ndjson", ".csv", ".tsv")
 _ONE_FILE = {
+    "native": "labelloop.jsonl",  # a text project's export holds no media files
     "label_studio": "tasks.json",
     "coco": "annotations.json",
     "conll2003": "{stem}.conll",
@@ -96,7 +98,8 @@ def import_formats() -> list[dict[str, Any]]:
         {"name": "auto", "single_file": True,
          "description": "a zip of media files (or with a root manifest.jsonl/.csv), a JSONL/CSV manifest, "
                         "or one media file"},
-        {"name": "native", "single_file": False, "description": "a zip of a labelloop export (with history)"},
+        {"name": "native", "single_file": True,
+         "description": "a zip of a labelloop export (with history), or its labelloop.jsonl alone (text)"},
     ]  # fmt: skip
     for name in sorted(IMPORTERS):
         alone = f", or its {_ONE_FILE[name].format(stem='data')} alone" if name in _ONE_FILE else ""
@@ -188,7 +191,7 @@ def _source(upload: Upload, fmt: str) -> tuple[Path, str | None]:
                 upload.name, "a format chosen for a .json file (label_studio, coco, openlabel ...)", "auto"
             )
         return upload.folder, None  # one media file: a folder of one
-    if fmt == "native" or zipped:
+    if zipped:
         return upload.path, fmt
     if fmt not in _ONE_FILE:
         raise InputRejected(upload.name, f"a zip archive of a {fmt} dataset folder", "a single file")
