@@ -3,13 +3,15 @@
     python benchmarks/formats_bench.py                       # 10k tasks per format, 1M annotations
     python benchmarks/formats_bench.py --n 1000 --stream 50000   # quick (CI)
     python benchmarks/formats_bench.py --dir DATA_DISK --link-media  # media hard-linked
+    python benchmarks/formats_bench.py --dir DATA_DISK --no-media    # labels only (as Label Studio's export)
 
 Three parts, each printed as it finishes:
 
 1. **every format**: ``--n`` tasks (default 10,000) of the medium each format carries (images
    with 3 boxes, texts with 2 entity spans, audio with 2 transcribed segments, point clouds
    with 2 cuboids), fed to each registered exporter; media files are real and copied (or
-   hard-linked with ``--link-media``). Target: at most 1 s per format for 10k tasks. Formats
+   hard-linked with ``--link-media``, or left out with ``--no-media``: the labels-only export
+   Label Studio's 40 s figure is for). Target: at most 1 s per format for 10k tasks. Formats
    that write a file per item (YOLO, VOC, KITTI, OpenLABEL, and every format's media copies)
    depend on the file system: the part first prints what creating one small file costs in
    ``--dir`` (tens of µs on a local disk; some temp folders cost a millisecond).
@@ -176,9 +178,9 @@ def create_cost_us(folder: Path, n: int = 2000) -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
-def every_format(n: int, work: Path, link: bool) -> None:
+def every_format(n: int, work: Path, link: bool, no_media: bool = False) -> None:
     media = Media(work / "media", 64)
-    how = "hard-linked (--link-media)" if link else "copied"
+    how = "left out (--no-media)" if no_media else "hard-linked (--link-media)" if link else "copied"
     print(f"== every format: {n:,} tasks each (media {how}) ==")
     print(f"file system: {create_cost_us(work / 'probe'):.0f} µs to create one small file in {work.parent}")
     worst = 0.0
@@ -188,7 +190,9 @@ def every_format(n: int, work: Path, link: bool) -> None:
         exporter(records(kind, 10, media), SCHEMAS[kind], work / f"warm-{fmt}", media)
         first = time.perf_counter() - t0
         t0, c0 = time.perf_counter(), time.process_time()
-        options = {"link": True} if link and takes_option(fmt, "link") else {}
+        options: dict[str, bool] = {"link": True} if link and takes_option(fmt, "link") else {}
+        if no_media and takes_option(fmt, "with_media"):
+            options["with_media"] = False
         rep = exporter(records(kind, n, media), SCHEMAS[kind], work / f"out-{fmt}", media, **options)
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         worst = max(worst, dt)
@@ -281,6 +285,7 @@ def main() -> None:
     ap.add_argument("--stream-formats", default="coco,csv", help="formats of the streamed export (part 3)")
     ap.add_argument("--dir", default=None, help="where to write (default: the system temp folder)")
     ap.add_argument("--link-media", action="store_true", help="part 1: hard-link media instead of copying")
+    ap.add_argument("--no-media", action="store_true", help="part 1: labels only (formats that embed media keep them)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -290,7 +295,7 @@ def main() -> None:
     parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="labelloop-fbench-", dir=args.dir) as tmp:
         if "1" in parts:
-            every_format(args.n, Path(tmp) / "formats", args.link_media)
+            every_format(args.n, Path(tmp) / "formats", args.link_media, args.no_media)
         if "2" in parts:
             from_store(args.n, Path(tmp) / "store")
     if "3" in parts:

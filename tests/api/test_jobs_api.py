@@ -253,7 +253,10 @@ def test_export_job_with_options_and_download(world: World, tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ({"format": "yolo", "options": {"tsak": "detect"}}, "expected options of yolo: control, task, got 'tsak'"),
+        (
+            {"format": "yolo", "options": {"tsak": "detect"}},
+            "expected options of yolo: control, task, with_media, got 'tsak'",
+        ),
         ({"format": "yolo", "options": {"task": "pose"}}, "expected one of detect, segment"),
         ({"format": "coco", "options": {"link": False}}, "got 'link'"),
         ({"format": "pickle"}, "expected one of native, coco"),

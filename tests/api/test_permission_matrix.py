@@ -35,6 +35,7 @@ LABELLING = {"task.next", "draft.write", "annotation.submit", "suggestion.accept
 REVIEWING = {"review.next", "review.write"}
 AUDITING = {"release.lineage", "qc.read"}  # who made each label, who errs: reviewers and managers, not viewers
 INSTANCE = {"project.create"}  # no project yet: instance admins only, whatever their project roles
+CORRECTING = {"correction.read", "correction.resolve"}  # QC correction tasks: reviewers and managers
 
 
 def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
@@ -62,7 +63,7 @@ def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
             return "assignee" in facts and "reviewed" not in facts  # closed once reviewed
         return False
     if role == "reviewer":
-        if action in READ_ONLY or action in AUDITING or action == "review.next":
+        if action in READ_ONLY or action in AUDITING or action in CORRECTING or action == "review.next":
             return True
         if action == "review.write":
             return "author" not in facts  # never one's own work
@@ -74,7 +75,7 @@ def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
 
 
 def test_every_action_is_classified() -> None:
-    assert set(ACTIONS) == READ_ONLY | MANAGER_ONLY | LABELLING | REVIEWING | AUDITING | INSTANCE
+    assert set(ACTIONS) == READ_ONLY | MANAGER_ONLY | LABELLING | REVIEWING | AUDITING | CORRECTING | INSTANCE
     assert INSTANCE_ACTIONS == INSTANCE
 
 

@@ -18,6 +18,7 @@ PUBLIC = {("POST", "/api/auth/login"), ("GET", "/api/health"), ("GET", "/"), ("G
 USER_LEVEL = {
     ("GET", "/api/me"),
     ("POST", "/api/auth/logout"),
+    ("POST", "/api/auth/password"),
     ("GET", "/api/tokens"),
     ("POST", "/api/tokens"),
     ("DELETE", "/api/tokens/{token_id}"),
@@ -26,6 +27,9 @@ USER_LEVEL = {
     ("GET", "/api/media/{sha256}/points"),
     ("GET", "/api/formats"),
 }
+
+# instance administration: instance admins only, 403 for everyone else
+ADMIN_LEVEL = {("GET", "/api/admin/refusals")}
 
 
 def _flat(routes: list[Any]) -> list[APIRoute]:
@@ -49,7 +53,7 @@ def _routes(w: World) -> list[tuple[str, str, str | None]]:
 
 def _url(w: World, path: str) -> str:
     values = {
-        "pid": w.pa, "iid": w.items_a[1], "uid": w.users["viewer"].id, "sid": 1, "token_id": 1,
+        "pid": w.pa, "iid": w.items_a[1], "uid": w.users["viewer"].id, "sid": 1, "tid": 1, "token_id": 1,
         "name": "0" * 32 + ".zip", "other": "v2", "sha256": "0" * 64, "path:path": "x", "jid": 1,
     }  # fmt: skip
     return re.sub(r"\{([^}]+)\}", lambda m: str(values[m.group(1)]), path)
@@ -57,7 +61,7 @@ def _url(w: World, path: str) -> str:
 
 def test_every_route_is_classified(world: World) -> None:
     for method, path, act in _routes(world):
-        if (method, path) in PUBLIC | USER_LEVEL:
+        if (method, path) in PUBLIC | USER_LEVEL | ADMIN_LEVEL:
             assert act is None, (method, path)
             continue
         assert act in POLICY, f"{method} {path} names no action of the permission table"
@@ -119,3 +123,11 @@ def test_admin_is_never_denied_by_role(world: World) -> None:
             continue
         r = c.request(method, _url(world, path), json={})
         assert r.status_code not in (401, 403), (method, path, r.status_code, r.text)
+
+
+def test_admin_routes_are_for_instance_admins_only(world: World) -> None:
+    for method, path in sorted(ADMIN_LEVEL):
+        for who in (*ROLES, "outsider"):
+            r = world.client(who).request(method, _url(world, path), json={})
+            assert r.status_code == 403, (who, method, path, r.status_code)
+        assert world.client("admin").request(method, _url(world, path), json={}).status_code == 200

@@ -172,3 +172,41 @@ def test_export_and_import_a_training_format(cli, tmp_path: Path) -> None:  # ty
     assert linked.stat().st_nlink >= 2 and copied.stat().st_nlink == 1  # shares the store's blob; the copy does not
     code, _, err = cli("export", "pets", str(tmp_path / "x"), "--format", "nope")
     assert code == 6 and "error[LL-PLUGIN]: no exporter 'nope'" in err
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_dir"), [("coco", "images"), ("yolo", "images"), ("voc", "JPEGImages"), ("label_studio", "media")]
+)
+def test_a_labels_only_export_names_the_media_it_leaves_out(cli, tmp_path: Path, fmt: str, media_dir: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers import png_bytes, write
+
+    cli("project", "create", "pets", "--media", "image", "--control", "objects:boxes:image:cat,dog")
+    rows = []
+    for name, color in (("a", (1, 2, 3)), ("b", (4, 5, 6))):
+        write(tmp_path / "ds" / f"{name}.png", png_bytes(color=color))
+        value = [{"id": "b", "control": "objects", "label": "dog", "xyxy": [1, 1, 9, 9]}]
+        rows.append(json.dumps({"image": f"{name}.png", "annotations": [{"annotator": "a", "value": value}]}))
+    write(tmp_path / "ds" / "m.jsonl", "\n".join(rows) + "\n")
+    assert cli("import", "pets", str(tmp_path / "ds" / "m.jsonl"))[0] == 0
+    assert cli("export", "pets", str(tmp_path / "full"), "--format", fmt)[0] == 0
+    code, out, _ = cli("export", "pets", str(tmp_path / "labels"), "--format", fmt, "--no-media")
+    assert code == 0 and f"exported 2 items, 2 regions as {fmt}" in out
+
+    def files(root: Path) -> dict[str, bytes]:  # (data.yaml names its own folder)
+        at = str(root).encode()
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes().replace(at, b"ROOT") for p in root.rglob("*") if p.is_file()
+        }
+
+    full, labels = files(tmp_path / "full"), files(tmp_path / "labels")
+    media = {k for k in full if k.startswith(media_dir + "/")}
+    assert len(media) == 2 and not any(k.startswith(media_dir + "/") for k in labels)
+    assert set(labels) == set(full) - media
+    for name, data in labels.items():  # every label file names the media exactly as the full export
+        if name.endswith(".json"):
+            a, b = json.loads(data), json.loads(full[name])
+            if isinstance(a, dict):
+                a.pop("info", None), b.pop("info", None)  # (creation time)
+            assert a == b, name
+        else:
+            assert data == full[name], name

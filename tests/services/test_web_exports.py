@@ -47,10 +47,12 @@ def test_every_format_is_offered_with_json_options_only() -> None:
         ("csv", {"include_suggestions": False}, None),
         ("spacy", {"lang": "de", "shard_size": 100}, None),
         ("native", {"include_media": False}, None),
-        ("yolo", {"tsak": "segment"}, "expected options of yolo: control, task, got 'tsak'"),
-        ("voc", {"link": True}, "expected options of voc: control, got 'link'"),  # always on; not a choice
+        ("coco", {"with_media": False}, None),  # labels only
+        ("yolo", {"tsak": "segment"}, "expected options of yolo: control, task, with_media, got 'tsak'"),
+        ("voc", {"link": True}, "expected options of voc: control, with_media, got 'link'"),  # always on
         ("nemo", {"absolute_paths": True}, "got 'absolute_paths'"),  # would name server paths
-        ("openlabel", {"x": 1}, "expected no options for openlabel, got 'x'"),
+        ("openlabel", {"x": 1}, "expected options of openlabel: with_media, got 'x'"),
+        ("csv", {"x": 1}, "expected options of csv: include_suggestions, got 'x'"),
         ("yolo", {"task": "pose"}, "options.task: expected one of detect, segment, got 'pose'"),
         ("csv", {"include_suggestions": "yes"}, "options.include_suggestions: expected a boolean for csv, got str"),
         ("spacy", {"shard_size": 0}, "expected an integer from 1 to 1000000000, got 0"),
@@ -148,3 +150,11 @@ def test_options_reach_the_exporter_and_old_zips_are_pruned(sqlite_store: Store,
     assert header["media_included"] is False
     with pytest.raises(InputRejected, match="got 'nope'"):
         run_export(sqlite_store, pid, "csv", {"nope": 1})
+
+
+def test_a_labels_only_export(sqlite_store: Store, tmp_path: Path) -> None:
+    pid = _image_project(sqlite_store, tmp_path, 4)
+    out = run_export(sqlite_store, pid, "coco", {"with_media": False})
+    with zipfile.ZipFile(export_file(sqlite_store, pid, out["file"])) as zf:
+        names = zf.namelist()
+    assert not any(n.endswith(".png") for n in names) and any(n.endswith(".json") for n in names), names

@@ -167,10 +167,13 @@ def test_bulk_import_refreshes_the_item_statistics_on_postgresql(pg_url: str, tm
 def test_candidates_walk_the_queue_index_in_order(store: Store, text_schema: LabelSchema) -> None:
     # O(log n) per next however much work is done: a range of ix_task_slots_queue in queue order,
     # never a walk from the first item through finished slots (PostgreSQL's anti-join plan did that)
+    # Each candidate's best score and label type: index probes of the item's suggestions, never a scan.
     with store.transaction() as tx:
         pid = tx.projects.create("plan", text_schema, "user:a").id
         refs = [MediaRef.from_text(f"item {i}") for i in range(2000)]
-        tx.items.add_many(pid, [NewItem({"text": r}, r.sha256) for r in refs], created_by="u:a")
+        ids = tx.items.add_many(pid, [NewItem({"text": r}, r.sha256) for r in refs], created_by="u:a")
+        value = [{"id": "r", "control": "sentiment", "labels": ["neg"]}]
+        tx.labels.add_suggestions(pid, [NewSuggestion(i, value, "m", "1", 0.5) for i in ids if i is not None])
     with store.transaction() as tx:
         uid = AccountRepo(tx.conn).create_user("ann", "x").id
         tasks = TaskRepo(tx.conn)
@@ -178,19 +181,24 @@ def test_candidates_walk_the_queue_index_in_order(store: Store, text_schema: Lab
         tasks.refresh_statistics()
         tx.conn.execute(ta.task_slots.update().where(ta.task_slots.c.item_id <= 1500).values(state=1, user_id=uid))
         tasks.refresh_statistics()
+        if tasks.pg:
+            tx.conn.exec_driver_sql("ANALYZE suggestions")
     q = tr._CANDIDATES
     with store.read() as tx:
         raw = Raw(tx.conn)
         params = (pid, raw.time_in(datetime.now(UTC)), uid, 32)
         if raw.pg:
-            plan = "\n".join(r[0] for r in raw.all(Sql("EXPLAIN " + q.sqlite), params))
-            assert "Anti Join" not in plan
+            plan = "\n".join(r[0] for r in raw.all(Sql("EXPLAIN " + q.postgresql.replace("%s", "?")), params))
+            assert "Anti Join" not in plan and "Seq Scan" not in plan
+            assert plan.count("Index Scan using ix_suggestions_item_id") == 2, plan
         else:
             plan = "\n".join(str(r[-1]) for r in raw.all(Sql("EXPLAIN QUERY PLAN " + q.sqlite), params))
-            assert "TEMP B-TREE" not in plan
+            assert "TEMP B-TREE" not in plan and "SCAN g" not in plan
+            assert plan.count("SEARCH g USING INDEX ix_suggestions_item_id") == 2, plan
         found = TaskRepo(tx.conn).candidates(pid, uid, datetime.now(UTC))
     assert "ix_task_slots_queue" in plan, plan
     assert len(found) == 32 and all(c.slot.item_id > 1500 for c in found)
+    assert all(c.best_score == 0.5 and c.label == ("sentiment", "neg") for c in found)
 
 
 def test_postgresql_connections_never_jit(pg_url: str, tmp_path: Path) -> None:

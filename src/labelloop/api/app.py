@@ -16,16 +16,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labelloop._version import __version__
 from labelloop.api.headers import SecurityHeaders
 from labelloop.api.limits import MAX_BODY, UPLOAD_PATH, BodyLimit
-from labelloop.api.routes import auth, jobs, media, projects, qc, releases, ui, work
+from labelloop.api.routes import admin, auth, corrections, jobs, media, projects, qc, releases, ui, work
 from labelloop.config import Settings
 from labelloop.errors import InvalidAnnotation, LabelloopError
 from labelloop.services.accounts import LoginLimiter, RateLimited, load_secret
 from labelloop.services.jobs import JobRunner
+from labelloop.services.refusals import RefusalLog
 from labelloop.services.web_imports import clean_stale_uploads
 from labelloop.storage import Store
 
@@ -50,6 +52,26 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}, **extra}, status_code=status)
 
 
+_REFUSED = frozenset({401, 403, 404, 429})
+
+
+async def _log_refusal(request: Request, exc: LabelloopError) -> None:
+    """Keep a refused API request in the security audit log (never fails the response)."""
+    if exc.http_status not in _REFUSED or not request.url.path.startswith("/api/"):
+        return
+    caller = getattr(request.state, "caller", None)
+    try:
+        await run_in_threadpool(
+            request.app.state.refusals.record, request.app.state.store,
+            ip=request.client.host if request.client else "?", method=request.method, path=request.url.path,
+            status=exc.http_status, code=exc.code, reason=str(exc),
+            user_id=getattr(caller, "id", None),
+            username=getattr(caller, "username", None) or getattr(request.state, "login_name", None),
+        )  # fmt: skip
+    except Exception:  # the log must not turn a refusal into a 500
+        logger.exception("could not log a refused request to %s", request.url.path)
+
+
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
     """Build the app; the store is opened at start-up (or the given one is used).
 
@@ -70,6 +92,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.state.store = store or Store.open(settings.database_url, settings.data_dir)
         app.state.secret = load_secret(app.state.store.data_dir, settings.secret_key)
         app.state.login_limiter = LoginLimiter()
+        app.state.refusals = RefusalLog()
         clean_stale_uploads(app.state.store)
         app.state.jobs = JobRunner(app.state.store, workers=settings.job_workers).start()
         try:
@@ -82,10 +105,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app = FastAPI(title="labelloop", version=__version__, lifespan=lifespan)
     app.mount("/static", StaticFiles(packages=[("labelloop.ui", "static")]), name="static")
     app.state.settings = settings
-    for router in (auth.router, projects.router, work.router, media.router, ui.router):
+    for router in (auth.router, admin.router, projects.router, work.router, media.router, ui.router):
         app.include_router(router)
     app.include_router(releases.router)
     app.include_router(qc.router)
+    app.include_router(corrections.router)
     app.include_router(jobs.router)
 
     @app.get("/api/health", tags=["meta"])
@@ -99,7 +123,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )  # outermost: 413 before anything
 
     @app.exception_handler(LabelloopError)
-    async def labelloop_error(_request: Request, exc: LabelloopError) -> JSONResponse:
+    async def labelloop_error(request: Request, exc: LabelloopError) -> JSONResponse:
+        await _log_refusal(request, exc)
         extra: dict[str, Any] = dict(getattr(exc, "payload", {}) or {})
         if isinstance(exc, InvalidAnnotation):
             extra["errors"] = exc.problems

@@ -25,6 +25,7 @@ __all__ = [
     "ACTION_KEY",
     "SESSION_COOKIE",
     "Access",
+    "AdminAuth",
     "Auth",
     "InstanceAuth",
     "JobsDep",
@@ -32,6 +33,7 @@ __all__ = [
     "StoreDep",
     "UserAuth",
     "action",
+    "admin_auth",
     "current_auth",
     "get_jobs",
     "get_store",
@@ -97,6 +99,7 @@ def _authenticate(
             if cached_only:
                 return None
             found = authenticate(store, token, session=False, project_id=project_id)
+        request.state.caller = found[0]
         return Auth(found[0], None), found[1]
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
@@ -107,6 +110,7 @@ def _authenticate(
             return None
         found = authenticate(store, cookie, session=True, project_id=project_id)
     user, role = found
+    request.state.caller = user  # (the refusal log names who was refused)
     if request.method not in SAFE_METHODS:
         sent = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(sent, csrf_token(request.app.state.secret, cookie)):
@@ -132,6 +136,21 @@ def current_auth(request: Request, store: StoreDep) -> Auth:
 
 
 UserAuth = Annotated[Auth, Depends(current_auth)]
+
+
+def admin_auth(auth: UserAuth) -> Auth:
+    """An authenticated instance admin.
+
+    Raises:
+        AuthFailed: no valid credentials (401).
+        PermissionDenied: the caller is not an instance admin (403).
+    """
+    if not auth.user.is_admin:
+        raise PermissionDenied("instance admins only")
+    return auth
+
+
+AdminAuth = Annotated[Auth, Depends(admin_auth)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,9 @@
   (0.5 when no model has looked at it).
 * Annotators get items whose difficulty is nearest the target their skill earns: a newcomer
   (skill 0.5) gets the easiest, an expert (skill → 1) the hardest; ties keep queue order.
+* The skill that counts for an item is the annotator's skill **on its label type** (the label
+  of its best suggestion, :mod:`labelloop.assignment.evidence`) when they have evidence for
+  it, else their overall skill: :func:`candidate_skills` then :func:`pick_each`.
 * **Gold** tasks are interleaved at a rate: after ``1/rate − 1`` ordinary tasks comes one gold.
 
 Example:
@@ -13,19 +16,32 @@ Example:
     11
     >>> pick(c, skill(20, 20.0)).item_id  # proven expert: the hard one
     10
+    >>> from labelloop.assignment.evidence import LabelEvidence
+    >>> c = [Candidate(1, 10, 0.9, ("c", "a")), Candidate(2, 11, 0.1, ("c", "a")),
+    ...      Candidate(3, 12, 0.9, ("c", "b")), Candidate(4, 13, 0.1, ("c", "b"))]
+    >>> strong_a = {("c", "a"): LabelEvidence(30, 30.0), ("c", "b"): LabelEvidence(30, 3.0)}
+    >>> s = candidate_skills(c, skill(0, 0.0), strong_a)
+    >>> pick_each(c, s).item_id  # hard items of label a, never hard items of b
+    10
+    >>> pick_each(c[2:], s[2:]).item_id  # of label b: the easy one
+    13
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from labelloop.assignment.evidence import LabelEvidence, LabelKey, label_skill
+
 __all__ = [
     "Candidate",
+    "candidate_skills",
     "difficulty",
     "gold_agreement",
     "pick",
+    "pick_each",
     "quota_reached",
     "skill",
     "target_difficulty",
@@ -35,11 +51,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """A free task slot: its id, its item, and the item's difficulty in [0, 1]."""
+    """A free task slot: its id, its item, the item's difficulty in [0, 1] and its label type.
+
+    ``label`` is the ``(control, label)`` of the item's best suggestion (None when unknown).
+    """
 
     slot_id: int
     item_id: int
     difficulty: float
+    label: LabelKey | None = None
 
 
 def skill(gold_seen: int, gold_score: float) -> float:
@@ -83,11 +103,46 @@ def pick(candidates: Sequence[Candidate], s: float, *, tolerance: float = 0.05) 
     Raises:
         ValueError: no candidates.
     """
+    return pick_each(candidates, [s] * len(candidates), tolerance=tolerance)
+
+
+def candidate_skills(
+    candidates: Sequence[Candidate], overall: float, evidence: Mapping[LabelKey, LabelEvidence]
+) -> list[float]:
+    """The annotator's skill for each candidate: on its label type where known, else ``overall``.
+
+    See :func:`labelloop.assignment.evidence.label_skill` for the shrinkage toward ``overall``.
+
+    Example:
+        >>> c = [Candidate(1, 10, 0.5, ("c", "a")), Candidate(2, 11, 0.5, None)]
+        >>> candidate_skills(c, 0.5, {("c", "a"): LabelEvidence(6, 6.0)})
+        [0.8, 0.5]
+    """
+    return [overall if c.label is None else label_skill(evidence.get(c.label), overall) for c in candidates]
+
+
+def pick_each(candidates: Sequence[Candidate], skills: Sequence[float], *, tolerance: float = 0.05) -> Candidate:
+    """The candidate whose difficulty is nearest the target of the skill that applies to it.
+
+    ``skills[i]`` is the annotator's skill for ``candidates[i]`` (:func:`candidate_skills`).
+    Candidates within ``tolerance`` of the best distance are equal; the earliest in queue
+    order wins among them.
+
+    Raises:
+        ValueError: no candidates, or not one skill per candidate.
+
+    Example:
+        >>> c = [Candidate(1, 10, 0.9), Candidate(2, 11, 0.1)]
+        >>> pick_each(c, [0.5, 0.5]).item_id, pick_each(c, [1.0, 0.5]).item_id
+        (11, 10)
+    """
     if not candidates:
         raise ValueError("pick() needs at least one candidate")
-    target = target_difficulty(s)
-    best = min(abs(c.difficulty - target) for c in candidates)
-    return next(c for c in candidates if abs(c.difficulty - target) <= best + tolerance)
+    if len(skills) != len(candidates):
+        raise ValueError(f"pick_each(): expected one skill per candidate ({len(candidates)}), got {len(skills)}")
+    dist = [abs(c.difficulty - target_difficulty(s)) for c, s in zip(candidates, skills, strict=True)]
+    best = min(dist)
+    return next(c for c, d in zip(candidates, dist, strict=True) if d <= best + tolerance)
 
 
 def wants_gold(rate: float, since_gold: int) -> bool:

@@ -34,6 +34,15 @@ LinkMedia = Annotated[
     ),
 ]
 """The ``--link-media`` option of the export commands."""
+
+NoMedia = Annotated[
+    bool,
+    typer.Option(
+        "--no-media",
+        help="Labels only: write no media files (the label files still name them as a full export would).",
+    ),
+]
+"""The ``--no-media`` option of the export commands."""
 err_console = Console(stderr=True, highlight=False)
 
 

@@ -1,4 +1,4 @@
-"""``labelloop audit verify``: check the tamper-evident provenance log."""
+"""``labelloop audit verify`` checks the tamper-evident provenance log; ``audit refusals`` lists refused requests."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import json
 from typing import Annotated
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
 from labelloop.cli._common import console, err_console, open_store
+from labelloop.services import refusals
 from labelloop.services.audit import TamperDetected, verify
 
 __all__ = ["app"]
@@ -61,3 +64,33 @@ def verify_cmd(
         raise TamperDetected(f"TAMPERED: first bad: {report.first_bad}")
     if not head_ok:
         raise TamperDetected(f"TAMPERED: no chain ends at the expected head {expect_head} (events were cut)")
+
+
+@app.command("refusals")
+def refusals_cmd(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", help="How many (newest first), 1..1000.")] = 50,
+    user: Annotated[str | None, typer.Option("--user", help="Only this username.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Requests the web API refused (401, 403, 404 outside one's reach, 429), newest first.
+
+    Example: ``labelloop audit refusals --user alice``
+    """
+    store = open_store(ctx)
+    try:
+        rows = refusals.latest(store, limit, username=user)
+    finally:
+        store.close()
+    if as_json:
+        for r in rows:
+            console.print_json(json.dumps(r))
+        return
+    table = Table("at", "user", "ip", "request", "status", "reason", "suppressed")
+    for r in rows:
+        cells = (
+            r["at"], r["username"] or "-", r["ip"], f"{r['method']} {r['path']}", r["status"], r["reason"],
+            r["suppressed"] or "",
+        )  # fmt: skip
+        table.add_row(*(Text(str(c)) for c in cells))  # (Text: no markup from request paths or names)
+    console.print(table)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from labelloop.cli._common import LinkMedia, console, err_console, open_store, progress_bar
+from labelloop.cli._common import LinkMedia, NoMedia, console, err_console, open_store, progress_bar
 from labelloop.core import Actor
 from labelloop.errors import InputRejected
 from labelloop.formats import takes_option
@@ -66,7 +66,7 @@ def export_cmd(
     as_of: Annotated[
         datetime | None, typer.Option("--as-of", help="Export the state at this time (ISO 8601, UTC if no zone).")
     ] = None,
-    no_media: Annotated[bool, typer.Option("--no-media", help="Leave binary media files out.")] = False,
+    no_media: NoMedia = False,
     fmt: Annotated[
         str, typer.Option("--format", help="native (lossless), coco, yolo, voc, conll2003 or csv.")
     ] = "native",
@@ -84,6 +84,8 @@ def export_cmd(
         try:
             with progress_bar(f"exporting {project} as {fmt}") as progress:
                 options: dict[str, Any] = {"link": True} if link_media and takes_option(fmt, "link") else {}
+                if no_media and takes_option(fmt, "with_media"):
+                    options["with_media"] = False
                 rep = export_dataset(store, project, fmt, out, as_of=as_of, progress=progress, **options)
         finally:
             store.close()

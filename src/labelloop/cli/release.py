@@ -12,7 +12,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from labelloop.cli._common import LinkMedia, console, err_console, open_store, progress_bar, settings
+from labelloop.cli._common import LinkMedia, NoMedia, console, err_console, open_store, progress_bar, settings
 from labelloop.compliance.signing import TamperDetected, read_public_key, write_public_key
 from labelloop.core import Actor
 from labelloop.core.releases import Release
@@ -220,6 +220,7 @@ def export_cmd(
     out: Annotated[Path, typer.Option("--out", help="A new (or empty) folder.")],
     fmt: Annotated[str, typer.Option("--format", help="native, coco, yolo, voc, label_studio, ...")] = "native",
     link_media: LinkMedia = False,
+    no_media: NoMedia = False,
 ) -> None:
     """Export a release (exactly its frozen label versions) as a signed folder.
 
@@ -232,6 +233,8 @@ def export_cmd(
             options: dict[str, Any] = {}
             if link_media and fmt != "native" and takes_option(fmt, "link"):
                 options["link"] = True
+            if no_media and (fmt == "native" or takes_option(fmt, "with_media")):
+                options["with_media"] = False
             r = export_release(
                 store, project, name, fmt, out, key=key, progress=progress, actor=Actor.user(getpass.getuser()),
                 **options,

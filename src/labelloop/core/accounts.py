@@ -8,9 +8,10 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["Membership", "Role", "User"]
+__all__ = ["Membership", "Refusal", "Role", "User"]
 
 _RANK = {"viewer": 0, "annotator": 1, "reviewer": 2, "manager": 3}
 
@@ -51,3 +52,32 @@ class Membership:
     username: str
     role: Role
     quota: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A request the API refused, as the security audit log keeps it.
+
+    ``suppressed`` counts the refusals from the same address that were not written one by one
+    just before this one (a flood is summarised, not stored row by row).
+    """
+
+    at: datetime
+    user_id: int | None
+    username: str | None
+    ip: str
+    method: str
+    path: str
+    status: int
+    code: str
+    reason: str
+    suppressed: int = 0
+    id: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        """The wire form (times in ISO 8601)."""
+        return {
+            "id": self.id, "at": self.at.isoformat(), "user_id": self.user_id, "username": self.username,
+            "ip": self.ip, "method": self.method, "path": self.path, "status": self.status, "code": self.code,
+            "reason": self.reason, "suppressed": self.suppressed,
+        }  # fmt: skip

@@ -85,6 +85,8 @@ POLICY: dict[str, dict[str, Rule]] = {
     "release.export": {"manager": A},  # the frozen labels themselves, signed
     "qc.read": {"reviewer": A, "manager": A},  # the QC report: findings, annotator scores, agreement
     "qc.run": {"manager": A},  # run QC now (writes findings and correction tasks)
+    "correction.read": {"reviewer": A, "manager": A},  # list and show QC correction tasks
+    "correction.resolve": {"reviewer": A, "manager": A},  # take one (lock), fix it or dismiss it
     "import.create": {"manager": A},  # upload files into the project (runs as a job)
     "job.read": {"manager": A},  # the project's jobs (imports, exports ...), their progress and results
     "job.cancel": {"manager": A},  # stop a queued or running job of the project

@@ -128,16 +128,22 @@ class MediaWriter:
     keys; a clash appends the item id. Only the used stems are remembered (one short string
     per item).
 
+    With ``write=False`` (a labels-only export, CVAT's "save images" off) every name is still
+    reserved and every source still checked, so the label files name the media exactly as a
+    full export would, but no media file is written.
+
     Args:
         root: The export's temporary folder.
         media_path: Maps a SHA-256 to the blob's file.
         link: Hard-link instead of copying where the file system allows it.
+        write: Write the media files at all.
     """
 
-    def __init__(self, root: Path, media_path: MediaPath, *, link: bool = False) -> None:
+    def __init__(self, root: Path, media_path: MediaPath, *, link: bool = False, write: bool = True) -> None:
         self.root = root
         self.media_path = media_path
         self.link = link
+        self.write = write
         self._used: dict[str, set[str]] = {}
         self._folders: dict[str, str] = {}
 
@@ -183,7 +189,9 @@ class MediaWriter:
         return folder
 
     def place(self, src: Path, subdir: str, name: str) -> None:
-        """Copy or link ``src`` to ``subdir/name``."""
+        """Copy or link ``src`` to ``subdir/name`` (nothing in a labels-only export)."""
+        if not self.write:
+            return
         dest = self.folder(subdir) + name
         if self.link:
             try:

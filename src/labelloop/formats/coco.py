@@ -160,6 +160,7 @@ def export_coco(
     *,
     field: str | None = None,
     link: bool = False,
+    with_media: bool = True,
 ) -> ExportReport:
     """Export records as a COCO dataset folder (streamed, published atomically).
 
@@ -170,6 +171,8 @@ def export_coco(
         media_path: Maps an image's SHA-256 to its file.
         field: The image field (default: the target of the first geometric control).
         link: Hard-link images instead of copying them.
+        with_media: Write the media files (False: a labels-only export whose label
+            files still name the media as a full export would).
 
     Returns:
         The report; items that could not be exported are listed in ``errors``.
@@ -182,7 +185,7 @@ def export_coco(
     kinds = {c.name: c.kind for c in controls_of(schema, GEOMETRY, field_name)}
     report = ExportReport(out)
     with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link)
+        media = MediaWriter(tmp, media_path, link=link, write=with_media)
         with (
             (tmp / ".images.part").open("wb") as img_fh,
             (tmp / ".annotations.part").open("wb") as ann_fh,

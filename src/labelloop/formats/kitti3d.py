@@ -242,6 +242,7 @@ def export_kitti3d(
     calib: KittiCalib | None = None,
     control: str | None = None,
     link: bool = False,
+    with_media: bool = True,
 ) -> ExportReport:
     """Export cuboids as KITTI 3D object labels with calib files (published atomically).
 
@@ -253,6 +254,8 @@ def export_kitti3d(
         calib: The sensor calibration (default: the identity calibration, see the module).
         control: The cuboids control (default: the first).
         link: Hard-link point clouds instead of copying.
+        with_media: Write the media files (False: a labels-only export whose label
+            files still name the media as a full export would).
 
     Returns:
         The report; regions of other controls are counted in ``ignored_regions``.
@@ -266,7 +269,7 @@ def export_kitti3d(
     calib_bytes = calib.to_text().encode()
     report = ExportReport(out)
     with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link)
+        media = MediaWriter(tmp, media_path, link=link, write=with_media)
         label_dir, calib_dir = media.folder("label_2"), media.folder("calib")
         media.folder("velodyne")
         sets_dir = media.folder("ImageSets")

@@ -188,6 +188,7 @@ def export_label_studio(
     media_prefix: str = "",
     completed_by: int = 1,
     link: bool = False,
+    with_media: bool = True,
 ) -> ExportReport:
     """Export records as a Label Studio full JSON export (streamed, published atomically).
 
@@ -200,6 +201,8 @@ def export_label_studio(
             for a Label Studio local-storage root).
         completed_by: The LS user id written on annotations.
         link: Hard-link media instead of copying.
+        with_media: Write the media files (False: a labels-only export whose label
+            files still name the media as a full export would).
 
     Returns:
         The report; items whose value does not validate are listed in ``errors``.
@@ -212,7 +215,7 @@ def export_label_studio(
     report = ExportReport(out)
     with atomic_dir(out) as tmp:
         (tmp / "config.xml").write_text(label_config(schema) + "\n", encoding="utf-8")
-        media = MediaWriter(tmp, media_path, link=link)
+        media = MediaWriter(tmp, media_path, link=link, write=with_media)
         with (tmp / "tasks.json").open("wb") as fh:
             fh.write(b"[")
             first = True

@@ -93,6 +93,7 @@ def export_nemo(
     control: str | None = None,
     absolute_paths: bool = False,
     link: bool = False,
+    with_media: bool = True,
 ) -> ExportReport:
     """Export transcribed segments as NeMo ASR manifests (streamed, published atomically).
 
@@ -105,6 +106,8 @@ def export_nemo(
         control: The segments control (default: the first with transcripts).
         absolute_paths: Write ``audio_filepath`` as the absolute published path.
         link: Hard-link audio instead of copying.
+        with_media: Write the media files (False: a labels-only export whose label
+            files still name the media as a full export would).
 
     Returns:
         The report; ``regions`` counts the segments written.
@@ -120,7 +123,7 @@ def export_nemo(
     report = ExportReport(out)
     handles: dict[str, IO[str]] = {}
     with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link)
+        media = MediaWriter(tmp, media_path, link=link, write=with_media)
         try:
             for rec in records:
                 try:

@@ -179,6 +179,7 @@ def export_openlabel(
     /,
     *,
     link: bool = False,
+    with_media: bool = True,
 ) -> ExportReport:
     """Export items as ASAM OpenLABEL 1.0 documents, one per item (published atomically).
 
@@ -188,6 +189,8 @@ def export_openlabel(
         out: The folder to create (must not exist, or be empty).
         media_path: Maps a blob's SHA-256 to its file.
         link: Hard-link media instead of copying.
+        with_media: Write the media files (False: a labels-only export whose label
+            files still name the media as a full export would).
 
     Returns:
         The report; other controls' regions are counted in ``ignored_regions``.
@@ -200,7 +203,7 @@ def export_openlabel(
     report = ExportReport(out)
     used: set[str] = set()
     with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link)
+        media = MediaWriter(tmp, media_path, link=link, write=with_media)
         for rec in records:
             try:
                 split = safe_split(rec.split_name)

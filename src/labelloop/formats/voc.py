@@ -92,6 +92,7 @@ def export_voc(
     *,
     control: str | None = None,
     link: bool = False,
+    with_media: bool = True,
 ) -> ExportReport:
     """Export a boxes control as a Pascal VOC folder (streamed, published atomically).
 
@@ -102,6 +103,8 @@ def export_voc(
         media_path: Maps an image's SHA-256 to its file.
         control: The boxes control (default: the first one).
         link: Hard-link images instead of copying them.
+        with_media: Write the media files (False: a labels-only export whose label
+            files still name the media as a full export would).
 
     Returns:
         The report.
@@ -112,7 +115,7 @@ def export_voc(
     ctl = _boxes(schema, control)
     report = ExportReport(out)
     with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link)
+        media = MediaWriter(tmp, media_path, link=link, write=with_media)
         annotations = media.folder("Annotations")
         (tmp / "ImageSets" / "Main").mkdir(parents=True)
         lists: dict[str, IO[str]] = {}

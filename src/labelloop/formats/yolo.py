@@ -91,6 +91,7 @@ def export_yolo(
     task: Task | None = None,
     control: str | None = None,
     link: bool = False,
+    with_media: bool = True,
 ) -> ExportReport:
     """Export records as an Ultralytics YOLO dataset folder (streamed, published atomically).
 
@@ -102,6 +103,8 @@ def export_yolo(
         task: ``detect`` (boxes) or ``segment`` (polygons); default from the schema.
         control: The control to export (default: the first of the task's kind).
         link: Hard-link images instead of copying them.
+        with_media: Write the media files (False: a labels-only export whose label
+            files still name the media as a full export would).
 
     Returns:
         The report; regions of other controls are counted in ``ignored_regions``.
@@ -116,7 +119,7 @@ def export_yolo(
     report = ExportReport(out)
     splits: set[str] = set()
     with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link)
+        media = MediaWriter(tmp, media_path, link=link, write=with_media)
         for rec in records:
             try:
                 split = safe_split(rec.split_name)

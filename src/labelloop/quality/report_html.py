@@ -157,12 +157,18 @@ def _annotators(a: Mapping[str, Any]) -> str:
     rows = []
     for name, v in a.items():
         per = "; ".join(f"{_e(k)} {_num(x)}" for k, x in (v.get("gold_accuracy") or {}).items())
+        learned = "; ".join(
+            f"{_e(c)}/{_e(label)} {_num(x.get('accuracy'))} (n={_num(x.get('seen'))})"
+            for c, labels in (v.get("skill_by_label") or {}).items()
+            for label, x in labels.items()
+        )
         rows.append(
             [
                 _e(name),
                 _num(v.get("items")),
                 _num(v.get("gold_items")),
                 per or '<span class="muted">n/a</span>',
+                learned or '<span class="muted">n/a</span>',
                 _num(v.get("overall_consensus")),
                 _num(v.get("median_lead_time_s"), 1),
                 _num(v.get("drift_delta")),
@@ -170,8 +176,8 @@ def _annotators(a: Mapping[str, Any]) -> str:
                 _e("; ".join(v.get("reasons") or [])),
             ]
         )
-    headers = ["annotator", "items", "gold items", "gold accuracy by label type", "consensus", "median s/item",
-               "drift Δ", "drift", "notes"]  # fmt: skip
+    headers = ["annotator", "items", "gold items", "gold accuracy by label type", "accuracy by label (gold + review)",
+               "consensus", "median s/item", "drift Δ", "drift", "notes"]  # fmt: skip
     return f'<div class="grid">{figs}</div>' + _table(headers, rows)
 
 

@@ -36,7 +36,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from labelloop.core.accounts import Membership, Role, User
-from labelloop.errors import InputRejected, LabelloopError, NotFound
+from labelloop.errors import InputRejected, LabelloopError, NotFound, PermissionDenied
 from labelloop.storage import Store, UnitOfWork, now
 from labelloop.storage.accounts_repo import AccountRepo, accounts_generation, advance_accounts_generation
 
@@ -52,6 +52,7 @@ __all__ = [
     "authenticate_session",
     "authenticate_token",
     "cached_caller",
+    "change_own_password",
     "change_password",
     "create_token",
     "create_user",
@@ -165,16 +166,24 @@ class LoginLimiter:
         """Count an attempt; raise :class:`RateLimited` once a limit is exceeded."""
         t = time.monotonic()
         with self._lock:
-            for key, limit in (((username.lower(), ip), self.per_user), (("", ip), self.per_ip)):
-                q = self._hits.setdefault(key, deque())
-                while q and q[0] <= t - self.window_s:
-                    q.popleft()
-                if len(q) >= limit:
-                    raise RateLimited("too many login attempts; retry later", int(q[0] + self.window_s - t) + 1)
+            self._refuse_when_full(username, ip, t)
             for key in ((username.lower(), ip), ("", ip)):
                 self._hits[key].append(t)
             if len(self._hits) > 100_000:  # forget idle keys so memory stays bounded
                 self._hits = {k: q for k, q in self._hits.items() if q and q[-1] > t - self.window_s}
+
+    def check(self, username: str, ip: str) -> None:
+        """Raise :class:`RateLimited` when a limit is already reached, without counting an attempt."""
+        with self._lock:
+            self._refuse_when_full(username, ip, time.monotonic())
+
+    def _refuse_when_full(self, username: str, ip: str, t: float) -> None:
+        for key, limit in (((username.lower(), ip), self.per_user), (("", ip), self.per_ip)):
+            q = self._hits.setdefault(key, deque())
+            while q and q[0] <= t - self.window_s:
+                q.popleft()
+            if len(q) >= limit:
+                raise RateLimited("too many login attempts; retry later", int(q[0] + self.window_s - t) + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +362,44 @@ def change_password(store: Store, user_id: int, new_password: str, *, keep_sessi
         repo = AccountRepo(tx.conn)
         repo.set_password_hash(user_id, _hasher.hash(new_password))
         repo.revoke_all(user_id, keep_session=_digest(keep_session) if keep_session else None)
+
+
+def change_own_password(
+    store: Store,
+    user: User,
+    current: str,
+    new_password: str,
+    *,
+    ip: str,
+    keep_session: str | None = None,
+    limiter: LoginLimiter | None = None,
+) -> None:
+    """A user changes their own password: the current one must be given.
+
+    Every other session and all API tokens of the user are revoked; the session that made the
+    change (``keep_session``) stays open. Wrong guesses of the current password count against
+    the same rate limit as logins (a right one does not).
+
+    Raises:
+        RateLimited: too many attempts for this user and address.
+        PermissionDenied: the current password is wrong (403, so the session stays open).
+        InputRejected: the new password is too short, or equals the current one.
+    """
+    if limiter is not None:
+        limiter.check(user.username, ip)
+    with store.read() as tx:
+        found = AccountRepo(tx.conn).user_by_name(user.username)
+    try:
+        ok = found is not None and found[0].id == user.id and _hasher.verify(found[1], current)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        if limiter is not None:
+            limiter.hit(user.username, ip)
+        raise PermissionDenied("the current password is wrong")
+    if new_password == current:
+        raise InputRejected("new_password", "a password different from the current one", "the same password")
+    change_password(store, user.id, new_password, keep_session=keep_session)
 
 
 def create_token(store: Store, user: User, name: str) -> tuple[int, str]:

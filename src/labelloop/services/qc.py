@@ -4,13 +4,16 @@
 checks every item; later runs check only items whose item row, suggestions, annotations,
 reviews or gold label were written since the previous finished run started. Each page is
 committed on its own: a finding seen before keeps its open correction task, a new one opens a
-task, and an open task whose finding is no longer raised is resolved as ``gone``. Confident
+task, and an open task whose finding is no longer raised is resolved as ``gone``. A finding whose
+task a person resolved as ``fixed`` or ``dismissed`` does not open a task again
+(:mod:`labelloop.services.corrections` is where people work through them). Confident
 learning runs over the whole project at the end of every run (it needs every label).
 
 What is checked per item:
 
-* every annotator's newest submitted annotation and every backend's newest suggestion,
-  through the rule engine (label source human / model / LLM / rule);
+* every annotator's newest submitted annotation (unless another version replaced it: a review
+  or a correction task fixed it) and every backend's newest suggestion, through the rule engine
+  (label source human / model / LLM / rule);
 * each human annotation against each confident suggestion (model checks);
 * each human annotation against the item's gold value, per control (detector ``gold``);
 * text against image through a :class:`~labelloop.quality.model_checks.TextImageEncoder`:
@@ -424,8 +427,10 @@ def _store_page(
             open_ = {k: v for k, v in open_.items() if v[1] != Detector.LABEL_ERROR.value}
         else:
             open_ = {k: v for k, v in open_.items() if v[1] == only}
-        fresh = [f for f in found if f.fingerprint() not in open_]
-        current = {f.fingerprint() for f in found}
+        prints = [(f, f.fingerprint()) for f in found]
+        settled = repo.settled(project_id, (fp for _, fp in prints if fp not in open_))
+        fresh = [f for f, fp in prints if fp not in open_ and fp not in settled]
+        current = {fp for _, fp in prints}
         gone = [task for fp, (task, _) in open_.items() if fp not in current]
         repo.add_findings(project_id, run_id, fresh)
         resolved = repo.resolve(gone, "gone", actor)
@@ -545,6 +550,10 @@ def _execute(
         with store.read() as tx:
             sugs, anns, _ = tx.labels.for_items([i.id for i in page])
         by_ann, by_sug = latest_labels(anns, sugs)
+        replaced = {a.parent_id for a in anns if a.parent_id is not None}
+        for per_item in by_ann.values():  # a version another one replaced is no current label
+            for name in [n for n, a in per_item.items() if a.id in replaced]:
+                del per_item[name]
         found = [f for item in page for f in checker.check(item, by_ann[item.id], by_sug[item.id], gold.get(item.id))]
         new, resolved = _store_page(store, project_id, run_id, [i.id for i in page], found, actor)
         res.items_checked += len(page)

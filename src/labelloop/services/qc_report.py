@@ -1,10 +1,11 @@
 """QC report and annotator scores of a project: one streaming pass over items and labels.
 
 :func:`qc_report` gathers the open findings (error distribution by label type × annotator ×
-source × data slice, with rates), annotator scores against gold and consensus (with speed
-and drift), agreement per control (Krippendorff's α, Fleiss' κ, percent agreement for
-classifications; mean matched F1 between annotator pairs for region controls), confusion
-matrices for classifications, and any extra sections other modules plug in (a bias audit).
+source × data slice, with rates), annotator scores against gold and consensus (with speed,
+drift, and the accuracy per label type from gold and reviews that task assignment uses),
+agreement per control (Krippendorff's α, Fleiss' κ, percent agreement for classifications;
+mean matched F1 between annotator pairs for region controls), confusion matrices for
+classifications, and any extra sections other modules plug in (a bias audit).
 :func:`write_report` writes it as JSON and as a self-contained HTML page.
 
 Example:
@@ -47,6 +48,7 @@ from labelloop.quality.report_html import render_html
 from labelloop.quality.rules import parse_qc_config
 from labelloop.quality.votes import AgreementResult, VoteTable
 from labelloop.services.qc import latest_labels, list_findings
+from labelloop.services.tasks import label_skills
 from labelloop.storage import Store
 from labelloop.storage.quality_repo import QualityRepo
 
@@ -279,7 +281,7 @@ def qc_report(
             "reason": reason,
         },
         "error_distribution": dist.to_dict(),
-        "annotators": {k: v.to_dict() for k, v in scores.items()},
+        "annotators": _with_label_skills(store, p.id, scores),
         "agreement": _agreement(p.schema, g.records),
         "confusion": _confusion(p.schema, g, gold),
         "findings": listed,
@@ -323,7 +325,16 @@ def annotator_scores(store: Store, project: str | int) -> dict[str, dict[str, An
         cfg = parse_qc_config(repo.config(p.id), source=f"project {p.name!r} qc config")
         gold = repo.gold(p.id)
     g = _gather(store, p.id, p.schema, cfg.slice_by)
-    return {k: v.to_dict() for k, v in score_annotators(p.schema, g.records, gold, window=cfg.drift_window).items()}
+    return _with_label_skills(store, p.id, score_annotators(p.schema, g.records, gold, window=cfg.drift_window))
+
+
+def _with_label_skills(store: Store, project_id: int, scores: Mapping[str, _ToDict]) -> dict[str, dict[str, Any]]:
+    """Each annotator's scores plus ``skill_by_label`` (:func:`labelloop.services.tasks.label_skills`).
+
+    That is the accuracy per label type from gold and reviews that task assignment uses.
+    """
+    learned = label_skills(store, project_id)
+    return {k: {**v.to_dict(), "skill_by_label": learned.get(k, {})} for k, v in scores.items()}
 
 
 def qc_demo(store: Store, projects: list[str], out_dir: Path, step: Callable[[str, str], None]) -> list[Path]:

@@ -158,7 +158,8 @@ def export_release(
         actor: Who exports (``user:alice``), for the provenance event.
         destination: Where the export goes, for the provenance event; default ``out``
             (the API names the download instead of its temporary folder).
-        **options: Passed to the exporter (``task="segment"`` for YOLO, ...).
+        **options: Passed to the exporter (``task="segment"`` for YOLO, ...); ``with_media=False``
+            also leaves the media out of a ``native`` export.
 
     Raises:
         NotFound: no such project or release.
@@ -184,7 +185,10 @@ def export_release(
             if exporter is None:
                 for _ in records:
                     pass
-                export_native(store, proj.id, tmp / DATA, as_of=rel.as_of, actor=actor)
+                export_native(
+                    store, proj.id, tmp / DATA, as_of=rel.as_of, actor=actor,
+                    include_media=bool(options.get("with_media", True)),
+                )  # fmt: skip
             else:
                 rep = exporter(records, proj.schema, tmp / DATA, store.blobs.path, **options)
                 report.skipped = len(rep.errors)

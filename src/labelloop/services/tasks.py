@@ -25,7 +25,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from labelloop.assignment import Candidate, difficulty, gold_agreement, pick, quota_reached, skill, wants_gold
+from labelloop.assignment import (
+    Candidate,
+    LabelEvidence,
+    LabelKey,
+    candidate_skills,
+    difficulty,
+    gold_agreement,
+    label_skill,
+    outcomes,
+    pick_each,
+    quota_reached,
+    review_outcomes,
+    skill,
+    wants_gold,
+)
 from labelloop.core import (
     Annotation,
     AnnotationStatus,
@@ -44,7 +58,9 @@ from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFoun
 from labelloop.services.redacted_view import visible_labels
 from labelloop.services.versions import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
-from labelloop.storage.tasks_repo import GOLD, QUEUED, Slot, TaskRepo, TaskSettings
+from labelloop.storage.accounts_repo import AccountRepo
+from labelloop.storage.skills_repo import Evidence, SkillRepo
+from labelloop.storage.tasks_repo import GOLD, QUEUED, Slot, TaskRepo, TaskSettings, UserStats
 
 __all__ = [
     "StaleVersion",
@@ -52,6 +68,7 @@ __all__ = [
     "annotation_json",
     "get_item",
     "get_settings",
+    "label_skills",
     "mark_gold",
     "next_review",
     "next_task",
@@ -59,6 +76,7 @@ __all__ = [
     "review",
     "save_draft",
     "set_settings",
+    "skill_by_label",
     "submit",
 ]
 
@@ -204,7 +222,9 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
 
     Order of choice: the task they already hold (its lock is renewed); a gold task when the
     gold rate says so; else among the first free queued slots the one whose difficulty best
-    matches their skill. Quotas end the work with None.
+    matches their skill on its label type (the label of the item's best suggestion; their
+    overall skill where they have no evidence for it, see :mod:`labelloop.assignment.evidence`).
+    Quotas end the work with None.
 
     Raises:
         PermissionDenied: the role may not take tasks.
@@ -228,16 +248,23 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
             gold_item = tasks.gold_for(project_id, user.id)
             if gold_item is not None:
                 return _task(tx, tasks, project_id, tasks.add_gold_slot(project_id, gold_item, user.id, expires), user)
-        slot = _claim_next(tasks, project_id, user, at, expires, skill(stats.gold_seen, stats.gold_score))
+        evidence = _evidence(SkillRepo(tx.conn).of_user(project_id, user.id))
+        overall = skill(stats.gold_seen, stats.gold_score)
+        slot = _claim_next(tasks, project_id, user, at, expires, overall, evidence)
         return None if slot is None else _task(tx, tasks, project_id, slot, user)
+
+
+def _evidence(rows: Evidence) -> dict[LabelKey, LabelEvidence]:
+    return {k: LabelEvidence(seen, correct) for k, (seen, correct) in rows.items()}
 
 
 _CLAIM_ROUNDS = 20
 
 
 def _claim_next(
-    tasks: TaskRepo, project_id: int, user: User, at: datetime, expires: datetime, user_skill: float
-) -> Slot | None:
+    tasks: TaskRepo, project_id: int, user: User, at: datetime, expires: datetime, overall: float,
+    evidence: dict[LabelKey, LabelEvidence],
+) -> Slot | None:  # fmt: skip
     """Take the best-matching free slot; when a concurrent asker took it first, the next best.
 
     Every failed claim means another asker just took (or is taking) that slot, so the rounds only
@@ -247,13 +274,15 @@ def _claim_next(
         found = tasks.candidates(project_id, user.id, at)
         if not found:
             return None
-        left = [Candidate(c.slot.id, c.slot.item_id, difficulty(c.best_score)) for c in found]
+        left = [Candidate(c.slot.id, c.slot.item_id, difficulty(c.best_score), c.label) for c in found]
+        skills = candidate_skills(left, overall, evidence)
         slots = {c.slot.id: c.slot for c in found}
         while left:
-            chosen = pick(left, user_skill)
+            chosen = pick_each(left, skills)
             if tasks.take(chosen.slot_id, user.id, expires, at):
                 return _renew(slots[chosen.slot_id], expires, user.id)
-            left.remove(chosen)
+            i = left.index(chosen)
+            del left[i], skills[i]
     return None
 
 
@@ -358,10 +387,12 @@ def submit(
 
 
 def _count_gold(tasks: TaskRepo, project_id: int, user: User, slot: Slot, value: Value) -> None:
+    """Score a gold answer: the overall counters, and the evidence per label type."""
     st = tasks.stats(project_id, user.id)
     gold = tasks.gold_value(slot.item_id) or []
     st = type(st)(st.submitted, 0, st.gold_seen + 1, st.gold_score + gold_agreement(value, gold))
     tasks.save_stats(project_id, user.id, st)
+    SkillRepo(tasks.conn).add(project_id, user.id, outcomes(value, gold))
 
 
 def accept_suggestion(
@@ -393,21 +424,51 @@ def accept_suggestion(
 
 
 def next_review(store: Store, project_id: int, user: User, role: str) -> dict[str, Any] | None:
-    """The oldest unreviewed submitted annotation (not the reviewer's own) with its item.
+    """Lock the next annotation to review to ``user`` and return it with its item (None: nothing).
+
+    The annotation the reviewer already holds comes back first (its lock renewed); else the
+    oldest unreviewed submitted annotation (not their own) that no other reviewer holds a live
+    lock on. Locks last the project's ``lock_seconds``; ``lock_expires_at`` says until when.
+    Two concurrent reviewers never get the same annotation.
 
     Raises:
         PermissionDenied: the role may not review.
     """
     _require(role, "review.next", frozenset())
+    at = now()
     with store.transaction() as tx:
         tasks = TaskRepo(tx.conn)
-        ann = tasks.next_review(project_id, user.username)
+        tasks.serialise_reviewer(user.id)
+        expires = at + timedelta(seconds=tasks.settings(project_id).lock_seconds)
+        ann = tasks.held_review(project_id, user.id, user.username)
+        if ann is None or not tasks.take_review(ann.id, project_id, user.id, expires, at):  # renewed, or
+            ann = _take_next_review(tasks, project_id, user, at, expires)  # (expired and just taken over)
         if ann is None:
             return None
         item = tx.items.get(project_id, ann.item_id, visible_only=True)
         payload = _payload(tx, tasks, project_id, item, user, own_only=False)
         payload["annotation"] = annotation_json(ann)
+        payload["lock_expires_at"] = expires.isoformat()
         return payload
+
+
+_REVIEW_ROUNDS = 50
+
+
+def _take_next_review(
+    tasks: TaskRepo, project_id: int, user: User, at: datetime, expires: datetime
+) -> Annotation | None:
+    """Lock the oldest reviewable annotation no one else holds; on a lost race, the next one."""
+    after = 0
+    for _ in range(_REVIEW_ROUNDS):
+        ann = tasks.next_review(project_id, user.username, after, user_id=user.id, at=at)
+        if ann is None:
+            return None
+        # (a concurrent review may have committed since the read: re-check once the lock is ours)
+        if tasks.take_review(ann.id, project_id, user.id, expires, at) and not tasks.is_reviewed(ann.id):
+            return ann
+        after = ann.id
+    return None
 
 
 def review(
@@ -446,6 +507,7 @@ def review(
         tasks.lock_annotation(ann.id)
         if tasks.is_reviewed(ann.id):
             raise Conflict(f"annotation {ann.id} was already reviewed")
+        _check_review_lock(tasks, ann.id, user)
         correction_id = None
         if v is ReviewVerdict.CORRECT:
             clean = _validate(project, item, value)
@@ -456,9 +518,33 @@ def review(
             raise InvalidAnnotation([f"value: only a 'correct' verdict carries a value, got verdict {v.value!r}"])
         new = NewReview(ann.id, user.username, v, correction_id, comment)
         (rid,) = tx.labels.add_reviews(project_id, [new], [item_id])
+        tasks.release_review(ann.id)
+        if ann.annotator != user.username:  # (a manager reviewing their own work earns nothing by it)
+            _count_review(tx, project_id, ann, v, None if correction_id is None else clean)
         _s, _a, revs = tx.labels.for_items([item_id])
         fixed = None if correction_id is None else annotation_json(tx.labels.annotation(correction_id))
         return {"review": next(_review_json(r) for r in revs if r.id == rid), "correction": fixed}
+
+
+def _check_review_lock(tasks: TaskRepo, annotation_id: int, user: User) -> None:
+    """Refuse a review of an annotation another reviewer holds a live review lock on."""
+    lock = tasks.review_lock(annotation_id)
+    if lock is not None and lock[0] != user.id and lock[1] > now():
+        raise Conflict(
+            f"annotation {annotation_id} is locked for review by another reviewer until "
+            f"{lock[1].isoformat()}; ask review/next for another one"
+        )
+
+
+def _count_review(
+    tx: UnitOfWork, project_id: int, ann: Annotation, verdict: ReviewVerdict, fixed: Value | None
+) -> None:
+    """Credit the reviewed annotation's author per label type (authors who are no user, e.g. imported: none)."""
+    author = AccountRepo(tx.conn).user_by_name(ann.annotator)
+    if author is None:
+        return
+    credits = review_outcomes(ann.value, verdict.value, fixed)
+    SkillRepo(tx.conn).add(project_id, author[0].id, credits)
 
 
 def mark_gold(store: Store, project_id: int, item_id: int, value: Any) -> None:
@@ -510,24 +596,64 @@ def set_settings(
     return get_settings(store, project_id)
 
 
+def skill_by_label(evidence: Evidence, overall: float) -> dict[str, dict[str, dict[str, float]]]:
+    """Control → label → ``{seen, accuracy, skill}`` of one annotator's evidence per label type.
+
+    ``accuracy`` is ``correct / seen``; ``skill`` is what task assignment uses for that label
+    type (:func:`labelloop.assignment.label_skill`: the accuracy shrunk toward ``overall``).
+
+    Example:
+        >>> skill_by_label({("sentiment", "pos"): (6, 6.0)}, 0.5)
+        {'sentiment': {'pos': {'seen': 6, 'accuracy': 1.0, 'skill': 0.8}}}
+    """
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (control, label), (seen, correct) in sorted(evidence.items()):
+        ev = LabelEvidence(seen, correct)
+        out.setdefault(control, {})[label] = {
+            "seen": seen,
+            "accuracy": round(ev.accuracy or 0.0, 4),
+            "skill": round(label_skill(ev, overall), 4),
+        }
+    return out
+
+
+def label_skills(store: Store, project_id: int) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """Username → :func:`skill_by_label`, for every annotator with evidence per label type in the project."""
+    with store.read() as tx:
+        people = dict(TaskRepo(tx.conn).all_stats(project_id))
+        by_label = SkillRepo(tx.conn).of_project(project_id)
+    out = {}
+    for name, evidence in by_label.items():
+        st = people.get(name) or UserStats()
+        out[name] = skill_by_label(evidence, skill(st.gold_seen, st.gold_score))
+    return out
+
+
 def project_stats(store: Store, project_id: int) -> dict[str, Any]:
-    """Progress (items, queue states, labels), per-annotator counters and skill, the settings."""
+    """Progress (items, queue states, labels), per-annotator counters and skill (overall and per label), settings.
+
+    ``skill_by_label`` is :func:`skill_by_label` of the annotator's evidence from gold and reviews.
+    """
     with store.read() as tx:
         counts = tx.projects.counts(project_id)
         tasks = TaskRepo(tx.conn)
         queue = tasks.queue_counts(project_id)
-        people = tasks.all_stats(project_id)
+        people = dict(tasks.all_stats(project_id))
+        by_label = SkillRepo(tx.conn).of_project(project_id)
+    rows = []
+    for name in sorted(people.keys() | by_label.keys()):
+        st = people.get(name) or UserStats()
+        overall = skill(st.gold_seen, st.gold_score)
+        rows.append({
+            "username": name,
+            "submitted": st.submitted,
+            "gold_seen": st.gold_seen,
+            "skill": round(overall, 4),
+            "skill_by_label": skill_by_label(by_label.get(name, {}), overall),
+        })  # fmt: skip
     return {
         "progress": {**counts, **queue},
-        "annotators": [
-            {
-                "username": name,
-                "submitted": st.submitted,
-                "gold_seen": st.gold_seen,
-                "skill": round(skill(st.gold_seen, st.gold_score), 4),
-            }
-            for name, st in people
-        ],
+        "annotators": rows,
         "tiers": {},
         "settings": get_settings(store, project_id),
     }

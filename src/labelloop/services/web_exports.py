@@ -12,13 +12,13 @@ are known. Media are always hard-linked into the export folder where the file sy
 
 Example:
     >>> sorted(o["name"] for o in export_formats()["yolo"]["options"])
-    ['control', 'task']
+    ['control', 'task', 'with_media']
     >>> check_options("yolo", {"task": "segment"})
     {'task': 'segment'}
     >>> check_options("yolo", {"tsak": "segment"})
     Traceback (most recent call last):
     ...
-    labelloop.errors.InputRejected: options: expected options of yolo: control, task, got 'tsak'
+    labelloop.errors.InputRejected: options: expected options of yolo: control, task, with_media, got 'tsak'
 """
 
 from __future__ import annotations

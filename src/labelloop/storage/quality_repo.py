@@ -228,6 +228,26 @@ class QualityRepo:
             query = query.where(c.c.item_id.in_(list(item_ids)))
         return {r[0]: (int(r[1]), str(r[2])) for r in self.conn.execute(query)}
 
+    def settled(self, project_id: int, fingerprints: Iterable[str]) -> set[str]:
+        """The fingerprints among these whose task a person resolved (``fixed`` or ``dismissed``).
+
+        QC does not reopen them: a dismissed finding stays dismissed, and a fixed one was about
+        a label that a new version replaced.
+        """
+        fps = sorted(set(fingerprints))
+        c = q.correction_tasks
+        out: set[str] = set()
+        for i in range(0, len(fps), 500):
+            rows = self.conn.execute(
+                select(c.c.fingerprint).where(
+                    c.c.project_id == project_id,
+                    c.c.fingerprint.in_(fps[i : i + 500]),
+                    c.c.resolution.in_(("fixed", "dismissed")),
+                )
+            )
+            out.update(str(r[0]) for r in rows)
+        return out
+
     def add_findings(self, project_id: int, run_id: int, findings: Sequence[Finding]) -> list[int]:
         """Store findings and open one correction task each; return the finding ids."""
         if not findings:

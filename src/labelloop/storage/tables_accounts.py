@@ -1,13 +1,15 @@
-"""Tables of the web app: accounts, sessions, API tokens, project roles, and work assignment.
+"""Tables of the web app: accounts, sessions, API tokens, project roles, work assignment, refusals.
 
 Secrets are never stored: sessions and API tokens keep the SHA-256 of the token, passwords
 their argon2 hash. ``task_slots`` is the work queue: one row per (item, overlap slot), so
-``next`` is one index range scan over ``(project_id, state, item_id, slot)``.
+``next`` is one index range scan over ``(project_id, state, item_id, slot)``. ``label_skill``
+holds each annotator's evidence per label type (gold and reviews); ``review_locks`` which
+reviewer holds which annotation for review, until when.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, SmallInteger, String, Table
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Index, Integer, SmallInteger, String, Table, Text
 
 from labelloop.storage.tables import JsonType, UTCDateTime, metadata
 
@@ -17,8 +19,11 @@ __all__ = [
     "drafts",
     "gold_items",
     "idempotency_keys",
+    "label_skill",
     "media_grants",
     "memberships",
+    "refusals",
+    "review_locks",
     "sessions",
     "task_settings",
     "task_slots",
@@ -113,6 +118,29 @@ annotator_stats = Table(
     Column("gold_score", Float, nullable=False, default=0.0),
 )
 
+# evidence per (annotator, label type): observations and their summed credit in [0, seen]
+label_skill = Table(
+    "label_skill",
+    metadata,
+    Column("project_id", ForeignKey("projects.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("control", String(64), primary_key=True),
+    Column("label", Text, primary_key=True),
+    Column("seen", Integer, nullable=False),
+    Column("correct", Float, nullable=False),
+)
+
+# an annotation handed to a reviewer by review/next: theirs until expires_at
+review_locks = Table(
+    "review_locks",
+    metadata,
+    Column("annotation_id", ForeignKey("annotations.id"), primary_key=True),
+    Column("project_id", ForeignKey("projects.id"), nullable=False),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_review_locks_user", "user_id", "project_id"),
+)
+
 drafts = Table(
     "drafts",
     metadata,
@@ -138,4 +166,22 @@ media_grants = Table(
     metadata,
     Column("sha256", String(64), primary_key=True),
     Column("project_id", ForeignKey("projects.id"), primary_key=True),
+)
+
+# requests the API refused (401, 403, 404 of an object outside the caller's reach, 429): the
+# security audit log (who, from where, what, why); never the request body or a credential
+refusals = Table(
+    "refusals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime(), nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id"), nullable=True),
+    Column("username", String(100), nullable=True),
+    Column("ip", String(64), nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("path", String(300), nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("reason", String(300), nullable=False),
+    Column("suppressed", Integer, nullable=False, default=0),
 )

@@ -1,7 +1,9 @@
 """Quality tables: QC config per project, QC runs, findings, correction tasks and gold labels.
 
 Findings are append-only facts ("run R found this"); their correction tasks carry the mutable
-status (``open`` → ``resolved``). Migration ``0005_quality`` creates exactly these.
+status (``open`` → ``resolved``), the lock of the person working on one (user id and expiry)
+and the resolver's note. Migration ``0005_quality`` creates these tables; ``0009_correction_locks``
+adds the lock and note columns.
 """
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
@@ -74,8 +76,12 @@ correction_tasks = Table(
     Column("resolved_at", UTCDateTime(), nullable=True),
     Column("resolved_by", String(200), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("locked_by", Integer, nullable=True),  # the user working on it (migration 0009)
+    Column("lock_expires_at", UTCDateTime(), nullable=True),
+    Column("resolution_note", Text, nullable=True),  # why a person fixed or dismissed it (0009)
     UniqueConstraint("finding_id", name="uq_correction_tasks_finding"),
     Index("ix_correction_tasks_project_status_item", "project_id", "status", "item_id"),
+    Index("ix_correction_tasks_project_fingerprint", "project_id", "fingerprint"),  # 0009: settled findings
 )
 
 gold_labels = Table(

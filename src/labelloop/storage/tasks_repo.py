@@ -1,4 +1,4 @@
-"""The work queue: task slots and their locks, gold items, drafts, idempotency keys, stats.
+"""The work queue: task slots and their locks, gold items, drafts, idempotency keys, stats, review locks.
 
 ``candidates`` is one range scan of ``ix_task_slots_queue`` (project, state=queued, item,
 slot) that skips slots locked by others and items the asker already holds. It locks nothing:
@@ -7,6 +7,12 @@ free (on PostgreSQL under a ``FOR UPDATE SKIP LOCKED`` row lock; on SQLite the w
 is ``BEGIN IMMEDIATE``), so two askers never get the same slot and a concurrent asker is never
 kept from the slots it did not choose. On PostgreSQL one asker's ``next`` calls are serialised
 (:meth:`TaskRepo.queue_state` with ``asker``), so they cannot take two slots of one item either.
+
+Review locks (``review_locks``) follow the same pattern: ``review/next`` reads the oldest
+reviewable annotation no one else holds a live lock on, then takes it with one upsert
+(:meth:`TaskRepo.take_review`) that succeeds only when the lock is free, expired or the asker's
+own; on PostgreSQL a second taker of the same annotation waits on the first's unique-key entry
+and then finds it held, so two reviewers never get the same annotation.
 
 The statements of ``next`` and ``submit`` are plain SQL run on the driver's cursor
 (:mod:`labelloop.storage.rawsql`): they run on every request, where SQLAlchemy's statement
@@ -123,13 +129,32 @@ _SAVE_STATS = Sql(
 # NOT EXISTS into an anti-join that walked ix_task_slots_item_user from the first item, through
 # every finished slot (O(done) per next); this way the plan is a range of ix_task_slots_queue in
 # queue order with one (item, user) index probe per candidate, O(log n) however far work has got.
-_CANDIDATES = Sql(
-    f"SELECT {_SLOT}, (SELECT max(g.score) FROM suggestions g WHERE g.item_id = s.item_id AND g.score IS NOT NULL)"  # noqa: S608 (constants only)
+# The item's label type: "control label" of the first region of its best suggestion (a control
+# name has no space); NULL when unknown. One more probe of ix_suggestions_item_id per candidate,
+# and no sort on SQLite: a bare column next to max() comes from the row holding the max (any
+# suggestion when none is scored); PostgreSQL sorts the item's few suggestions (unscored last).
+_FIRST_LABEL = (
+    "json_extract({v}, '$[0].control') || ' ' || coalesce(json_extract({v}, '$[0].labels[0]'),"
+    " json_extract({v}, '$[0].label'))"
+)
+_FIRST_LABEL_PG = "({v}->0->>'control') || ' ' || coalesce({v}->0->'labels'->>0, {v}->0->>'label')"
+_BEST_LABEL = (
+    "(SELECT " + _FIRST_LABEL.format(v="b.v") + " FROM"  # noqa: S608 (constants only)
+    " (SELECT g.value AS v, max(g.score) AS best FROM suggestions g WHERE g.item_id = s.item_id) AS b)"
+)
+_BEST_LABEL_PG = (
+    "(SELECT " + _FIRST_LABEL_PG.format(v="g.value") + " FROM suggestions g WHERE g.item_id = s.item_id"  # noqa: S608 (constants only)
+    " ORDER BY g.score DESC NULLS LAST, g.id DESC LIMIT 1)"
+)
+_CANDIDATES_SQL = (
+    f"SELECT {_SLOT}, (SELECT max(g.score) FROM suggestions g WHERE g.item_id = s.item_id AND g.score IS NOT NULL),"  # noqa: S608 (constants only)
+    " {best_label}"
     f" FROM task_slots s WHERE s.project_id = ? AND s.state = {QUEUED} AND (s.user_id IS NULL OR s.expires_at < ?)"
     " AND (SELECT 1 FROM task_slots m WHERE m.item_id = s.item_id AND m.user_id = ? LIMIT 1) IS NULL"
     f" AND {_NOT_HELD}"
     " ORDER BY s.item_id, s.slot LIMIT ?"
 )
+_CANDIDATES = Sql(_CANDIDATES_SQL.format(best_label=_BEST_LABEL), pg=_CANDIDATES_SQL.format(best_label=_BEST_LABEL_PG))
 _LOCK = Sql("UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ?")
 _DROP_DRAFT_SQL = "DELETE FROM drafts WHERE user_id = ? AND item_id = ?"
 _FREE = f"state = {QUEUED} AND (user_id IS NULL OR expires_at < ?)"
@@ -173,15 +198,54 @@ _HEAD = Sql(
 )
 _IS_REVIEWED = Sql("SELECT 1 FROM reviews WHERE annotation_id = ? LIMIT 1")
 _LOCK_ANNOTATION = Sql("SELECT id FROM annotations WHERE id = ? FOR UPDATE")
+_REVIEWER_LOCK_CLASS = 0x4C4C52  # "LLR": the advisory-lock namespace of one reviewer's review/next calls
+_REVIEWER_LOCK = Sql("SELECT pg_advisory_xact_lock(?, ?) IS NULL")
+# insert the lock, or take it over when it is the asker's own or expired; no row: another holds it
+_TAKE_REVIEW = Sql(
+    "INSERT INTO review_locks (annotation_id, project_id, user_id, expires_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (annotation_id) DO UPDATE SET user_id = excluded.user_id, expires_at = excluded.expires_at"
+    " WHERE review_locks.user_id = excluded.user_id OR review_locks.expires_at < ?"
+)
+_REVIEW_LOCK = Sql("SELECT user_id, expires_at FROM review_locks WHERE annotation_id = ?", pg_tail=" FOR UPDATE")
+_RELEASE_REVIEW = Sql("DELETE FROM review_locks WHERE annotation_id = ?")
 _GRANT = Sql("INSERT INTO media_grants (sha256, project_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
+
+
+def _reviewable(a: Any, reviewer: str) -> list[Any]:
+    """Conditions on annotations ``a`` to review: submitted, not by ``reviewer``, open, item not held.
+
+    Open: not reviewed, not replaced by a newer version, not itself a reviewer's correction.
+    """
+    r = t.reviews
+    child = a.alias()
+    return [
+        a.c.status == "submitted",
+        a.c.annotator != reviewer,
+        ~exists().where(r.c.annotation_id == a.c.id),
+        ~exists().where(child.c.parent_id == a.c.id),
+        ~exists().where(r.c.correction_id == a.c.id),
+        _not_held(a.c.item_id),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
 class QueuedSlot:
-    """A free queued slot and the best suggestion score of its item (None: no scored suggestion)."""
+    """A free queued slot with its item's best suggestion score and label type.
+
+    ``best_score`` is None without a scored suggestion; ``label`` is the ``(control, label)`` of
+    the first region of the item's best suggestion (None: unknown).
+    """
 
     slot: Slot
     best_score: float | None
+    label: tuple[str, str] | None = None
+
+
+def _label_key(text: Any) -> tuple[str, str] | None:
+    if not isinstance(text, str) or " " not in text:
+        return None
+    control, label = text.split(" ", 1)
+    return control, label
 
 
 class TaskRepo:
@@ -283,10 +347,11 @@ class TaskRepo:
         """Free (or expired) queued slots of items the user holds no slot of, in queue order.
 
         Items held from annotators (awaiting or failing desensitisation) are never offered.
-        Each comes with its item's best suggestion score. Nothing is locked: take one with :meth:`take`.
+        Each comes with its item's best suggestion score and label type. Nothing is locked: take
+        one with :meth:`take`.
         """
         rows = self.raw.all(_CANDIDATES, (project_id, self.raw.time_in(at), user_id, limit))
-        return [QueuedSlot(self._slot(r), None if r[6] is None else float(r[6])) for r in rows]
+        return [QueuedSlot(self._slot(r), None if r[6] is None else float(r[6]), _label_key(r[7])) for r in rows]
 
     def lock(self, slot_id: int, user_id: int, expires_at: datetime) -> None:
         """Lock a slot to a user until ``expires_at`` (renewing the lock the user holds)."""
@@ -493,27 +558,69 @@ class TaskRepo:
         """Whether the annotation has a review."""
         return self.raw.one(_IS_REVIEWED, (annotation_id,)) is not None
 
-    def next_review(self, project_id: int, reviewer: str, after_id: int = 0) -> Annotation | None:
-        """The oldest submitted, unreviewed, unreplaced annotation not written by ``reviewer`` (held items skipped)."""
-        a, r = t.annotations, t.reviews
-        child = a.alias()
+    def next_review(
+        self, project_id: int, reviewer: str, after_id: int = 0, *, user_id: int | None = None,
+        at: datetime | None = None,
+    ) -> Annotation | None:  # fmt: skip
+        """The oldest submitted, unreviewed, unreplaced annotation not written by ``reviewer`` (held items skipped).
+
+        With ``user_id`` and ``at``, annotations whose review lock another user holds past ``at``
+        are skipped too. Nothing is locked: take it with :meth:`take_review`.
+        """
+        a, lk = t.annotations, ta.review_locks
+        where = [a.c.project_id == project_id, a.c.id > after_id, *_reviewable(a, reviewer)]
+        if user_id is not None and at is not None:
+            where.append(~exists().where(lk.c.annotation_id == a.c.id, lk.c.user_id != user_id, lk.c.expires_at >= at))
+        row = self.conn.execute(select(a).where(*where).order_by(a.c.id).limit(1)).first()
+        return None if row is None else _annotation(row)
+
+    # review locks ------------------------------------------------------------------------------
+    def serialise_reviewer(self, user_id: int) -> None:
+        """Serialise one reviewer's ``review/next`` calls to the end of the transaction.
+
+        PostgreSQL advisory lock; SQLite writers are serial already.
+        """
+        if self.pg:
+            self.raw.one(_REVIEWER_LOCK, (_REVIEWER_LOCK_CLASS, user_id))
+
+    def held_review(self, project_id: int, user_id: int, reviewer: str) -> Annotation | None:
+        """The annotation whose review lock the user holds (expired or not), if still to review."""
+        a, lk = t.annotations, ta.review_locks
         q = (
             select(a)
-            .where(
-                a.c.project_id == project_id,
-                a.c.id > after_id,
-                a.c.status == "submitted",
-                a.c.annotator != reviewer,
-                ~exists().where(r.c.annotation_id == a.c.id),
-                ~exists().where(child.c.parent_id == a.c.id),
-                ~exists().where(r.c.correction_id == a.c.id),
-                _not_held(a.c.item_id),
-            )
+            .join(lk, lk.c.annotation_id == a.c.id)
+            .where(lk.c.user_id == user_id, lk.c.project_id == project_id, *_reviewable(a, reviewer))
             .order_by(a.c.id)
             .limit(1)
         )
         row = self.conn.execute(q).first()
         return None if row is None else _annotation(row)
+
+    def take_review(
+        self, annotation_id: int, project_id: int, user_id: int, expires_at: datetime, at: datetime
+    ) -> bool:
+        """Lock an annotation for review to the user until ``expires_at``.
+
+        True when it was free, its lock expired before ``at``, or the user held it (renewed);
+        False when another user holds it. On PostgreSQL a concurrent taker of the same
+        annotation waits for this transaction and then finds it held.
+        """
+        t_in = self.raw.time_in
+        params = (annotation_id, project_id, user_id, t_in(expires_at), t_in(at))
+        return self.raw.run(_TAKE_REVIEW, params) == 1
+
+    def review_lock(self, annotation_id: int) -> tuple[int, datetime] | None:
+        """Who holds an annotation's review lock and until when (None: never locked or released)."""
+        r = self.raw.one(_REVIEW_LOCK, (annotation_id,))
+        if r is None:
+            return None
+        until = self.raw.time_out(r[1])
+        assert until is not None
+        return int(r[0]), until
+
+    def release_review(self, annotation_id: int) -> None:
+        """Drop an annotation's review lock (it was reviewed)."""
+        self.raw.run(_RELEASE_REVIEW, (annotation_id,))
 
     def lock_annotation(self, annotation_id: int) -> None:
         """Serialise writers of one annotation chain (PostgreSQL row lock; SQLite is serial)."""

@@ -20,6 +20,13 @@ class LoginIn(BaseModel):
     password: str = Field(max_length=1000)
 
 
+class PasswordIn(BaseModel):
+    """The current password and the new one."""
+
+    current_password: str = Field(max_length=1000)
+    new_password: str = Field(max_length=1000)
+
+
 class TokenIn(BaseModel):
     """A name for a new API token."""
 
@@ -30,6 +37,7 @@ class TokenIn(BaseModel):
 def login(body: LoginIn, request: Request, response: Response, store: StoreDep) -> dict[str, Any]:
     """Open a session: sets the ``ll_session`` cookie (HttpOnly, SameSite=Strict); 429 when rate limited."""
     ip = request.client.host if request.client else "?"
+    request.state.login_name = body.username[:100]  # (a refused login is logged under the name tried)
     result = accounts.login(
         store, body.username, body.password, ip=ip, limiter=request.app.state.login_limiter,
         replaces=request.cookies.get(SESSION_COOKIE),
@@ -49,6 +57,21 @@ def logout(auth: UserAuth, response: Response, store: StoreDep) -> Response:
     response.status_code = 204
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.post("/auth/password", status_code=204)
+def change_password(body: PasswordIn, auth: UserAuth, request: Request, store: StoreDep) -> Response:
+    """Change one's own password (the current one is asked again).
+
+    Every other session and every API token of the user is revoked; the session that asked stays
+    open (with an API token, nothing stays open). A wrong current password is 403 and counts
+    against the login rate limit (429 beyond it); a new password under 10 characters is 422.
+    """
+    accounts.change_own_password(
+        store, auth.user, body.current_password, body.new_password, ip=request.client.host if request.client else "?",
+        keep_session=auth.session, limiter=request.app.state.login_limiter,
+    )  # fmt: skip
+    return Response(status_code=204)
 
 
 @router.get("/me")

@@ -1,4 +1,5 @@
-// Hash router: #/login, #/projects, #/p/ID, #/p/ID/dashboard, #/p/ID/label, #/p/ID/review, #/p/ID/releases.
+// Hash router: #/login, #/projects, #/p/ID, #/p/ID/dashboard, #/p/ID/label, #/p/ID/review, #/p/ID/releases,
+// #/p/ID/fix (the next correction task), #/p/ID/fix/TASK.
 import { ApiError, loadSession, logout, user } from "./api.js";
 import { h, replace, toast } from "./dom.js";
 import { loginView } from "./views/login.js";
@@ -7,6 +8,7 @@ import { projectView } from "./views/project.js";
 import { dashboardView } from "./views/dashboard.js";
 import { taskView } from "./views/task.js";
 import { releasesView } from "./views/releases.js";
+import { fixView } from "./views/fix.js";
 
 const routes = [
   [/^#\/login$/, () => loginView()],
@@ -16,6 +18,7 @@ const routes = [
   [/^#\/p\/(\d+)\/label$/, (m) => taskView(+m[1], "label")],
   [/^#\/p\/(\d+)\/review$/, (m) => taskView(+m[1], "review")],
   [/^#\/p\/(\d+)\/releases$/, (m) => releasesView(+m[1])],
+  [/^#\/p\/(\d+)\/fix(?:\/(\d+))?$/, (m) => fixView(+m[1], m[2] ? +m[2] : null)],
 ];
 
 let cleanup = null;

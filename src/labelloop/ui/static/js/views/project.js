@@ -52,6 +52,7 @@ export async function projectView(pid) {
   const actions = h("div.actions", null,
     CAN_LABEL.has(role) ? h("a.button.primary", { href: `#/p/${pid}/label`, id: "start-label" }, "Start labelling") : null,
     CAN_REVIEW.has(role) ? h("a.button", { href: `#/p/${pid}/review`, id: "start-review" }, "Start review") : null,
+    CAN_REVIEW.has(role) ? h("a.button", { href: `#/p/${pid}/fix`, id: "start-fix" }, "Correction tasks") : null,
     h("a.button", { href: `#/p/${pid}/dashboard`, id: "open-dashboard" }, "Dashboard"),
     role !== "annotator" ? h("a.button", { href: `#/p/${pid}/releases`, id: "open-releases" }, "Releases") : null);
 

@@ -104,7 +104,8 @@ function findingsTable(pid, groups) {
       h("td", null, g.tasks.map((t) => [h("a.task-link", {
         href: `/api/projects/${pid}/items/${t.item_id}`, title: t.message, target: "_blank", rel: "noopener",
         dataset: { task: t.task_id, item: t.item_id },
-      }, `task ${t.task_id} (item ${t.item_id})`), " "]),
+      }, `task ${t.task_id} (item ${t.item_id})`), " ",
+      h("a.fix-link", { href: `#/p/${pid}/fix/${t.task_id}`, dataset: { task: t.task_id }, title: "fix or dismiss it" }, "fix"), " "]),
       g.count > g.tasks.length ? h("span.note", null, `and ${g.count - g.tasks.length} more`) : null)))));
 }
 
@@ -149,6 +150,7 @@ function render(pid, role, report, box) {
           h("h3", null, "by annotator or model"), rateBars(countRows(dist.by_annotator), { max: Math.max(...Object.values(dist.by_annotator)), percent: false })]
         : h("p.note", null, "No open findings."))),
     h("h3", null, "Open findings and correction tasks"),
+    (report.open_tasks || []).length ? h("p", null, h("a.button.primary", { href: `#/p/${pid}/fix`, id: "qc-fix" }, "Work through the correction tasks")) : null,
     findingsTable(pid, report.open_tasks || []));
 }
 

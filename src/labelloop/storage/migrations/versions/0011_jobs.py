@@ -1,7 +1,7 @@
 """Background jobs: imports and exports started from the browser or the API, with progress.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-24
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from labelloop.storage.tables import JsonType, UTCDateTime
 
-revision = "0008"
-down_revision = "0007"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
