@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         outbound_allow: Admin allow-list for outbound calls to model servers and LLM endpoints
             (IPs, CIDR networks, host names) that would otherwise be refused as private,
             loopback or link-local (see :mod:`labelloop.net.ssrf`). JSON list in the environment.
+        max_upload_bytes: The largest file an import upload may be (the body of
+            ``POST /api/projects/{pid}/imports``; every other request is limited to 8 MiB).
+        job_workers: Background jobs (imports, exports) that run at once; more wait queued.
     """
 
     model_config = SettingsConfigDict(env_prefix="LABELLOOP_", extra="ignore")
@@ -43,6 +46,8 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     release_key: Path | None = None
     outbound_allow: list[str] = Field(default_factory=list)
+    max_upload_bytes: int = Field(default=2 * 2**30, ge=1)
+    job_workers: int = Field(default=2, ge=1, le=32)
 
     def database_url_or_default(self) -> str:
         """The configured URL, or SQLite inside ``data_dir``."""

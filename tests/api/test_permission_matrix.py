@@ -10,7 +10,7 @@ from itertools import chain, combinations
 
 import pytest
 
-from labelloop.core.permissions import ACTIONS, FACTS, POLICY, decide, static_decision
+from labelloop.core.permissions import ACTIONS, FACTS, INSTANCE_ACTIONS, POLICY, decide, static_decision
 
 ALL_ROLES = (None, "viewer", "annotator", "reviewer", "manager", "admin")
 FACT_SETS = [frozenset(c) for c in chain.from_iterable(combinations(FACTS, n) for n in range(len(FACTS) + 1))]
@@ -27,10 +27,14 @@ MANAGER_ONLY = {
     "release.create",
     "release.export",
     "qc.run",
+    "import.create",
+    "job.read",  # imports and exports run as jobs: who starts them follows them
+    "job.cancel",
 }
 LABELLING = {"task.next", "draft.write", "annotation.submit", "suggestion.accept"}
 REVIEWING = {"review.next", "review.write"}
 AUDITING = {"release.lineage", "qc.read"}  # who made each label, who errs: reviewers and managers, not viewers
+INSTANCE = {"project.create", "refusals.read"}  # no project yet: instance admins only, whatever their project roles
 CORRECTING = {"correction.read", "correction.resolve"}  # QC correction tasks: reviewers and managers
 
 
@@ -40,6 +44,8 @@ def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
         return False  # non-members see nothing (404 at the API)
     if role == "admin":
         return True
+    if action in INSTANCE:
+        return False
     if role == "manager":
         if action in {"draft.write", "annotation.submit"}:  # edits go through their own task
             return "assignee" in facts and "reviewed" not in facts
@@ -69,7 +75,8 @@ def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
 
 
 def test_every_action_is_classified() -> None:
-    assert set(ACTIONS) == READ_ONLY | MANAGER_ONLY | LABELLING | REVIEWING | AUDITING | CORRECTING
+    assert set(ACTIONS) == READ_ONLY | MANAGER_ONLY | LABELLING | REVIEWING | AUDITING | CORRECTING | INSTANCE
+    assert INSTANCE_ACTIONS == INSTANCE
 
 
 @pytest.mark.parametrize("action", ACTIONS)

@@ -183,8 +183,10 @@ def test_members_and_export(world: World) -> None:
     iid = mgr.post(f"/api/projects/{w.pa}/next").json()["task"]["item"]["id"]
     _submit(mgr, w, iid, POS, None)
     r = mgr.post(f"/api/projects/{w.pa}/exports", json={"format": "csv"})
-    assert r.status_code == 201, r.text
-    dl = mgr.get(r.json()["download"])
+    assert r.status_code == 202, r.text  # a job: poll it, then download what it names
+    job = w.app.state.jobs.wait(w.pa, r.json()["job"]["id"], timeout=60)  # type: ignore[attr-defined]
+    assert job.status.value == "done", job
+    dl = mgr.get(mgr.get(f"/api/projects/{w.pa}/jobs/{job.id}").json()["job"]["download"])
     assert dl.status_code == 200 and dl.content[:2] == b"PK"
     assert mgr.get(f"/api/projects/{w.pa}/exports/..%2f..%2fsecret.key").status_code == 404
     bad = mgr.post(f"/api/projects/{w.pa}/exports", json={"format": "pickle"})

@@ -328,8 +328,14 @@ def test_label_review_export_in_a_browser(site: Site, browser: Any) -> None:
         data=json.dumps({"format": "coco"}),
         headers={"Content-Type": "application/json", "X-CSRF-Token": csrf, "Origin": site.url},
     )
-    assert res.status == 201, res.text()
-    blob = boss.request.get(site.url + res.json()["download"]).body()
+    assert res.status == 202, res.text()  # the export runs as a job: wait for it to name the file
+    job_url = f"{site.url}/api/projects/{site.projects['image']}/jobs/{res.json()['job']['id']}"
+    deadline = time.monotonic() + 60
+    while (job := boss.request.get(job_url).json()["job"])["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+    assert job["status"] == "done", job
+    blob = boss.request.get(site.url + job["download"]).body()
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         coco = json.loads(zf.read(next(n for n in zf.namelist() if n.endswith(".json"))))
     boxes = sorted([round(v) for v in a["bbox"]] for a in coco["annotations"])

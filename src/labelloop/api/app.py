@@ -21,12 +21,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from labelloop._version import __version__
 from labelloop.api.headers import SecurityHeaders
-from labelloop.api.limits import MAX_BODY, BodyLimit
-from labelloop.api.routes import admin, auth, corrections, media, projects, qc, releases, routing, ui, work
+from labelloop.api.limits import MAX_BODY, UPLOAD_PATH, BodyLimit
+from labelloop.api.routes import admin, auth, corrections, jobs, media, projects, qc, releases, routing, ui, work
 from labelloop.config import Settings
 from labelloop.errors import InvalidAnnotation, LabelloopError
 from labelloop.services.accounts import LoginLimiter, RateLimited, load_secret
+from labelloop.services.jobs import JobRunner
 from labelloop.services.refusals import RefusalLog
+from labelloop.services.web_imports import clean_stale_uploads
 from labelloop.storage import Store
 
 __all__ = ["SECURITY_HEADERS", "create_app"]
@@ -91,9 +93,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.state.secret = load_secret(app.state.store.data_dir, settings.secret_key)
         app.state.login_limiter = LoginLimiter()
         app.state.refusals = RefusalLog()
+        clean_stale_uploads(app.state.store)
+        app.state.jobs = JobRunner(app.state.store, workers=settings.job_workers).start()
         try:
             yield
         finally:
+            app.state.jobs.shutdown()
             if own:
                 app.state.store.close()
 
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(qc.router)
     app.include_router(corrections.router)
     app.include_router(routing.router)
+    app.include_router(jobs.router)
 
     @app.get("/api/health", tags=["meta"])
     def health() -> dict[str, str]:
@@ -113,7 +119,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return {"status": "ok", "version": __version__}
 
     app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY, headers=SECURITY_HEADERS)  # outermost: 413 before anything
+    app.add_middleware(
+        BodyLimit, max_bytes=MAX_BODY, headers=SECURITY_HEADERS, larger=[(UPLOAD_PATH, settings.max_upload_bytes)]
+    )  # outermost: 413 before anything
 
     @app.exception_handler(LabelloopError)
     async def labelloop_error(request: Request, exc: LabelloopError) -> JSONResponse:

@@ -15,24 +15,27 @@ from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from labelloop.core.accounts import User
-from labelloop.core.permissions import static_decision
+from labelloop.core.permissions import INSTANCE_ACTIONS, static_decision
 from labelloop.errors import NotFound, PermissionDenied
 from labelloop.services.accounts import AuthFailed, authenticate, cached_caller, csrf_token
+from labelloop.services.jobs import JobRunner
 from labelloop.storage import Store
 
 __all__ = [
     "ACTION_KEY",
     "SESSION_COOKIE",
     "Access",
-    "AdminAuth",
     "Auth",
+    "InstanceAuth",
+    "JobsDep",
     "ProjectAccess",
     "StoreDep",
     "UserAuth",
     "action",
-    "admin_auth",
     "current_auth",
+    "get_jobs",
     "get_store",
+    "instance_access",
     "project_access",
 ]
 
@@ -54,6 +57,16 @@ async def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+async def get_jobs(request: Request) -> JobRunner:
+    """The app's job runner (started with the app, see :mod:`labelloop.services.jobs`)."""
+    runner = request.app.state.jobs
+    assert isinstance(runner, JobRunner)
+    return runner
+
+
+JobsDep = Annotated[JobRunner, Depends(get_jobs)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,21 +136,6 @@ def current_auth(request: Request, store: StoreDep) -> Auth:
 UserAuth = Annotated[Auth, Depends(current_auth)]
 
 
-def admin_auth(auth: UserAuth) -> Auth:
-    """An authenticated instance admin.
-
-    Raises:
-        AuthFailed: no valid credentials (401).
-        PermissionDenied: the caller is not an instance admin (403).
-    """
-    if not auth.user.is_admin:
-        raise PermissionDenied("instance admins only")
-    return auth
-
-
-AdminAuth = Annotated[Auth, Depends(admin_auth)]
-
-
 @dataclass(frozen=True, slots=True)
 class Access:
     """An authenticated caller's role in one project, for one action the role may attempt."""
@@ -175,3 +173,25 @@ async def project_access(request: Request, store: StoreDep, pid: Annotated[int, 
 
 
 ProjectAccess = Annotated[Access, Depends(project_access)]
+
+
+def instance_access(request: Request, auth: UserAuth) -> Auth:
+    """Authenticate and check the route's instance-level action against the permission table.
+
+    Instance-level actions are not about an existing project (``project.create``).
+
+    The caller's role for these is ``admin`` for instance admins and none otherwise.
+
+    Raises:
+        AuthFailed: no valid credentials (401).
+        PermissionDenied: the table does not allow it (403).
+    """
+    route = request.scope.get("route")
+    name = (getattr(route, "openapi_extra", None) or {}).get(ACTION_KEY)
+    role = "admin" if auth.user.is_admin else None
+    if name not in INSTANCE_ACTIONS or static_decision(role, name) is not True:
+        raise PermissionDenied(f"only instance admins may {name or 'do this'}")
+    return auth
+
+
+InstanceAuth = Annotated[Auth, Depends(instance_access)]

@@ -23,7 +23,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ACTIONS", "FACTS", "POLICY", "ROLES", "Decision", "Rule", "decide", "static_decision"]
+__all__ = [
+    "ACTIONS",
+    "FACTS",
+    "INSTANCE_ACTIONS",
+    "POLICY",
+    "ROLES",
+    "Decision",
+    "Rule",
+    "decide",
+    "static_decision",
+]
 
 ROLES = ("viewer", "annotator", "reviewer", "manager", "admin")
 FACTS = ("assignee", "author", "reviewed")
@@ -78,7 +88,14 @@ POLICY: dict[str, dict[str, Rule]] = {
     "correction.read": {"reviewer": A, "manager": A},  # list and show QC correction tasks
     "correction.resolve": {"reviewer": A, "manager": A},  # take one (lock), fix it or dismiss it
     "certificate.read": {"viewer": A, "reviewer": A, "manager": A},  # routing tiers and accuracy bounds: counts only
+    "import.create": {"manager": A},  # upload files into the project (runs as a job)
+    "job.read": {"manager": A},  # the project's jobs (imports, exports ...), their progress and results
+    "job.cancel": {"manager": A},  # stop a queued or running job of the project
+    "project.create": {},  # instance level (no project yet): instance admins only
+    "refusals.read": {},  # instance level: the security audit log of refused requests
 }
+INSTANCE_ACTIONS = frozenset({"project.create", "refusals.read"})
+"""Actions not about an existing project: decided for ``admin`` (instance admins) or no role."""
 ACTIONS = tuple(POLICY)
 
 

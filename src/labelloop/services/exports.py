@@ -25,6 +25,7 @@ from labelloop.storage import Store
 __all__ = ["current_annotation", "export_dataset"]
 
 ProgressFn = Callable[[int, int | None], None]
+_PROGRESS_EVERY = 256  # items between two progress calls inside a page
 
 
 @without_gc
@@ -42,7 +43,9 @@ def export_dataset(
     """Write ``project`` to ``out`` in format ``fmt`` (``coco``, ``yolo``, ``voc``, ``conll2003``, ``csv``).
 
     The finished export is an ``export`` event in the project's provenance log (counts and a
-    digest of the files written), recorded by ``actor``.
+    digest of the files written), recorded by ``actor``. ``progress(done, total)`` is called
+    every few hundred items as the exporter consumes them; an exception it raises (a cancel)
+    stops the export and nothing is published.
 
     Raises:
         PluginError: no such format (the message lists them).
@@ -65,7 +68,9 @@ def export_dataset(
                 for it in page:
                     cur = current_annotation(by_item.get(it.id, []))
                     yield ExportRecord(it, None if cur is None else cur.value, tuple(s_by_item.get(it.id, ())))
-                done += len(page)
+                    done += 1
+                    if progress and done % _PROGRESS_EVERY == 0:
+                        progress(done, total)  # (the exporter has written the items before this one)
                 if progress:
                     progress(done, total)
 

@@ -1,4 +1,4 @@
-"""Read models for the web app: a user's projects, item pages with status, downloads.
+"""Read models for the web app: a user's projects, item pages with status, point clouds.
 
 Example:
     >>> import tempfile, pathlib
@@ -12,34 +12,24 @@ Example:
 
 from __future__ import annotations
 
-import re
-import shutil
-import tempfile
-import uuid
-import zipfile
-from pathlib import Path
 from typing import Any
 
-from labelloop.core import Actor, Medium
+from labelloop.core import Medium
 from labelloop.core.accounts import User
 from labelloop.core.permissions import static_decision
-from labelloop.errors import InputRejected, NotFound
+from labelloop.errors import NotFound
 from labelloop.services.browse import MAX_PAGE
 from labelloop.storage import Store
 from labelloop.storage.accounts_repo import AccountRepo
 
 __all__ = [
     "can_fetch_media",
-    "export_file",
-    "export_zip",
     "item_list",
     "point_bytes",
     "project_detail",
     "projects_for",
     "role_in",
 ]
-
-_EXPORT_NAME = re.compile(r"^[0-9a-f]{32}\.zip$")
 
 
 def role_in(store: Store, project_id: int, user: User) -> str | None:
@@ -139,51 +129,3 @@ def point_bytes(store: Store, sha256: str) -> bytes:
 
     cloud = load_pointcloud(store.blobs.path(sha256), source=f"blob {sha256[:12]}")
     return bytes(cloud.xyz.astype("<f4", copy=False).tobytes())
-
-
-def _export_dir(store: Store, project_id: int) -> Path:
-    return store.data_dir / "exports" / f"p{project_id}"
-
-
-def export_zip(store: Store, project_id: int, fmt: str, *, actor: str = Actor.system("export")) -> str:
-    """Export the project in ``fmt`` into a zip kept under the data dir; return its file name.
-
-    The export is a provenance event of ``actor``.
-
-    Raises:
-        InputRejected: unknown format (the message lists the known ones); nothing is written.
-    """
-    from labelloop.formats import EXPORTERS  # the format modules: only when exporting
-    from labelloop.services.exports import export_dataset
-
-    if fmt not in EXPORTERS:
-        raise InputRejected("format", f"one of {', '.join(sorted(EXPORTERS))}", repr(fmt))
-    target = _export_dir(store, project_id)
-    target.mkdir(parents=True, exist_ok=True)
-    name = f"{uuid.uuid4().hex}.zip"
-    work = Path(tempfile.mkdtemp(prefix="labelloop-export-", dir=target))
-    try:
-        export_dataset(store, project_id, fmt, work / "out", actor=actor)
-        partial = work / "partial.zip"
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-            for f in sorted((work / "out").rglob("*")):
-                if f.is_file():
-                    zf.write(f, f.relative_to(work / "out").as_posix())
-        partial.replace(target / name)  # atomic: a download never sees half a file
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return name
-
-
-def export_file(store: Store, project_id: int, name: str) -> Path:
-    """The path of a finished export of this project.
-
-    Raises:
-        NotFound: a malformed name, or no such export of this project.
-    """
-    if not _EXPORT_NAME.match(name):
-        raise NotFound("export", name)
-    path = _export_dir(store, project_id) / name
-    if not path.is_file():
-        raise NotFound("export", name)
-    return path

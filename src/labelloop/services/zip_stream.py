@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = ["STORED_SUFFIXES", "iter_zip", "zip_members"]
@@ -74,7 +74,9 @@ def zip_members(root: Path) -> list[Path]:
     return sorted(out, key=lambda p: p.relative_to(root).as_posix())
 
 
-def iter_zip(root: Path, *, chunk: int = 1 << 20) -> Iterator[bytes]:
+def iter_zip(
+    root: Path, *, chunk: int = 1 << 20, on_member: Callable[[int, int], None] | None = None
+) -> Iterator[bytes]:
     r"""Yield the bytes of a zip archive of every regular file under ``root``.
 
     Member names are the paths relative to ``root`` (``/``-separated).
@@ -82,6 +84,7 @@ def iter_zip(root: Path, *, chunk: int = 1 << 20) -> Iterator[bytes]:
     Args:
         root: The folder to archive.
         chunk: Bytes read from a source file at a time (bounds the memory used).
+        on_member: Called as ``on_member(done, total)`` after each member is written.
 
     Example:
         >>> import tempfile, pathlib
@@ -90,7 +93,8 @@ def iter_zip(root: Path, *, chunk: int = 1 << 20) -> Iterator[bytes]:
     """
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        for path in zip_members(root):
+        members = zip_members(root)
+        for n, path in enumerate(members, 1):
             info = zipfile.ZipInfo.from_file(path, path.relative_to(root).as_posix(), strict_timestamps=False)
             stored = path.suffix.lower() in STORED_SUFFIXES
             info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
@@ -101,5 +105,7 @@ def iter_zip(root: Path, *, chunk: int = 1 << 20) -> Iterator[bytes]:
                         yield sink.drain()
             if sink.parts:
                 yield sink.drain()
+            if on_member is not None:
+                on_member(n, len(members))
     if tail := sink.drain():
         yield tail

@@ -6,15 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from labelloop.api.deps import AdminAuth, StoreDep
+from labelloop.api.deps import InstanceAuth, StoreDep, action
 from labelloop.services import refusals
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-@router.get("/refusals")
+@router.get("/refusals", openapi_extra=action("refusals.read"))
 def list_refusals(
-    _admin: AdminAuth,
+    _admin: InstanceAuth,
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,

@@ -1,17 +1,16 @@
-"""Projects, items, members, settings, gold tasks, statistics and exports."""
+"""Projects (list, create, show), items, members, settings, gold tasks and statistics."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from labelloop.api.deps import ProjectAccess, StoreDep, UserAuth, action
+from labelloop.api.deps import InstanceAuth, ProjectAccess, StoreDep, UserAuth, action
 from labelloop.core import Actor
 from labelloop.core.accounts import Role
-from labelloop.services import accounts, tasks, web
+from labelloop.services import accounts, projects, tasks, web
 from labelloop.services.browse import MAX_PAGE
 
 router = APIRouter(prefix="/api", tags=["projects"])
@@ -44,16 +43,30 @@ class GoldIn(_In):
     value: list[dict[str, Any]] = Field(max_length=10_000)
 
 
-class ExportIn(_In):
-    """An export format name (``coco``, ``yolo``, ``label_studio``, ...)."""
+class ProjectIn(_In):
+    """A new project: its name and label config (YAML or JSON text, or the schema as an object)."""
 
-    format: str = Field(max_length=50)
+    name: str = Field(min_length=1, max_length=200)
+    label_config: str | None = Field(default=None, max_length=1_000_000, description="YAML or JSON text.")
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema", description="The schema as an object.")
 
 
 @router.get("/projects")
 def list_projects(auth: UserAuth, store: StoreDep) -> dict[str, Any]:
     """The caller's projects with role and progress counts."""
     return {"projects": web.projects_for(store, auth.user)}
+
+
+@router.post("/projects", status_code=201, openapi_extra=action("project.create"))
+def create_project(body: ProjectIn, auth: InstanceAuth, store: StoreDep) -> dict[str, Any]:
+    """Create a project (instance admins); the label config is checked as ``labelloop project create`` does.
+
+    An invalid config is 422 with ``errors``, one line per problem; a taken name is 409.
+    """
+    p = projects.create_from_config(
+        store, body.name, body.label_config if body.schema_ is None else body.schema_, Actor.user(auth.user.username)
+    )
+    return web.project_detail(store, p.id, "admin")
 
 
 @router.get("/projects/{pid}", openapi_extra=action("project.read"))
@@ -127,17 +140,3 @@ def add_gold(body: GoldIn, access: ProjectAccess, store: StoreDep) -> dict[str, 
     """Make an item a gold task with a known answer."""
     tasks.mark_gold(store, access.project_id, body.item_id, body.value)
     return {"item_id": body.item_id, "gold": True}
-
-
-@router.post("/projects/{pid}/exports", status_code=201, openapi_extra=action("export.create"))
-def create_export(body: ExportIn, access: ProjectAccess, store: StoreDep) -> dict[str, Any]:
-    """Export the project now; the answer names the download URL."""
-    name = web.export_zip(store, access.project_id, body.format, actor=Actor.user(access.user.username))
-    return {"download": f"/api/projects/{access.project_id}/exports/{name}"}
-
-
-@router.get("/projects/{pid}/exports/{name}", openapi_extra=action("export.read"))
-def download_export(name: str, access: ProjectAccess, store: StoreDep) -> FileResponse:
-    """A finished export (a zip), as an attachment."""
-    path = web.export_file(store, access.project_id, name)
-    return FileResponse(path, media_type="application/zip", filename=f"project-{access.project_id}-{name}")

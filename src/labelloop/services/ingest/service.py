@@ -167,6 +167,28 @@ def _format_entries(fmt: str, root: Path, schema: LabelSchema) -> Iterator[Candi
         )
 
 
+def _import_native(
+    store: Store, project: str | int, source: Path, *, actor: str, limits: ImportLimits, progress: ProgressFn | None
+) -> ImportReport:
+    """A native export folder, or a zip of one (extracted safely into a temporary folder first)."""
+    from labelloop.services.native_import import import_native
+
+    if not source.is_file():
+        return import_native(store, project, source, actor=actor, progress=progress)
+    with source.open("rb") as fh:
+        if not is_zip(fh.read(8)):
+            raise InputRejected(source.name, "a labelloop export folder or a zip of one", "a single file")
+    (store.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="import-", dir=store.data_dir / "tmp"))
+    try:
+        extract_zip(source, tmp, name=source.name, limits=limits.zip)
+        inner = [p for p in tmp.iterdir() if not p.name.startswith(".") and p.name != "__MACOSX"]
+        root = inner[0] if len(inner) == 1 and inner[0].is_dir() else tmp  # a zip of the export folder itself
+        return import_native(store, project, root, actor=actor, progress=progress)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @without_gc
 def import_source(
     store: Store,
@@ -188,7 +210,7 @@ def import_source(
         actor: Who imports (``user:alice``); recorded on every item.
         fmt: A dataset format (``coco``, ``yolo``, ``voc``, ``conll2003``) of the folder or zip;
             its labels are validated against the schema and stored as annotations. ``native``
-            imports a ``labelloop export`` folder with its whole label history.
+            imports a ``labelloop export`` folder (or a zip of one) with its whole label history.
         limits: Size limits; defaults are generous but finite.
         progress: Called as ``progress(done, total)`` (bytes for manifests, files otherwise).
 
@@ -196,11 +218,9 @@ def import_source(
         InputRejected: the source as a whole is unusable (unsafe archive, unknown kind).
         LabelloopError: the import failed and was rolled back.
     """
-    if fmt == "native":  # a labelloop export, with its whole label history
-        from labelloop.services.native_import import import_native
-
-        return import_native(store, project, source, actor=actor, progress=progress)
     limits = limits or ImportLimits()
+    if fmt == "native":  # a labelloop export, with its whole label history
+        return _import_native(store, project, source, actor=actor, limits=limits, progress=progress)
     with store.read() as tx:
         proj = tx.projects.get(project)
         hold_new = tx.compliance.setting(proj.id, COMPLIANCE_SETTING) is not None

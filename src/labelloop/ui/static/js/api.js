@@ -74,3 +74,30 @@ export async function login(username, password) {
 export async function logout() {
   try { await api("POST", "/api/auth/logout"); } finally { setSession(null, null); }
 }
+
+/**
+ * Upload a file as the raw request body (an import); resolves with the parsed JSON answer.
+ * @param {string} path  starting with /api/ (with its query string)
+ * @param {Blob} file
+ * @param {(sent: number, total: number) => void} [onProgress]  upload progress in bytes
+ * @returns {Promise<any>}
+ */
+export function upload(path, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    if (csrfToken) xhr.setRequestHeader("X-CSRF-Token", csrfToken);
+    xhr.withCredentials = true;
+    if (onProgress) xhr.upload.addEventListener("progress", (ev) => onProgress(ev.loaded, ev.total || file.size));
+    xhr.addEventListener("load", () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(new ApiError(xhr.status, data));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, null)));
+    xhr.send(file);
+  });
+}

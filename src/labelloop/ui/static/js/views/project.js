@@ -1,5 +1,6 @@
 import { api, ApiError } from "../api.js";
 import { h, replace, toast } from "../dom.js";
+import { exportPanel, importPanel } from "./jobs.js";
 
 const CAN_LABEL = new Set(["annotator", "reviewer", "manager", "admin"]);
 const CAN_REVIEW = new Set(["reviewer", "manager", "admin"]);
@@ -39,6 +40,13 @@ export async function projectView(pid) {
     more.hidden = after === null;
   }
   more.addEventListener("click", () => loadPage().catch((e) => toast(e.message, "error")));
+  // after an import: list the items again from the start
+  const refresh = h("button.link", { type: "button", id: "refresh-items", hidden: true, onclick: async () => {
+    tbody.replaceChildren();
+    after = null;
+    refresh.hidden = true;
+    await loadPage().catch((e) => toast(e.message, "error"));
+  } }, "show new items");
   await loadPage();
 
   const actions = h("div.actions", null,
@@ -61,9 +69,11 @@ export async function projectView(pid) {
     actions, progress,
     project.guidelines ? h("details.guidelines", null, h("summary", null, "Guidelines"), h("p", null, project.guidelines)) : null,
     h("h2", null, "Schema"), controls,
+    isManager ? h("div.cards", { id: "data-panels" },
+      await importPanel(pid, () => { refresh.hidden = false; }), await exportPanel(pid)) : null,
     isManager ? await membersPanel(pid) : null,
     isManager ? await settingsPanel(pid) : null,
-    h("h2", null, "Items"),
+    h("h2", null, "Items ", refresh),
     h("table.list", { id: "items" }, h("thead", null, h("tr", null, ["id", "key", "status", "media"].map((t) => h("th", null, t)))), tbody),
     more);
   return { el, name: "project" };

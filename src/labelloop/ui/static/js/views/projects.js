@@ -1,5 +1,11 @@
-import { api } from "../api.js";
-import { h } from "../dom.js";
+import { api, user } from "../api.js";
+import { h, replace } from "../dom.js";
+import { errorLines } from "./jobs.js";
+
+const EXAMPLE = `media:
+  - {name: image, kind: image}
+controls:
+  - {name: objects, kind: boxes, target: image, labels: [car, person]}`;
 
 export async function projectsView() {
   const data = await api("GET", "/api/projects");
@@ -14,8 +20,36 @@ export async function projectsView() {
   const el = h("section", null, h("h1", null, "Projects"),
     rows.length ? h("table.list", { id: "projects" },
       h("thead", null, h("tr", null, ["Name", "Media", "Role", "Items", "Annotated", "Reviewed", "Progress"].map((t) => h("th", null, t)))),
-      h("tbody", null, rows)) : h("p.note", null, "No projects yet. Create one with `labelloop project create`."));
+      h("tbody", null, rows)) : h("p.note", { id: "projects" }, "No projects yet. ",
+        user() && user().is_admin ? "Create one below (or with `labelloop project create`)." : "An admin creates them."),
+    user() && user().is_admin ? newProjectForm() : null);
   return { el, name: "projects" };
+}
+
+/** New project (instance admins): a name and a label config in YAML or JSON, errors line by line. */
+function newProjectForm() {
+  const name = h("input", { id: "new-project-name", required: true, maxlength: 200, placeholder: "street scenes" });
+  const config = h("textarea", { id: "new-project-config", rows: 8, cols: 70, required: true, spellcheck: "false", placeholder: EXAMPLE });
+  const errors = h("ul.errors", { id: "new-project-errors" });
+  const submit = h("button.primary", { type: "submit", id: "new-project-submit" }, "Create project");
+  const form = h("form.newproject", { id: "new-project", onsubmit: async (ev) => {
+    ev.preventDefault();
+    replace(errors);
+    submit.disabled = true;
+    try {
+      const p = await api("POST", "/api/projects", { name: name.value, label_config: config.value });
+      location.hash = `#/p/${p.id}`;
+    } catch (e) {
+      replace(errors, errorLines(e).map((line) => h("li", null, line)));
+    } finally {
+      submit.disabled = false;
+    }
+  } },
+  h("label", null, "Name ", name),
+  h("label", null, "Label config (YAML or JSON)", config),
+  h("p.hint", null, "Media fields (text, image, audio, pointcloud) and controls (classification, spans, boxes, polygons, …) on them."),
+  errors, submit);
+  return h("details.card", { id: "new-project-panel" }, h("summary", null, "New project"), form);
 }
 
 export function progressBar(counts) {
