@@ -30,6 +30,8 @@ MANAGER_ONLY = {
     "import.create",
     "job.read",  # imports and exports run as jobs: who starts them follows them
     "job.cancel",
+    "route.run",  # routing and learning rounds change what people see: managers start them
+    "learn.run",
 }
 LABELLING = {"task.next", "draft.write", "annotation.submit", "suggestion.accept"}
 REVIEWING = {"review.next", "review.write"}

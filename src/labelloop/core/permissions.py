@@ -88,6 +88,8 @@ POLICY: dict[str, dict[str, Rule]] = {
     "correction.read": {"reviewer": A, "manager": A},  # list and show QC correction tasks
     "correction.resolve": {"reviewer": A, "manager": A},  # take one (lock), fix it or dismiss it
     "certificate.read": {"viewer": A, "reviewer": A, "manager": A},  # routing tiers and accuracy bounds: counts only
+    "route.run": {"manager": A},  # route the project's items on a backend's suggestions (a job)
+    "learn.run": {"manager": A},  # an active-learning round: fit, re-predict, re-route, promote a batch (a job)
     "import.create": {"manager": A},  # upload files into the project (runs as a job)
     "job.read": {"manager": A},  # the project's jobs (imports, exports ...), their progress and results
     "job.cancel": {"manager": A},  # stop a queued or running job of the project
