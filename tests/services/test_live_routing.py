@@ -7,6 +7,8 @@ tests check that the live service feeds it the right evidence and acts on the an
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,9 @@ from labelloop.core import Actor, ReviewVerdict
 from labelloop.core.accounts import User
 from labelloop.errors import InputRejected
 from labelloop.services.accounts import create_user
+from labelloop.services.exports import export_dataset
 from labelloop.services.live_routing import RoutePolicy, current_certificate, route_project
+from labelloop.services.releases import create_release
 from labelloop.services.tasks import next_task, project_stats, submit
 from labelloop.storage import Store
 from labelloop.storage.quality_repo import QualityRepo
@@ -112,7 +116,7 @@ def test_clean_evidence_certifies_and_auto_labels_carry_provenance(store: Store)
     assert same.auto_kept == r.auto_new and same.rerouted == 0 and same.auto_new == 0
 
 
-def test_audit_that_breaks_the_bound_reroutes_auto_labels(store: Store) -> None:
+def test_audit_that_breaks_the_bound_reroutes_auto_labels(store: Store, tmp_path: Path) -> None:
     w = _certified(store)
     r = route_project(store, "digits", "image.classify", policy=RoutePolicy(audit_rate=0.2))
     auto, audits = in_tier(store, w.pid, "auto"), in_tier(store, w.pid, "audit")
@@ -133,6 +137,17 @@ def test_audit_that_breaks_the_bound_reroutes_auto_labels(store: Store) -> None:
     with store.read() as tx:
         slots = RoutingRepo(tx.conn).slots(back)
     assert all(len(s) == 1 and s[0].state == QUEUED for s in slots.values())  # queued for people again
+    # exports and releases no longer carry the withdrawn auto labels; kept ones they do
+    kept = [i for i in auto if i not in back]
+    out = export_dataset(store, "digits", "csv", tmp_path / "csv")
+    with (out.path / "annotations.csv").open(encoding="utf-8") as f:
+        labelled = {int(r["item_id"]) for r in csv.DictReader(f) if r["origin"] == "annotation" and r["label"]}
+    assert not labelled & set(back) and set(kept) <= labelled
+    rel = create_release(store, "digits", "after-reroute", actor="user:test")
+    with store.read() as tx:
+        page = tx.releases.frozen_page(rel.id, limit=10_000)
+    frozen = {f.item.id: f.annotation for f in page}
+    assert all(frozen[i] is None for i in back) and all(frozen[i] is not None for i in kept)
 
 
 def _next_routed(store: Store, w: Digits, user: User) -> dict[str, Any]:

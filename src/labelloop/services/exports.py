@@ -19,7 +19,7 @@ from labelloop.core import Actor, Annotation
 from labelloop.formats import EXPORTERS, ExportRecord, ExportReport, ExportSuggestion
 from labelloop.services._gc import without_gc
 from labelloop.services.audit import record_export
-from labelloop.services.versions import current_annotation
+from labelloop.services.versions import current_annotation, withdrawn_auto_labels
 from labelloop.storage import Store
 
 __all__ = ["current_annotation", "export_dataset"]
@@ -58,7 +58,8 @@ def export_dataset(
         def records() -> Iterator[ExportRecord]:
             done = 0
             for page in tx.items.iter_all(proj.id, as_of=as_of):
-                sugg, anns, _ = tx.labels.for_item_range(proj.id, page[0].id, page[-1].id, as_of=as_of)
+                sugg, anns, revs = tx.labels.for_item_range(proj.id, page[0].id, page[-1].id, as_of=as_of)
+                withdrawn = withdrawn_auto_labels(anns, revs)
                 by_item: dict[int, list[Annotation]] = {}
                 for a in anns:
                     by_item.setdefault(a.item_id, []).append(a)
@@ -66,7 +67,7 @@ def export_dataset(
                 for s in sugg:
                     s_by_item.setdefault(s.item_id, []).append(ExportSuggestion(s.value, s.score, s.model_version))
                 for it in page:
-                    cur = current_annotation(by_item.get(it.id, []))
+                    cur = current_annotation(by_item.get(it.id, []), withdrawn)
                     yield ExportRecord(it, None if cur is None else cur.value, tuple(s_by_item.get(it.id, ())))
                     done += 1
                     if progress and done % _PROGRESS_EVERY == 0:

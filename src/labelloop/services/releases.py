@@ -39,7 +39,7 @@ from labelloop.compliance.signing import (
 from labelloop.core import Annotation, Item
 from labelloop.core.releases import Release
 from labelloop.errors import InputRejected
-from labelloop.services.versions import current_annotation
+from labelloop.services.versions import current_annotation, withdrawn_auto_labels
 from labelloop.storage import Store, UnitOfWork, now
 from labelloop.storage.releases_repo import ReleaseLabelRow
 
@@ -196,13 +196,14 @@ def create_release(
         tree = MerkleTree()
         labelled = regions = 0
         for page in tx.items.iter_all(proj.id, batch=batch, as_of=frozen_at):
-            _, anns, _ = tx.labels.for_item_range(proj.id, page[0].id, page[-1].id, as_of=frozen_at)
+            _, anns, revs = tx.labels.for_item_range(proj.id, page[0].id, page[-1].id, as_of=frozen_at)
+            withdrawn = withdrawn_auto_labels(anns, revs)
             by_item: dict[int, list[Annotation]] = {}
             for a in anns:
                 by_item.setdefault(a.item_id, []).append(a)
             rows: list[ReleaseLabelRow] = []
             for it in page:
-                cur = current_annotation(by_item.get(it.id, []))
+                cur = current_annotation(by_item.get(it.id, []), withdrawn)
                 digest = hashlib.sha256(label_record(it, cur)).digest()
                 tree.add(digest)
                 rows.append(ReleaseLabelRow(it.id, None if cur is None else cur.id, None, digest.hex()))
