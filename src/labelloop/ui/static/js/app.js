@@ -1,6 +1,6 @@
 // Hash router: #/login, #/projects, #/p/ID, #/p/ID/dashboard, #/p/ID/label, #/p/ID/review, #/p/ID/releases,
 // #/p/ID/fix (the next correction task), #/p/ID/fix/TASK, #/p/ID/routing (certificate, routing and
-// learning).
+// learning), #/account (password, API tokens).
 import { ApiError, loadSession, logout, user } from "./api.js";
 import { h, replace, toast } from "./dom.js";
 import { loginView } from "./views/login.js";
@@ -11,6 +11,7 @@ import { taskView } from "./views/task.js";
 import { releasesView } from "./views/releases.js";
 import { fixView } from "./views/fix.js";
 import { routingView } from "./views/routing.js";
+import { accountView } from "./views/account.js";
 
 const routes = [
   [/^#\/login$/, () => loginView()],
@@ -22,6 +23,7 @@ const routes = [
   [/^#\/p\/(\d+)\/releases$/, (m) => releasesView(+m[1])],
   [/^#\/p\/(\d+)\/fix(?:\/(\d+))?$/, (m) => fixView(+m[1], m[2] ? +m[2] : null)],
   [/^#\/p\/(\d+)\/routing$/, (m) => routingView(+m[1])],
+  [/^#\/account$/, () => accountView()],
 ];
 
 let cleanup = null;
@@ -31,7 +33,7 @@ function renderHeader() {
   const u = user();
   if (!who) return;
   if (!u) { replace(who); return; }
-  replace(who, h("span.user", null, u.username), " ",
+  replace(who, h("span.user", null, u.username), " ", h("a", { href: "#/account", id: "account-link" }, "Account"), " ",
     h("button.link", { type: "button", id: "logout", onclick: async () => { await logout(); location.hash = "#/login"; } }, "Log out"));
 }
 
