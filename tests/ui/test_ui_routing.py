@@ -7,7 +7,8 @@ routing run and sees the certificate ask for 149 more clean audited items, is re
 0, starts an active-learning round and waits for its result (trained on 12 labels, a batch of
 4), and sees a round on a backend that cannot train fail with its reason shown as text. On the
 project page the jobs list shows those jobs, cancels a live one and links a finished export's
-download. A viewer and a reviewer read the same certificate and get no forms.
+download. A viewer and a reviewer read the same certificate and get no forms; a certified
+project (per-class thresholds, a model's audited accuracy) shows the numbers its run wrote.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 from labelloop.core import Actor
 from labelloop.storage import Store
 from labelloop.storage.routing_repo import RoutingRepo
-from tests.services.live_world import digits_project
+from tests.services.live_world import digits_project, label
 from tests.ui.test_ui_server import Site, add_people, login, serve_app
 
 uvicorn = pytest.importorskip("uvicorn")
@@ -219,6 +220,54 @@ def test_viewers_and_reviewers_read_the_certificate_without_forms(site: Site, br
     page.click("#open-routing")
     page.wait_for_selector("#cert-unlock")
     assert not errors, errors
+
+
+def test_a_certified_project_shows_its_thresholds_and_bounds(
+    tmp_path: Path, browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    from labelloop.services import accounts
+    from labelloop.services.live_routing import RoutePolicy, route_project
+
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    data = tmp_path / "data"
+    store = Store.open(None, data)
+    w = digits_project(store, per_class=20)
+    add_people(store, w.pid)
+    route_project(store, w.pid, "image.classify", policy=RoutePolicy(audit_rate=0.0))
+    label(store, w.pid, w.unlabelled[:250], w.truth, who="bob")
+    policy = RoutePolicy(audit_rate=0.0, evidence="all", target=0.95)
+    report = route_project(store, w.pid, "image.classify", policy=policy, actor="user:mgr")
+    cert = report.certificate
+    assert cert["certified"] and cert["mode"] == "per-class" and report.auto_new > 0, report.message
+    with serve_app(store, data) as url:
+        site = Site(url, store, {"digits": w.pid})
+        errors: list[str] = []
+        page = login(browser, site, "vic", errors)
+        _watch(page, errors)
+        page.goto(f"{url}/#/p/{w.pid}/routing")
+        page.wait_for_selector("#cert-unlock")
+        assert page.inner_text("#cert-unlock") == "Auto-accept is certified at 95% accuracy at 95% confidence."
+        shown = {r[0]: r[1] for r in _rows(page, "#cert-thresholds")}
+        assert shown == {k: f"{v:.4f}" for k, v in cert["thresholds"].items()}, shown
+        classes = {r[0]: r[1:] for r in _rows(page, "#cert-classes")}
+        for k, c in cert["per_class"].items():
+            assert classes[k][:5] == [f"{c['threshold']:.4f}", str(c["auto"]), str(c["audited"]), str(c["correct"]),
+                                      f"{100 * c['accuracy']:.1f}%"], classes  # fmt: skip
+            assert classes[k][5] == f"{100 * c['ci'][0]:.1f}% – {100 * c['ci'][1]:.1f}%"
+        models = _rows(page, "#cert-models")
+        assert len(models) == 1 and models[0][0] == "image.classify" and models[0][2] == str(report.auto_new)
+        assert models[0][-1] == "yes"
+        accuracy = page.inner_text("#cert-accuracy")
+        assert f"{cert['audited_correct']} of {cert['audited']} audited items correct" in accuracy
+        assert "The claim holds." in accuracy
+        assert f"{report.auto_new} auto-accepted labels" in page.inner_text("#cert-summary")
+        assert "pre-filled" in page.inner_text("#cert-caveats")  # evidence "all" says what it assumes
+        tiers = {r[0]: r[1] for r in _rows(page, "#cert-tiers")}
+        assert tiers["auto"] == str(report.auto_new)
+        page.screenshot(path="/tmp/ui_certified.png", full_page=True)
+        assert not errors, errors
 
 
 def _rows(page: Any, table: str) -> list[list[str]]:

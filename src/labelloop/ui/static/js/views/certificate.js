@@ -133,7 +133,7 @@ export function certificateCard(cert) {
       ["Target", `${pct(policy.target ?? run.target, 1)} at ${pct(policy.confidence ?? run.confidence, 0)} confidence`],
       ["Audit rate", pct(policy.audit_rate)], ["Manual below", String(policy.manual_below ?? 0)],
       ["Evidence", policy.evidence === "all" ? "all (clean and pre-filled reviews)" : "clean only"],
-      ["Thresholds", `${run.mode}: ${run.mode_reason || ""}`],
+      ["Thresholds", run.mode_reason || run.mode],
     ]),
     table("cert-thresholds", ["Class", "Threshold on the raw score"],
       Object.entries(run.thresholds || {}).map(([k, t]) => [className(k), threshold(t)]), "Certified thresholds"),
