@@ -18,6 +18,7 @@ from labelloop.errors import Conflict, InputRejected, NotFound
 from labelloop.services.accounts import add_member, create_user
 from labelloop.services.experiment_readout import experiment_readout
 from labelloop.services.experiments import create_experiment, get_experiment, list_experiments, stop_experiment
+from labelloop.services.live_routing import RoutePolicy, route_project
 from labelloop.services.qc import set_gold
 from labelloop.services.tasks import next_review, next_task, review, set_settings, submit
 from labelloop.storage import Store, now
@@ -168,6 +169,18 @@ def test_backend_arms_show_only_their_backend_and_a_blind_tier_stays_blind(store
             continue
         want = "m1" if split[iid] == "a" else "m2"
         assert [s["backend"] for s in task["suggestions"]] == [want] and task["blind"] is False
+
+
+def test_labels_made_blind_to_the_backend_in_an_arm_are_clean_routing_evidence(store: Store) -> None:
+    pid, _ids = _project(store, "p", 10, backends=("m", "other"))
+    e = create_experiment(store, "p", "e", {"prefill": "on"}, {"backend": "other"}, seed=3)
+    split = _split(store, e.id)
+    assert len(_take_all(store, pid, _user(store, pid, "ann"))) == 10
+    r = route_project(store, "p", "m", trainable=False, policy=RoutePolicy(audit_rate=0.0))
+    evidence = r.certificate["evidence"]
+    # arm b showed only the other backend's suggestion: its labels never saw m's
+    assert evidence["clean"] == sum(1 for arm in split.values() if arm == "b") == 5
+    assert evidence["prefilled"] == 5
 
 
 # --------------------------------------------------------------------------- the readout

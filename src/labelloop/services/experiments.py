@@ -148,6 +148,15 @@ class ArmStrategy:
             return False
         return self.model_version is None or s.model_version == self.model_version
 
+    def hides(self, backend: str) -> bool:
+        """Whether a task of this arm shows no suggestion of ``backend`` at all (its labels are blind to it).
+
+        Example:
+            >>> ArmStrategy(prefill=False).hides("m"), ArmStrategy(backend="x").hides("m"), ArmStrategy().hides("m")
+            (True, True, False)
+        """
+        return not self.prefill or (self.backend is not None and self.backend != backend)
+
     def describe(self) -> str:
         """One line for people."""
         parts = [f"prefill {'on' if self.prefill else 'off'}"]

@@ -36,7 +36,7 @@ from labelloop.storage.rawsql import Raw, Sql
 from labelloop.storage.repositories import now
 from labelloop.storage.routing_repo import BLIND_TIERS
 
-__all__ = ["RUNNING", "STOPPED", "ExperimentRepo", "ExperimentRow", "TaskRules"]
+__all__ = ["RUNNING", "STOPPED", "ArmSpell", "ExperimentRepo", "ExperimentRow", "TaskRules"]
 
 RUNNING, STOPPED = "running", "stopped"
 _CHUNK = 5000
@@ -80,6 +80,16 @@ class TaskRules:
     experiment_id: int | None = None
     arm: str | None = None
     strategy: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArmSpell:
+    """An item's time in one experiment's arm: the arm's strategy from ``start`` to ``end`` (None: running)."""
+
+    arm: str
+    strategy: dict[str, Any]
+    start: datetime
+    end: datetime | None
 
 
 def _row(r: Any) -> ExperimentRow:
@@ -188,6 +198,21 @@ class ExperimentRepo:
         if unlabelled:
             q = q.where(~exists().where(a.c.item_id == i.c.id))
         return [(int(r[0]), None if r[1] is None else int(r[1])) for r in self.conn.execute(q.order_by(i.c.id))]
+
+    def arms_in_range(self, project_id: int, first_id: int, last_id: int) -> dict[int, list[ArmSpell]]:
+        """Every arm (of a running or stopped experiment) of the items with ids in ``[first_id, last_id]``."""
+        x, e = te.experiment_items, te.experiments
+        q = (
+            select(x.c.item_id, x.c.arm, e.c.arms, e.c.created_at, e.c.stopped_at)
+            .join(e, e.c.id == x.c.experiment_id)
+            .where(x.c.project_id == project_id, x.c.item_id.between(first_id, last_id))
+            .order_by(x.c.item_id, e.c.id)
+        )
+        out: dict[int, list[ArmSpell]] = {}
+        for r in self.conn.execute(q):
+            strategy = dict(dict(r.arms).get(r.arm) or {})
+            out.setdefault(int(r.item_id), []).append(ArmSpell(str(r.arm), strategy, r.created_at, r.stopped_at))
+        return out
 
     def has_suggestions(self, project_id: int, backend: str, model_version: str | None = None) -> bool:
         """Whether the backend (at that model version, when given) suggested anything in the project."""

@@ -45,4 +45,5 @@ experiment_items = Table(
     Column("arm", String(1), nullable=False),
     Column("live_item_id", Integer, nullable=True),  # item_id while the experiment runs, else NULL
     Index("uq_experiment_items_live_item_id", "live_item_id", unique=True),
+    Index("ix_experiment_items_project_item", "project_id", "item_id"),  # the arms of a page of items
 )

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("live_item_id", sa.Integer, nullable=True),
     )
     op.create_index("uq_experiment_items_live_item_id", "experiment_items", ["live_item_id"], unique=True)
+    op.create_index("ix_experiment_items_project_item", "experiment_items", ["project_id", "item_id"])
 
 
 def downgrade() -> None:
