@@ -341,3 +341,26 @@ def test_stop_frees_the_items_and_errors_name_the_experiment(store: Store) -> No
     assert sum(again.items.values()) == 6
     assert [x.name for x in list_experiments(store, "p")] == ["e1", "e2"]
     assert experiment_readout(store, "p", "e1").experiment.status == "stopped"
+
+
+def test_the_database_keeps_an_item_in_one_running_experiment(store: Store) -> None:
+    """What a concurrent start would hit: the unique live item, and the unique name, as Conflict."""
+    pid, ids = _project(store, "p", 2)
+    arms = {"a": {"prefill": True}, "b": {"prefill": False}}
+    with pytest.raises(Conflict, match="started meanwhile"), store.transaction() as tx:
+        repo = ExperimentRepo(tx.conn)
+        e1, e2 = repo.add(pid, "e1", arms, 1, "all", "u"), repo.add(pid, "e2", arms, 1, "all", "u")
+        repo.add_items(e1, pid, [(ids[0], "a")])
+        repo.add_items(e2, pid, [(ids[0], "b")])
+    with pytest.raises(Conflict, match="'e1' already exists"), store.transaction() as tx:
+        ExperimentRepo(tx.conn).add(pid, "e1", arms, 1, "all", "u")
+        ExperimentRepo(tx.conn).add(pid, "e1", arms, 1, "all", "u")
+    assert _rows(store) == (0, 0)
+    with store.transaction() as tx:  # a stopped experiment's items are free for the next one
+        repo = ExperimentRepo(tx.conn)
+        e1 = repo.add(pid, "e1", arms, 1, "all", "u")
+        repo.add_items(e1, pid, [(ids[0], "a")])
+        assert repo.stop(e1, "u") and not repo.stop(e1, "u")
+        e2 = repo.add(pid, "e2", arms, 1, "all", "u")
+        repo.add_items(e2, pid, [(ids[0], "b")])
+        assert repo.task_rules(ids[0]).experiment_id == e2 and repo.task_rules(ids[1]).experiment_id is None

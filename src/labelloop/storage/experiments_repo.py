@@ -28,8 +28,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from labelloop.errors import NotFound
+from labelloop.errors import Conflict, NotFound
 from labelloop.storage import tables as t
 from labelloop.storage import tables_experiments as te
 from labelloop.storage.rawsql import Raw, Sql
@@ -118,7 +119,10 @@ class ExperimentRepo:
             )
             .returning(e.c.id)
         )  # fmt: skip
-        return int(self.conn.execute(q).scalar_one())
+        try:
+            return int(self.conn.execute(q).scalar_one())
+        except IntegrityError as exc:  # a concurrent start of the same name
+            raise Conflict(f"experiment {name!r} already exists in the project") from exc
 
     def add_items(self, experiment_id: int, project_id: int, rows: Sequence[tuple[int, str]]) -> None:
         """Store the split: ``(item_id, arm)`` rows, live."""
@@ -133,7 +137,10 @@ class ExperimentRepo:
                 }
                 for item, arm in rows[i : i + _CHUNK]
             ]
-            self.conn.execute(insert(te.experiment_items), values)
+            try:
+                self.conn.execute(insert(te.experiment_items), values)
+            except IntegrityError as exc:  # a concurrent experiment took some of these items first
+                raise Conflict("items are already in a running experiment (started meanwhile); try again") from exc
 
     def find(self, project_id: int, key: int | str) -> ExperimentRow | None:
         """An experiment of the project by id (an int) or name (a str), or None."""
