@@ -55,10 +55,12 @@ from labelloop.core import (
 from labelloop.core.accounts import User
 from labelloop.core.permissions import decide
 from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFound, PermissionDenied
+from labelloop.services.experiments import arm_view
 from labelloop.services.redacted_view import visible_labels
 from labelloop.services.versions import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
 from labelloop.storage.accounts_repo import AccountRepo
+from labelloop.storage.experiments_repo import ExperimentRepo
 from labelloop.storage.routing_repo import RoutingRepo
 from labelloop.storage.skills_repo import Evidence, SkillRepo
 from labelloop.storage.tasks_repo import GOLD, QUEUED, Slot, TaskRepo, TaskSettings, UserStats
@@ -127,9 +129,9 @@ def _payload(
     tx: UnitOfWork, tasks: TaskRepo, project_id: int, item: Item, user: User, own_only: bool
 ) -> dict[str, Any]:
     sugg, anns, revs = visible_labels(tx, *tx.labels.for_items([item.id]))
-    blind = own_only and RoutingRepo(tx.conn).is_blind(item.id)  # routed manual/audit: label without suggestions
-    if blind:
-        sugg = []
+    # routed manual/audit, or an experiment arm without prefill: label without suggestions
+    rules = ExperimentRepo(tx.conn).task_rules(item.id) if own_only else None
+    sugg, blind, guideline = arm_view(rules, sugg)
     if own_only:
         mine = [a for a in anns if a.annotator == user.username]
         ann = mine[-1] if mine else None
@@ -145,6 +147,7 @@ def _payload(
         "draft": None if draft is None else {"value": draft[0], "updated_at": draft[1].isoformat()},
         "reviews": [_review_json(r) for r in revs if not own_only or r.annotation_id in shown],
         "blind": blind,
+        "guidelines": guideline,  # an experiment arm's (None: the project's)
     }
 
 
