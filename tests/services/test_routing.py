@@ -24,3 +24,18 @@ def test_threshold_on_a_finer_score_than_confidence() -> None:
     apart = plan_routing(conf, audit, ok, target=0.98, score=score, breakpoints=True)
     assert not tied.result.certified  # 400 tied items at 1.0, 10 of their 200 audits wrong
     assert apart.result.certified and apart.result.n == 149 and apart.tiers.count(Tier.AUTO) == 297
+
+
+def test_two_look_audit_through_the_plan() -> None:
+    """The first look finds one error high up; the second look (same random order) certifies past it."""
+    score = np.linspace(10.0, 1.0, 1000)
+    conf = np.linspace(1.0, 0.6, 1000)
+    order = np.random.default_rng(0).permutation(1000)
+    ok = np.ones(1000, bool)
+    high = order[:170][np.argsort(-score[order[:170]])[5]]  # the 6th most confident first-look item
+    ok[high] = False
+    one = plan_routing(conf, order[:170], ok[order[:170]], target=0.98, score=score, first_look=170)
+    assert not one.result.certified and Tier.AUTO not in one.tiers
+    both = plan_routing(conf, order[:320], ok[order[:320]], target=0.98, score=score, first_look=170)
+    assert both.result.certified and both.result.n == 320 and both.result.k == 319
+    assert both.tiers.count(Tier.AUTO) == int(np.sum(score >= both.result.threshold))

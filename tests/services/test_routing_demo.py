@@ -6,6 +6,7 @@ from pathlib import Path
 
 import labelloop.services.routing_demo as routing_demo_mod
 from labelloop.services.routing_demo import routing_demo
+from labelloop.services.simulate import SimConfig
 
 
 def test_docstring_example_runs() -> None:
@@ -16,7 +17,7 @@ def test_routing_demo_reports_tiers_and_writes_the_certificate(tmp_path: Path) -
     lines: list[tuple[str, str]] = []
     cert = routing_demo(lambda name, detail: lines.append((name, detail)), tmp_path)
     assert cert is not None and cert.holds and cert.threshold is not None
-    assert sum(cert.tiers.values()) == 1797 - 80 and cert.tiers["auto"] > 800
+    assert sum(cert.tiers.values()) == 1797 - SimConfig().budget and cert.tiers["auto"] > 800
     text = "\n".join(d for _, d in lines)
     assert f"auto-accept {cert.tiers['auto']}" in text and "per class: 0:" in text
     saved = json.loads((tmp_path / "routing-certificate.json").read_text(encoding="utf-8"))

@@ -50,6 +50,7 @@ from labelloop.active.samplers import (
     representative_batch,
     select,
 )
+from labelloop.active.sequential import first_look_minimum, second_look_errors, sequential_threshold, two_look_size
 
 __all__ = [
     "ABReadout",
@@ -78,6 +79,7 @@ __all__ = [
     "diverse_batch",
     "entropy",
     "error_breakpoints",
+    "first_look_minimum",
     "k_center_greedy",
     "least_confidence",
     "margin",
@@ -86,7 +88,10 @@ __all__ = [
     "reaudit",
     "representative_batch",
     "route",
+    "second_look_errors",
     "select",
+    "sequential_threshold",
     "split_arms",
+    "two_look_size",
     "wilson_interval",
 ]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from labelloop.active import RoutingPolicy, ThresholdResult, Tier, certified_threshold, route
+from labelloop.active import RoutingPolicy, ThresholdResult, Tier, certified_threshold, route, sequential_threshold
 from labelloop.backends.calibration import TemperatureScaling
 from labelloop.errors import InputRejected
 
@@ -66,6 +66,7 @@ def plan_routing(
     step: int = 1,
     score: ArrayLike | None = None,
     breakpoints: bool = False,
+    first_look: int | None = None,
 ) -> RoutingPlan:
     """Certify an auto-accept threshold on an audit and route every item.
 
@@ -82,6 +83,10 @@ def plan_routing(
             orders items like their confidence or better); raw confidence by default.
         breakpoints: Scan only where one more audit error becomes tolerable (see
             :func:`~labelloop.active.certified_threshold`).
+        first_look: The audit was drawn in a uniform random order of the candidates, in the
+            order of ``audit_idx``, and looked at after this many items: certify with the
+            two-look test of :func:`~labelloop.active.sequential_threshold` instead
+            (``step``/``breakpoints`` are then unused).
 
     Returns:
         A :class:`RoutingPlan`; audited items are routed like the others (callers keep
@@ -102,7 +107,10 @@ def plan_routing(
     if calibrate and idx.size >= 2 and 0 < ok.sum() < ok.size:
         ts = TemperatureScaling().fit(conf[idx], ok)
         cal, temperature = ts.predict(conf), ts.temperature_
-    res = certified_threshold(rank[idx], ok, target, confidence_level, step=step, breakpoints=breakpoints)
+    if first_look is None:
+        res = certified_threshold(rank[idx], ok, target, confidence_level, step=step, breakpoints=breakpoints)
+    else:
+        res = sequential_threshold(rank[idx], ok, first_look, target, confidence_level)
     policy = RoutingPolicy(accept_at=math.inf if res.threshold is None else res.threshold, manual_below=manual_below)
     tiers = route(rank, RoutingPolicy(accept_at=policy.accept_at))
     tiers = [Tier.MANUAL if t is Tier.REVIEW and c < manual_below else t for t, c in zip(tiers, cal, strict=True)]
