@@ -243,6 +243,8 @@ class SimResult:
             certifying, adjudication included), ``reaudit`` (audit of auto-accepted items),
             ``check`` (second opinions on doubtful training labels), ``review`` (the review
             tier), ``manual`` (labelled from scratch).
+        item_correct: Per item, whether its final label equals gold.
+        item_seconds: Per item, the human seconds spent on it (all phases).
     """
 
     strategy: str
@@ -261,6 +263,8 @@ class SimResult:
     trained_on: int = 0
     model_accuracy: float | None = None
     phase_seconds: dict[str, float] = field(default_factory=dict)
+    item_correct: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    item_seconds: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0), repr=False)
 
     @property
     def auto_share(self) -> float:
@@ -323,10 +327,14 @@ class _Crowd:
         self.actions = {"label": 0, "confirm": 0, "correct": 0, "adjudicate": 0}
         self.phase = "seed"
         self.by_phase: dict[str, float] = {}
+        self.item_seconds = np.zeros(truth.size)
 
-    def _book(self, seconds: float) -> None:
+    def _book(self, idx: Arr, each: float) -> None:
+        """Book ``each`` seconds of work on every item of ``idx`` (its phase, its item)."""
+        seconds = idx.size * each
         self.seconds += seconds
         self.by_phase[self.phase] = self.by_phase.get(self.phase, 0.0) + seconds
+        np.add.at(self.item_seconds, idx, each)
 
     def _answer(self, idx: Arr) -> Arr:
         t = self.truth[idx]
@@ -336,7 +344,7 @@ class _Crowd:
 
     def label(self, idx: Arr) -> Arr:
         self.actions["label"] += idx.size
-        self._book(idx.size * self.cost.label_s)
+        self._book(idx, self.cost.label_s)
         return self._answer(idx)
 
     def review(self, idx: Arr, suggestion: Arr) -> Arr:
@@ -347,7 +355,8 @@ class _Crowd:
         n_fix = int(caught.sum())
         self.actions["correct"] += n_fix
         self.actions["confirm"] += idx.size - n_fix
-        self._book(n_fix * self.cost.correct_s + (idx.size - n_fix) * self.cost.confirm_s)
+        self._book(idx[caught], self.cost.correct_s)
+        self._book(idx[~caught], self.cost.confirm_s)
         return out
 
     def second_opinion(self, idx: Arr, first: Arr) -> Arr:
@@ -355,7 +364,7 @@ class _Crowd:
         second = self.label(idx)
         dis = second != first
         self.actions["adjudicate"] += int(dis.sum())
-        self._book(int(dis.sum()) * self.cost.correct_s)
+        self._book(idx[dis], self.cost.correct_s)
         out = first.copy()
         out[dis] = self._answer(idx[dis])
         return out
@@ -365,7 +374,7 @@ class _Crowd:
         blind = self.label(idx)
         dis = blind != suggestion
         self.actions["adjudicate"] += int(dis.sum())
-        self._book(int(dis.sum()) * self.cost.correct_s)
+        self._book(idx[dis], self.cost.correct_s)
         final = blind.copy()
         final[dis] = self._answer(idx[dis])
         return final == suggestion, final
@@ -629,6 +638,8 @@ def simulate(
     res.time_fraction = round(crowd.seconds / (n * cst.label_s), 6)
     res.action_fraction = round(sum(crowd.actions.values()) / n, 6)
     res.accuracy = float(np.mean(final == y))
+    res.item_correct = final == y
+    res.item_seconds = crowd.item_seconds
     return res
 
 
