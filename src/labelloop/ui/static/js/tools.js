@@ -53,3 +53,20 @@ export class Tools extends EventTarget {
     return el;
   }
 }
+
+// The editing keys every labelling view shares (the labelling, review and correction screens):
+// 1-9 pick a label, Delete removes the selected region, Tab cycles tools, Escape deselects,
+// L starts a relation, K links, Q/E rotate. Returns whether the key was one of them.
+export function editingKey(ev, { doc, tools, editors, pickLabel }) {
+  const key = ev.key;
+  const lower = key.length === 1 ? key.toLowerCase() : key;
+  if (/^[1-9]$/.test(key)) { ev.preventDefault(); pickLabel(Number(key) - 1); }
+  else if (key === "Delete" || key === "Backspace") { if (doc.selected) { ev.preventDefault(); doc.remove(doc.selected); } }
+  else if (key === "Tab") { ev.preventDefault(); tools.cycle(ev.shiftKey ? -1 : 1); }
+  else if (key === "Escape") doc.select(null);
+  else if (lower === "l") editors.forEach((e) => e.startRelation && e.startRelation());
+  else if (lower === "k") editors.forEach((e) => e.link && e.link());
+  else if (lower === "q" || lower === "e") editors.forEach((e) => e.rotate && e.rotate(lower === "q" ? 5 : -5));
+  else return false;
+  return true;
+}

@@ -8,7 +8,7 @@ import { Doc } from "../doc.js";
 import { h, newId, perFrame, replace, toast } from "../dom.js";
 import { pickClass } from "../editors/classify.js";
 import { buildEditors } from "../editors/index.js";
-import { Tools } from "../tools.js";
+import { editingKey, Tools } from "../tools.js";
 
 const KEYS = [["Enter", "save the fix"], ["F", "apply the suggested fix"], ["D", "dismiss (type a reason, Enter)"], ["N", "next task (skip)"],
   ["1-9", "pick class"], ["Tab", "next control"], ["Ctrl+Z", "undo"], ["Del", "delete region"], ["Esc", "deselect"]];
@@ -294,13 +294,7 @@ export async function fixView(pid, taskId = null) {
     else if (lower === "f") { ev.preventDefault(); apply(); }
     else if (lower === "d") { ev.preventDefault(); dismiss(); }
     else if (lower === "n") { ev.preventDefault(); next(state.data.task.id).catch(fail); }
-    else if (/^[1-9]$/.test(key)) { ev.preventDefault(); pickLabel(Number(key) - 1); }
-    else if (key === "Delete" || key === "Backspace") { if (doc.selected) { ev.preventDefault(); doc.remove(doc.selected); } }
-    else if (key === "Tab") { ev.preventDefault(); tools.cycle(ev.shiftKey ? -1 : 1); }
-    else if (key === "Escape") doc.select(null);
-    else if (lower === "l") editors.forEach((e) => e.startRelation && e.startRelation());
-    else if (lower === "k") editors.forEach((e) => e.link && e.link());
-    else if (lower === "q" || lower === "e") editors.forEach((e) => e.rotate && e.rotate(lower === "q" ? 5 : -5));
+    else editingKey(ev, { doc, tools, editors, pickLabel });
   }
 
   window.addEventListener("keydown", onKey);

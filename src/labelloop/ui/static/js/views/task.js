@@ -7,7 +7,7 @@ import { h, perFrame, replace, toast, uuid } from "../dom.js";
 import { pickClass } from "../editors/classify.js";
 import { mergeSuggestions } from "../suggest.js";
 import { buildEditors } from "../editors/index.js";
-import { Tools } from "../tools.js";
+import { editingKey, Tools } from "../tools.js";
 
 const AUTOSAVE_MS = 3000;
 
@@ -289,13 +289,7 @@ export async function taskView(pid, mode) {
     } else if (lower === "a") { ev.preventDefault(); mode === "label" ? accept() : review("accept"); }
     else if (lower === "r") { ev.preventDefault(); mode === "label" ? reject() : review("reject"); }
     else if (lower === "c" && mode === "review") { ev.preventDefault(); review("correct"); }
-    else if (/^[1-9]$/.test(key)) { ev.preventDefault(); pickLabel(Number(key) - 1); }
-    else if (key === "Delete" || key === "Backspace") { if (doc.selected) { ev.preventDefault(); doc.remove(doc.selected); } }
-    else if (key === "Tab") { ev.preventDefault(); tools.cycle(ev.shiftKey ? -1 : 1); }
-    else if (key === "Escape") doc.select(null);
-    else if (lower === "l") editors.forEach((e) => e.startRelation && e.startRelation());
-    else if (lower === "k") editors.forEach((e) => e.link && e.link());
-    else if (lower === "q" || lower === "e") editors.forEach((e) => e.rotate && e.rotate(lower === "q" ? 5 : -5));
+    else editingKey(ev, { doc, tools, editors, pickLabel });
   }
 
   window.addEventListener("keydown", onKey);
