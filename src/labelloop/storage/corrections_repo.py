@@ -29,8 +29,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, and_, exists, func, or_, select, update
 
-from labelloop.core.findings import Detector, Finding, FindingRecord, LabelSource, Severity
+from labelloop.core.findings import FindingRecord
 from labelloop.errors import NotFound
+from labelloop.storage.quality_repo import finding_of
 from labelloop.storage.tables_accounts import users
 from labelloop.storage.tables_provenance import item_holds
 from labelloop.storage.tables_quality import correction_tasks as c
@@ -88,21 +89,7 @@ class CorrectionTask:
 
 
 def _task(r: Row[Any]) -> CorrectionTask:
-    finding = Finding(
-        item_id=r.item_id,
-        rule_id=r.rule_id,
-        severity=Severity(r.severity),
-        message=r.message,
-        region_id=r.region_id,
-        control=r.control,
-        label=r.label,
-        fix=r.fix,
-        detector=Detector(r.detector),
-        label_source=LabelSource(r.label_source),
-        annotator=r.annotator,
-        record_id=r.record_id,
-        score=r.score,
-    )
+    finding = finding_of(r)
     record = FindingRecord(r.finding_id, r.run_id, finding, r.task_id, r.status, r.resolution, r.finding_created_at)
     return CorrectionTask(
         r.task_id,

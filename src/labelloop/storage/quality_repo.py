@@ -91,8 +91,9 @@ def _run(r: Row[Any]) -> QCRun:
     )
 
 
-def _record(r: Row[Any]) -> FindingRecord:
-    f = Finding(
+def finding_of(r: Row[Any]) -> Finding:
+    """The :class:`Finding` held in a row of ``qc_findings`` columns (alone or joined)."""
+    return Finding(
         item_id=r.item_id,
         rule_id=r.rule_id,
         severity=Severity(r.severity),
@@ -107,7 +108,10 @@ def _record(r: Row[Any]) -> FindingRecord:
         record_id=r.record_id,
         score=r.score,
     )
-    return FindingRecord(r.id, r.run_id, f, r.task_id, r.status, r.resolution, r.created_at)
+
+
+def _record(r: Row[Any]) -> FindingRecord:
+    return FindingRecord(r.id, r.run_id, finding_of(r), r.task_id, r.status, r.resolution, r.created_at)
 
 
 class QualityRepo:
