@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import select
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
+
+from labelloop.storage.rawsql import DEFERRED, flush_deferred
 
 __all__ = ["WRITE", "make_engine", "sqlite_url"]
 
@@ -42,6 +47,55 @@ def _pg_session(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.commit()
 
 
+_IDLE_PING_S = 10.0
+_CHECKED_IN = "labelloop_checked_in"
+
+
+def _pg_hooks(engine: Engine) -> None:
+    """Connection checks and deferred writes of a PostgreSQL engine.
+
+    A pooled connection is checked before use without a round trip when it was in use moments
+    ago: the socket has nothing to read unless the server spoke (a restart or a terminated
+    backend sends its notice and closes). Only a connection with something to read, or idle
+    for more than ten seconds, is pinged; a failed ping gives the pool a fresh connection
+    (SQLAlchemy's ``pool_pre_ping`` pinged on every checkout: a round trip per request).
+
+    Writes queued by :meth:`labelloop.storage.rawsql.Raw.defer` are sent before any SQLAlchemy
+    statement of the transaction, travel with its ``COMMIT``, and are dropped on rollback.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_CHECKED_IN)
+        fresh = last is not None and time.monotonic() - last < _IDLE_PING_S
+        if fresh and not select.select([dbapi_conn.pgconn.socket], [], [], 0)[0]:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info.pop(DEFERRED, None)
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _flush(conn: Connection, *_args: Any) -> None:
+        if DEFERRED in conn.info:
+            flush_deferred(conn.connection.driver_connection, conn.info)
+
+    @event.listens_for(engine, "commit")
+    def _commit(conn: Connection) -> None:
+        if DEFERRED in conn.info:  # the writes and the COMMIT in one round trip
+            flush_deferred(conn.connection.driver_connection, conn.info, commit=True)
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(conn: Connection) -> None:
+        conn.info.pop(DEFERRED, None)
+
+
 def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     """Create an engine for ``url`` (``sqlite:///…`` or ``postgresql+psycopg://…``).
 
@@ -58,8 +112,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     # threads): past pool_size, each returned connection is closed and the next request reconnects
     # (a new PostgreSQL backend, or a SQLite open with its PRAGMAs) on the hot path.
     if parsed.get_backend_name() != "sqlite":
-        pg = create_engine(parsed, pool_pre_ping=True, pool_size=_PG_POOL, max_overflow=_PG_POOL, **kwargs)
+        pg = create_engine(parsed, pool_size=_PG_POOL, max_overflow=_PG_POOL, **kwargs)
         event.listen(pg, "connect", _pg_session)
+        _pg_hooks(pg)
         return pg
     if parsed.database and parsed.database != ":memory:":
         kwargs |= {"pool_size": _SQLITE_POOL, "max_overflow": _SQLITE_POOL}

@@ -11,6 +11,16 @@ Statements use ``?`` placeholders; :class:`Sql` renders ``%s`` for psycopg. Post
 tails (row locks) are given apart and left out on SQLite, whose writers are serialised by
 ``BEGIN IMMEDIATE``.
 
+On PostgreSQL a request's time goes mostly to round trips, so statements travel together where
+they can (psycopg's pipeline mode):
+
+* :meth:`Raw.batch` sends several statements in one round trip. The server still runs them one
+  after the other, each with its own snapshot (READ COMMITTED), so a statement after a lock sees
+  what committed while it waited, exactly as if it had been sent alone.
+* :meth:`Raw.defer` queues a write whose result nobody reads. It goes with the connection's next
+  statement, or with the ``COMMIT`` (:func:`flush_deferred`, called by the engine's hooks, see
+  :mod:`labelloop.storage.engine`); a rollback drops it. On SQLite both simply run in order.
+
 Example:
     >>> from labelloop.storage.engine import make_engine
     >>> eng = make_engine("sqlite://")
@@ -31,7 +41,10 @@ from sqlalchemy import JSON, Connection, Dialect
 
 from labelloop.storage.tables import JsonType, UTCDateTime
 
-__all__ = ["Raw", "Sql"]
+__all__ = ["DEFERRED", "Done", "Raw", "Sql", "Step", "flush_deferred"]
+
+DEFERRED = "labelloop_deferred_writes"
+"""``Connection.info`` key of the writes :meth:`Raw.defer` queued (PostgreSQL)."""
 
 
 class Sql:
@@ -70,6 +83,39 @@ class _Types:
 
 _PLAIN_JSON = JSON()
 
+Step = tuple["Sql", Sequence[Any]]
+
+
+class Done:
+    """What one statement of :meth:`Raw.batch` gave: its rows (none for a write) and rowcount."""
+
+    __slots__ = ("count", "rows")
+
+    def __init__(self, cursor: Any) -> None:
+        self.rows: list[Any] = cursor.fetchall() if cursor.description is not None else []
+        self.count = int(cursor.rowcount)
+
+    def first(self) -> Any:
+        """The first row, or None."""
+        return self.rows[0] if self.rows else None
+
+
+def flush_deferred(db: Any, info: dict[Any, Any], *, commit: bool = False) -> bool:
+    """Send the writes :meth:`Raw.defer` queued on a psycopg connection, and ``COMMIT`` when asked.
+
+    One round trip for all of them. Returns whether anything was sent; a failing write raises
+    (the transaction is then aborted on the server, and the caller's rollback ends it).
+    """
+    steps: list[Step] | None = info.pop(DEFERRED, None)
+    if not steps:
+        return False
+    with db.pipeline():
+        for q, params in steps:
+            db.execute(q.postgresql, params)
+        if commit:
+            db.execute("COMMIT", prepare=False)
+    return True
+
 
 def _identity(value: Any) -> Any:
     return value
@@ -81,12 +127,13 @@ _TYPES: WeakKeyDictionary[Dialect, _Types] = WeakKeyDictionary()
 class Raw:
     """Run :class:`Sql` statements on a connection's DBAPI connection, in its transaction."""
 
-    __slots__ = ("db", "pg", "types")
+    __slots__ = ("db", "info", "pg", "types")
 
     def __init__(self, conn: Connection) -> None:
         dialect = conn.dialect
         self.pg = dialect.name == "postgresql"
         self.db: Any = conn.connection.driver_connection
+        self.info = conn.info
         types = _TYPES.get(dialect)
         if types is None:
             types = _TYPES[dialect] = _Types(dialect)
@@ -97,18 +144,59 @@ class Raw:
 
     def one(self, q: Sql, params: Sequence[Any] = ()) -> Any:
         """The first row (a tuple), or None."""
+        if self.pg and DEFERRED in self.info:
+            return self.batch([(q, params)])[0].first()
         return self.db.execute(self._sql(q), params).fetchone()
 
     def all(self, q: Sql, params: Sequence[Any] = ()) -> list[Any]:
         """All rows (tuples)."""
+        if self.pg and DEFERRED in self.info:
+            return self.batch([(q, params)])[0].rows
         return list(self.db.execute(self._sql(q), params).fetchall())
 
     def run(self, q: Sql, params: Sequence[Any] = ()) -> int:
         """Execute a write; return the number of rows it touched."""
+        if self.pg and DEFERRED in self.info:
+            return self.batch([(q, params)])[0].count
         return int(self.db.execute(self._sql(q), params).rowcount)
+
+    def batch(self, steps: Sequence[Step]) -> list[Done]:
+        """Run statements in order and return what each gave; one round trip on PostgreSQL.
+
+        Each statement starts once the one before it has finished (a statement after a lock
+        reads what committed while it waited). Writes queued by :meth:`defer` go first.
+
+        Example:
+            >>> from labelloop.storage.engine import make_engine
+            >>> with make_engine("sqlite://").connect() as conn:
+            ...     [d.rows for d in Raw(conn).batch([(Sql("SELECT ?"), (1,)), (Sql("SELECT 2"), ())])]
+            [[(1,)], [(2,)]]
+        """
+        if not self.pg:
+            return [Done(self.db.execute(q.sqlite, params)) for q, params in steps]
+        deferred: list[Step] = self.info.pop(DEFERRED, None) or []
+        db = self.db
+        with db.pipeline():
+            for q, params in deferred:
+                db.execute(q.postgresql, params)
+            cursors = [db.execute(q.postgresql, params) for q, params in steps]
+        return [Done(c) for c in cursors]
+
+    def defer(self, q: Sql, params: Sequence[Any] = ()) -> None:
+        """A write whose result is not needed: sent with the next statement or the commit (PostgreSQL).
+
+        Run at once on SQLite. A deferred write that fails raises where it is sent: at the next
+        statement of the transaction, or at its commit (which then rolls back).
+        """
+        if self.pg:
+            self.info.setdefault(DEFERRED, []).append((q, params))
+        else:
+            self.db.execute(q.sqlite, params)
 
     def many(self, q: Sql, rows: Sequence[Sequence[Any]]) -> None:
         """Execute a write once per parameter row."""
+        if self.pg:
+            flush_deferred(self.db, self.info)
         cur = self.db.cursor()
         try:
             cur.executemany(self._sql(q), rows)
