@@ -84,6 +84,7 @@ class _Types:
 _PLAIN_JSON = JSON()
 
 Step = tuple["Sql", Sequence[Any]]
+_TUPLES_OK = 2  # libpq's PGRES_TUPLES_OK
 
 
 class Done:
@@ -91,13 +92,38 @@ class Done:
 
     __slots__ = ("count", "rows")
 
-    def __init__(self, cursor: Any) -> None:
-        self.rows: list[Any] = cursor.fetchall() if cursor.description is not None else []
-        self.count = int(cursor.rowcount)
+    def __init__(self, rows: list[Any], count: int) -> None:
+        self.rows = rows
+        self.count = count
+
+    @classmethod
+    def of_pg(cls, cursor: Any) -> Done:
+        """Read out a psycopg cursor (its result status, not ``description``: that builds column objects)."""
+        res = cursor.pgresult
+        return cls(cursor.fetchall() if res is not None and res.status == _TUPLES_OK else [], int(cursor.rowcount))
+
+    @classmethod
+    def of_sqlite(cls, cursor: Any) -> Done:
+        """Read out a sqlite3 cursor (no rows after a write)."""
+        return cls(cursor.fetchall(), int(cursor.rowcount))
 
     def first(self) -> Any:
         """The first row, or None."""
         return self.rows[0] if self.rows else None
+
+
+_CURSORS = "labelloop_cursors"
+
+
+def _cursors(db: Any, info: dict[Any, Any], n: int) -> list[Any]:
+    """``n`` cursors of a psycopg connection, kept with it (a new cursor per statement costs more).
+
+    Each statement of a pipeline needs its own cursor; the rows are read out before the next use.
+    """
+    kept: list[Any] = info.setdefault(_CURSORS, [])
+    while len(kept) < n:
+        kept.append(db.cursor())
+    return kept[:n]
 
 
 def flush_deferred(db: Any, info: dict[Any, Any], *, commit: bool = False) -> bool:
@@ -109,9 +135,10 @@ def flush_deferred(db: Any, info: dict[Any, Any], *, commit: bool = False) -> bo
     steps: list[Step] | None = info.pop(DEFERRED, None)
     if not steps:
         return False
+    cursors = _cursors(db, info, len(steps))
     with db.pipeline():
-        for q, params in steps:
-            db.execute(q.postgresql, params)
+        for cur, (q, params) in zip(cursors, steps, strict=True):
+            cur.execute(q.postgresql, params)
         if commit:
             db.execute("COMMIT", prepare=False)
     return True
@@ -144,21 +171,33 @@ class Raw:
 
     def one(self, q: Sql, params: Sequence[Any] = ()) -> Any:
         """The first row (a tuple), or None."""
-        if self.pg and DEFERRED in self.info:
+        if not self.pg:
+            return self.db.execute(q.sqlite, params).fetchone()
+        if DEFERRED in self.info:
             return self.batch([(q, params)])[0].first()
-        return self.db.execute(self._sql(q), params).fetchone()
+        cur = _cursors(self.db, self.info, 1)[0]
+        cur.execute(q.postgresql, params)
+        return cur.fetchone()
 
     def all(self, q: Sql, params: Sequence[Any] = ()) -> list[Any]:
         """All rows (tuples)."""
-        if self.pg and DEFERRED in self.info:
+        if not self.pg:
+            return list(self.db.execute(q.sqlite, params).fetchall())
+        if DEFERRED in self.info:
             return self.batch([(q, params)])[0].rows
-        return list(self.db.execute(self._sql(q), params).fetchall())
+        cur = _cursors(self.db, self.info, 1)[0]
+        cur.execute(q.postgresql, params)
+        return list(cur.fetchall())
 
     def run(self, q: Sql, params: Sequence[Any] = ()) -> int:
         """Execute a write; return the number of rows it touched."""
-        if self.pg and DEFERRED in self.info:
+        if not self.pg:
+            return int(self.db.execute(q.sqlite, params).rowcount)
+        if DEFERRED in self.info:
             return self.batch([(q, params)])[0].count
-        return int(self.db.execute(self._sql(q), params).rowcount)
+        cur = _cursors(self.db, self.info, 1)[0]
+        cur.execute(q.postgresql, params)
+        return int(cur.rowcount)
 
     def batch(self, steps: Sequence[Step]) -> list[Done]:
         """Run statements in order and return what each gave; one round trip on PostgreSQL.
@@ -173,14 +212,13 @@ class Raw:
             [[(1,)], [(2,)]]
         """
         if not self.pg:
-            return [Done(self.db.execute(q.sqlite, params)) for q, params in steps]
+            return [Done.of_sqlite(self.db.execute(q.sqlite, params)) for q, params in steps]
         deferred: list[Step] = self.info.pop(DEFERRED, None) or []
-        db = self.db
-        with db.pipeline():
-            for q, params in deferred:
-                db.execute(q.postgresql, params)
-            cursors = [db.execute(q.postgresql, params) for q, params in steps]
-        return [Done(c) for c in cursors]
+        cursors = _cursors(self.db, self.info, len(deferred) + len(steps))
+        with self.db.pipeline():
+            for cur, (q, params) in zip(cursors, [*deferred, *steps], strict=True):
+                cur.execute(q.postgresql, params)
+        return [Done.of_pg(c) for c in cursors[len(deferred) :]]
 
     def defer(self, q: Sql, params: Sequence[Any] = ()) -> None:
         """A write whose result is not needed: sent with the next statement or the commit (PostgreSQL).
