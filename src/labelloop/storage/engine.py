@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
-from labelloop.storage.rawsql import DEFERRED, flush_deferred
+from labelloop.storage.rawsql import DEFERRED, begin_later, flush_deferred
 
 __all__ = ["WRITE", "make_engine", "sqlite_url"]
 
@@ -45,6 +45,7 @@ def _pg_session(dbapi_conn: Any, _record: Any) -> None:
     with dbapi_conn.cursor() as cur:
         cur.execute("SET jit = off")
     dbapi_conn.commit()
+    dbapi_conn.autocommit = True  # BEGIN goes with each transaction's first statement (see _pg_hooks)
 
 
 _IDLE_PING_S = 10.0
@@ -60,8 +61,11 @@ def _pg_hooks(engine: Engine) -> None:
     for more than ten seconds, is pinged; a failed ping gives the pool a fresh connection
     (SQLAlchemy's ``pool_pre_ping`` pinged on every checkout: a round trip per request).
 
-    Writes queued by :meth:`labelloop.storage.rawsql.Raw.defer` are sent before any SQLAlchemy
-    statement of the transaction, travel with its ``COMMIT``, and are dropped on rollback.
+    A transaction's ``BEGIN`` is not a round trip of its own: the driver connection is in
+    autocommit mode, and ``BEGIN`` waits (:func:`labelloop.storage.rawsql.begin_later`) to go
+    with the transaction's first statement, a raw one (:meth:`Raw.batch`) or SQLAlchemy's (sent
+    just before it here). Writes queued by :meth:`labelloop.storage.rawsql.Raw.defer` wait the
+    same way, travel with the ``COMMIT`` when nothing follows them, and are dropped on rollback.
     """
     dialect = engine.dialect
 
@@ -81,6 +85,10 @@ def _pg_hooks(engine: Engine) -> None:
         record.info.pop(DEFERRED, None)
         record.info[_CHECKED_IN] = time.monotonic()
 
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        begin_later(conn.info)
+
     @event.listens_for(engine, "before_cursor_execute")
     def _flush(conn: Connection, *_args: Any) -> None:
         if DEFERRED in conn.info:
@@ -88,7 +96,7 @@ def _pg_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "commit")
     def _commit(conn: Connection) -> None:
-        if DEFERRED in conn.info:  # the writes and the COMMIT in one round trip
+        if DEFERRED in conn.info:  # what waits and the COMMIT in one round trip (nothing ran: nothing to send)
             flush_deferred(conn.connection.driver_connection, conn.info, commit=True)
 
     @event.listens_for(engine, "rollback")

@@ -20,6 +20,9 @@ they can (psycopg's pipeline mode):
 * :meth:`Raw.defer` queues a write whose result nobody reads. It goes with the connection's next
   statement, or with the ``COMMIT`` (:func:`flush_deferred`, called by the engine's hooks, see
   :mod:`labelloop.storage.engine`); a rollback drops it. On SQLite both simply run in order.
+* A transaction's ``BEGIN`` waits the same way (:func:`begin_later`): the driver connection is in
+  autocommit mode and the engine's hooks send ``BEGIN`` with the transaction's first statement,
+  whichever path sends it (these, or SQLAlchemy's).
 
 Example:
     >>> from labelloop.storage.engine import make_engine
@@ -41,10 +44,10 @@ from sqlalchemy import JSON, Connection, Dialect
 
 from labelloop.storage.tables import JsonType, UTCDateTime
 
-__all__ = ["DEFERRED", "Done", "Raw", "Sql", "Step", "flush_deferred"]
+__all__ = ["DEFERRED", "Done", "Raw", "Sql", "Step", "begin_later", "flush_deferred"]
 
 DEFERRED = "labelloop_deferred_writes"
-"""``Connection.info`` key of the writes :meth:`Raw.defer` queued (PostgreSQL)."""
+"""``Connection.info`` key of the statements not sent yet (PostgreSQL): a ``BEGIN``, deferred writes."""
 
 
 class Sql:
@@ -126,19 +129,38 @@ def _cursors(db: Any, info: dict[Any, Any], n: int) -> list[Any]:
     return kept[:n]
 
 
-def flush_deferred(db: Any, info: dict[Any, Any], *, commit: bool = False) -> bool:
-    """Send the writes :meth:`Raw.defer` queued on a psycopg connection, and ``COMMIT`` when asked.
+_BEGIN = Sql("BEGIN")
 
-    One round trip for all of them. Returns whether anything was sent; a failing write raises
-    (the transaction is then aborted on the server, and the caller's rollback ends it).
+
+def begin_later(info: dict[Any, Any]) -> None:
+    """Note that a transaction began: its ``BEGIN`` goes with its first statement (PostgreSQL).
+
+    For a driver connection in autocommit mode (see :mod:`labelloop.storage.engine`).
+    """
+    info[DEFERRED] = [(_BEGIN, ())]
+
+
+def _send(cur: Any, q: Sql, params: Sequence[Any]) -> None:
+    if q is _BEGIN:
+        cur.execute("BEGIN", prepare=False)
+    else:
+        cur.execute(q.postgresql, params)
+
+
+def flush_deferred(db: Any, info: dict[Any, Any], *, commit: bool = False) -> bool:
+    """Send what waits on a psycopg connection (``BEGIN``, deferred writes), and ``COMMIT`` when asked.
+
+    One round trip for all of them. Returns whether anything was sent (a transaction that ran
+    nothing sends nothing, not even its ``COMMIT``); a failing write raises (the transaction is
+    then aborted on the server, and the caller's rollback ends it).
     """
     steps: list[Step] | None = info.pop(DEFERRED, None)
-    if not steps:
+    if not steps or (commit and len(steps) == 1 and steps[0][0] is _BEGIN):
         return False
     cursors = _cursors(db, info, len(steps))
     with db.pipeline():
         for cur, (q, params) in zip(cursors, steps, strict=True):
-            cur.execute(q.postgresql, params)
+            _send(cur, q, params)
         if commit:
             db.execute("COMMIT", prepare=False)
     return True
@@ -203,7 +225,8 @@ class Raw:
         """Run statements in order and return what each gave; one round trip on PostgreSQL.
 
         Each statement starts once the one before it has finished (a statement after a lock
-        reads what committed while it waited). Writes queued by :meth:`defer` go first.
+        reads what committed while it waited). What waits to be sent (the transaction's ``BEGIN``,
+        writes queued by :meth:`defer`) goes first.
 
         Example:
             >>> from labelloop.storage.engine import make_engine
@@ -217,7 +240,7 @@ class Raw:
         cursors = _cursors(self.db, self.info, len(deferred) + len(steps))
         with self.db.pipeline():
             for cur, (q, params) in zip(cursors, [*deferred, *steps], strict=True):
-                cur.execute(q.postgresql, params)
+                _send(cur, q, params)
         return [Done.of_pg(c) for c in cursors[len(deferred) :]]
 
     def defer(self, q: Sql, params: Sequence[Any] = ()) -> None:

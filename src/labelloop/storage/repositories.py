@@ -41,6 +41,9 @@ from labelloop.storage.tables_provenance import item_holds
 
 __all__ = [
     "ANNOTATION_COLUMNS",
+    "ITEM_COLUMNS_I",
+    "NOT_HELD_I",
+    "WITH_PROJECT_COLUMNS",
     "BlobRow",
     "ImportRepo",
     "ItemRepo",
@@ -435,10 +438,17 @@ _ITEM_COLUMNS_RAW = "id, project_id, data, content_hash, key, source, meta, impo
 # held items (awaiting or failing desensitisation): one primary-key probe of item_holds per item
 _NOT_HELD = "(SELECT 1 FROM item_holds h WHERE h.item_id = i.id) IS NULL"
 _ITEM_I = ", ".join("i." + c for c in _ITEM_COLUMNS_RAW.split(", "))
+ITEM_COLUMNS_I = _ITEM_I
+"""The item columns of :func:`item_from_raw`, of ``items i``."""
+NOT_HELD_I = _NOT_HELD
+"""The condition that item ``i`` is not held from annotators."""
+_WITH_PROJECT_COLUMNS = f"{_ITEM_I}, p.id, p.name, p.schema, p.created_at, p.created_by"
 _ITEM = Sql(f"SELECT {_ITEM_I} FROM items i WHERE i.id = ? AND i.project_id = ?")  # noqa: S608 (constants only)
 _ITEM_VISIBLE = Sql(f"SELECT {_ITEM_I} FROM items i WHERE i.id = ? AND i.project_id = ? AND {_NOT_HELD}")  # noqa: S608 (constants only)
+WITH_PROJECT_COLUMNS = _WITH_PROJECT_COLUMNS
+"""The columns of :func:`item_with_project_from_raw`, of ``items i`` and ``projects p``."""
 _WITH_PROJECT = (
-    f"SELECT {_ITEM_I}, p.id, p.name, p.schema, p.created_at, p.created_by"  # noqa: S608 (constants only)
+    f"SELECT {_WITH_PROJECT_COLUMNS}"  # noqa: S608 (constants only)
     " FROM items i JOIN projects p ON p.id = i.project_id WHERE i.id = ? AND i.project_id = ?"
 )
 _ITEM_WITH_PROJECT = Sql(_WITH_PROJECT)

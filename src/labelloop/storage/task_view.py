@@ -33,13 +33,24 @@ from sqlalchemy import Connection
 
 from labelloop.core import Annotation, Item, Review, Suggestion
 from labelloop.storage.rawsql import Done, Raw, Sql, Step
-from labelloop.storage.repositories import item_from_raw, item_step, labels_from_rows, labels_step
-from labelloop.storage.routing_repo import BLIND_TIERS, blind_step
+from labelloop.storage.repositories import ITEM_COLUMNS_I, NOT_HELD_I, item_from_raw, labels_from_rows, labels_step
+from labelloop.storage.routing_repo import BLIND_TIERS
 from labelloop.storage.tasks_repo import TaskRepo
 
 __all__ = ["ItemView", "read_item_view"]
 
-_REDACTED_AT = Sql("SELECT created_at FROM item_originals WHERE item_id = ?")
+# The item (held items left out) with when it was desensitised, its routing tier and the asker's
+# draft: primary-key probes of item_originals, item_routes and drafts, in one statement.
+_ITEM_EXTRAS = (
+    "SELECT {item},"
+    " (SELECT o.created_at FROM item_originals o WHERE o.item_id = i.id),"
+    " (SELECT r.tier FROM item_routes r WHERE r.item_id = i.id),"
+    " (SELECT d.value FROM drafts d WHERE d.user_id = ? AND d.item_id = i.id),"
+    " (SELECT d.updated_at FROM drafts d WHERE d.user_id = ? AND d.item_id = i.id)"
+    " FROM items i WHERE i.id = ? AND i.project_id = ? AND {not_held}"
+)
+_ITEM_VIEW = Sql(_ITEM_EXTRAS.format(item=ITEM_COLUMNS_I, not_held=NOT_HELD_I))
+_N_ITEM = len(ITEM_COLUMNS_I.split(", "))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,30 +79,21 @@ def read_item_view(
     project or is held from annotators).
     """
     raw = Raw(conn)
-    tasks = TaskRepo(conn)
-    steps = [
-        *ahead,
-        item_step(project_id, item_id, visible_only=True),
-        labels_step([item_id]),
-        (_REDACTED_AT, (item_id,)),
-        blind_step(item_id),
-        tasks.draft_step(item_id, user_id),
-    ]
+    steps = [*ahead, (_ITEM_VIEW, (user_id, user_id, item_id, project_id)), labels_step([item_id])]
     done = raw.batch(steps)
-    first, (item_d, labels_d, redacted_d, blind_d, draft_d) = done[: len(ahead)], done[len(ahead) :]
+    first, (item_d, labels_d) = done[: len(ahead)], done[len(ahead) :]
     row = item_d.first()
     if row is None:
         return first, None
+    redacted, tier, draft_value, draft_at = row[_N_ITEM:]
     sugg, anns, revs = labels_from_rows(raw, labels_d.rows)
-    redacted = redacted_d.first()
-    tier = blind_d.first()
     view = ItemView(
         item_from_raw(raw, row),
         sugg,
         anns,
         revs,
-        None if redacted is None else raw.time_out(redacted[0]),
-        tier is not None and tier[0] in BLIND_TIERS,
-        tasks.draft_of(draft_d.first()),
+        None if redacted is None else raw.time_out(redacted),
+        tier in BLIND_TIERS,
+        None if draft_value is None else TaskRepo(conn).draft_of((draft_value, draft_at)),
     )
     return first, view

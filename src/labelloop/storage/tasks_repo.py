@@ -37,12 +37,13 @@ from labelloop.storage import tables_accounts as ta
 from labelloop.storage.rawsql import Raw, Sql, Step
 from labelloop.storage.repositories import (
     ANNOTATION_COLUMNS,
+    NOT_HELD_I,
+    WITH_PROJECT_COLUMNS,
     _annotation,
     _insert_ignore,
     _not_held,
     _suggestion,
     annotation_from_raw,
-    item_with_project_step,
     now,
 )
 from labelloop.storage.skills_repo import Evidence, evidence_of, evidence_step
@@ -217,6 +218,12 @@ _IS_REVIEWED = Sql("SELECT 1 FROM reviews WHERE annotation_id = ? LIMIT 1")
 # submit: the annotator's newest version, whether it was reviewed, row-locked on PostgreSQL (writers of
 # one chain are serialised: a reviewer's correction and this submit). Sent after the slot's row lock
 # in the same round trip, it starts once that lock is held, so it reads what committed meanwhile.
+# submit: the item with its project (held items left out) and the annotation the idempotency key made
+_SUBMIT_ITEM = Sql(
+    f"SELECT {WITH_PROJECT_COLUMNS},"  # noqa: S608 (constants only)
+    " (SELECT k.annotation_id FROM idempotency_keys k WHERE k.user_id = ? AND k.key = ?)"
+    f" FROM items i JOIN projects p ON p.id = i.project_id WHERE i.id = ? AND i.project_id = ? AND {NOT_HELD_I}"
+)
 _HEAD_LOCKED = Sql(
     f"SELECT {ANNOTATION_COLUMNS}, (SELECT 1 FROM reviews r WHERE r.annotation_id = a.id LIMIT 1)"  # noqa: S608 (constants only)
     " FROM annotations a WHERE a.item_id = ? AND a.annotator = ? ORDER BY a.id DESC LIMIT 1",
@@ -376,15 +383,17 @@ class TaskRepo:
         """
         raw = self.raw
         done = raw.batch([
-            item_with_project_step(project_id, item_id, visible_only=True),
-            (_IDEMPOTENT, (user_id, key)),
+            (_SUBMIT_ITEM, (user_id, key, item_id, project_id)),
             (_SLOT_FOR_UPDATE, (item_id, user_id)),
             (_HEAD_LOCKED, (item_id, username)),
         ])  # fmt: skip
-        key_row, slot_row, head_row = done[1].first(), done[2].first(), done[3].first()
+        item_row, slot_row, head_row = done[0].first(), done[1].first(), done[2].first()
+        if item_row is None:  # no such item (or held): the caller answers 404, nothing else counts
+            return SubmitFacts(None, None, None, None, False)
+        key_annotation = item_row[-1]
         return SubmitFacts(
-            done[0].first(),
-            None if key_row is None else int(key_row[0]),
+            item_row,
+            None if key_annotation is None else int(key_annotation),
             None if slot_row is None else self._slot(slot_row),
             None if head_row is None else annotation_from_raw(raw, head_row),
             head_row is not None and head_row[-1] is not None,
