@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from labelloop.core import LabelSchema, MediaRef, NewItem
 from labelloop.errors import StorageError
 from labelloop.storage import Store
+from labelloop.storage.accounts_repo import AccountRepo
 from labelloop.storage.rawsql import Raw, Sql
+from labelloop.storage.tasks_repo import TaskRepo
 
 
 def test_batch_runs_in_order_and_gives_each_result(store: Store) -> None:
@@ -92,3 +96,39 @@ def test_a_pooled_connection_whose_backend_was_terminated_is_replaced_without_an
 def test_a_store_on_an_unreachable_server_still_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="cannot open the database"):
         Store.open("postgresql+psycopg://postgres@127.0.0.1:1/none", tmp_path / "d")
+
+
+@pytest.mark.postgres
+def test_the_ranked_take_takes_the_first_free_slot_in_order_by_primary_key_probes(pg_store: Store) -> None:
+    schema = LabelSchema.model_validate({"media": [{"name": "text", "kind": "text"}]})
+    with pg_store.transaction() as tx:
+        pid = tx.projects.create("rank", schema, "user:t").id
+        refs = [MediaRef.from_text(f"t {i}") for i in range(6)]
+        tx.items.add_many(pid, [NewItem({"text": r}, r.sha256) for r in refs], created_by="user:t")
+        a = AccountRepo(tx.conn).create_user("a", "x").id
+        b = AccountRepo(tx.conn).create_user("b", "x").id
+        tasks = TaskRepo(tx.conn)
+        tasks.sync(*tasks.queue_state(pid))
+    with pg_store.read() as tx:
+        s1, s2, s3, s4, s5, _s6 = [r[0] for r in tx.conn.execute(text("SELECT id FROM task_slots ORDER BY id"))]
+    at = datetime.now(UTC)
+    later = at + timedelta(minutes=10)
+    with pg_store.transaction() as tx:  # another asker holds s1
+        assert TaskRepo(tx.conn).take(s1, b, later, at)
+    other = pg_store.engine.connect()
+    try:
+        other.execute(text("SELECT id FROM task_slots WHERE id = :i FOR UPDATE"), {"i": s2})  # s2 being taken
+        with pg_store.transaction() as tx:
+            tasks = TaskRepo(tx.conn)
+            q, params = tasks.take_first_step([s1, s2, s4, s3, s5], a, later, at)
+            raw = Raw(tx.conn)
+            assert raw.one(q, params) == (s4,)  # in the asker's order: s1 held, s2 locked, s4 free
+            plan = "\n".join(r[0] for r in raw.all(Sql("EXPLAIN " + q.postgresql.replace("%s", "?")), params))
+    finally:
+        other.rollback()
+        other.close()
+    assert "Function Scan on unnest" in plan and "pk_task_slots" in plan, plan
+    assert "Sort" not in plan and "Seq Scan" not in plan, plan  # probes in rank order, stopping at the first
+    with pg_store.read() as tx:
+        held = dict(tx.conn.execute(text("SELECT id, user_id FROM task_slots WHERE user_id IS NOT NULL")).all())
+    assert held == {s1: b, s4: a}

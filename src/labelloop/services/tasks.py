@@ -34,7 +34,7 @@ from labelloop.assignment import (
     gold_agreement,
     label_skill,
     outcomes,
-    pick_each,
+    preference_order,
     quota_reached,
     review_outcomes,
     skill,
@@ -296,12 +296,13 @@ def _claim_next(
     tx: UnitOfWork, tasks: TaskRepo, project_id: int, user: User, times: tuple[datetime, datetime], overall: float,
     evidence: dict[LabelKey, LabelEvidence], found: list[QueuedSlot] | None,
 ) -> dict[str, Any] | None:  # fmt: skip
-    """Take the best-matching free slot and answer with its task; on a lost race, the next best.
+    """Take the best-matching free slot and answer with its task; when another asker took it, the next best.
 
     ``times`` is ``(now, lock expiry)``; ``found`` the candidates when the caller read them
-    already. Each take goes with the read of its item (one round trip on PostgreSQL; a lost
-    take's read is dropped). Every failed claim means another asker just took (or is taking)
-    that slot, so the rounds only go on while the queue is moving; None when nothing is free.
+    already. The take goes with the read of the first choice's item (one round trip on
+    PostgreSQL, where the take moves down the asker's order of preference by itself; on SQLite
+    writers are serial and the first choice is free). Every lost choice means another asker
+    just took it, so the rounds only go on while the queue is moving; None when nothing is free.
     """
     at, expires = times
     for _ in range(_CLAIM_ROUNDS):
@@ -309,17 +310,25 @@ def _claim_next(
             found = tasks.candidates(project_id, user.id, at)
         if not found:
             return None
-        left = [Candidate(c.slot.id, c.slot.item_id, difficulty(c.best_score), c.label) for c in found]
-        skills = candidate_skills(left, overall, evidence)
+        cands = [Candidate(c.slot.id, c.slot.item_id, difficulty(c.best_score), c.label) for c in found]
+        order = preference_order(cands, candidate_skills(cands, overall, evidence))
         slots = {c.slot.id: c.slot for c in found}
-        while left:
-            chosen = pick_each(left, skills)
-            take = tasks.take_step(chosen.slot_id, user.id, expires, at)
-            done, view = read_item_view(tx.conn, project_id, chosen.item_id, user.id, ahead=[take])
-            if done[0].count == 1:
-                return _task(tx, tasks, project_id, _renew(slots[chosen.slot_id], expires, user.id), user, view)
-            i = left.index(chosen)
-            del left[i], skills[i]
+        first = order[0]
+        if tasks.pg:
+            take = tasks.take_first_step([c.slot_id for c in order], user.id, expires, at)
+            done, view = read_item_view(tx.conn, project_id, first.item_id, user.id, ahead=[take])
+            row = done[0].first()
+            if row is not None:
+                slot = slots[int(row[0])]
+                if slot.id != first.slot_id:  # the first choice went to another asker: read the one taken
+                    view = read_item_view(tx.conn, project_id, slot.item_id, user.id)[1]
+                return _task(tx, tasks, project_id, _renew(slot, expires, user.id), user, view)
+        else:
+            for c in order:
+                take = tasks.take_step(c.slot_id, user.id, expires, at)
+                done, view = read_item_view(tx.conn, project_id, c.item_id, user.id, ahead=[take])
+                if done[0].count == 1:
+                    return _task(tx, tasks, project_id, _renew(slots[c.slot_id], expires, user.id), user, view)
         found = None
     return None
 

@@ -13,12 +13,13 @@ Example:
     >>> from labelloop.storage import Store
     >>> store = Store.open(None, pathlib.Path(tempfile.mkdtemp()))
     >>> schema = LabelSchema.model_validate({"media": [{"name": "text", "kind": "text"}]})
+    >>> ref = MediaRef.from_text("hi")
     >>> with store.transaction() as tx:
     ...     pid = tx.projects.create("p", schema, "me").id
-    ...     (iid,) = tx.items.add_many(pid, [NewItem({"text": MediaRef.from_text("hi")}, "h1")], created_by="me")
+    ...     (iid,) = tx.items.add_many(pid, [NewItem({"text": ref}, ref.sha256)], created_by="me")
     ...     _, view = read_item_view(tx.conn, pid, iid, user_id=1)
-    >>> view.item.key, view.suggestions, view.blind, view.draft
-    ('h1', [], False, None)
+    >>> view.item.data["text"].text, view.suggestions, view.blind, view.draft
+    ('hi', [], False, None)
     >>> store.close()
 """
 

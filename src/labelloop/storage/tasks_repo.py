@@ -181,6 +181,16 @@ _TAKE = Sql(
     f"UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ? AND {_FREE}",  # noqa: S608 (constants only)
     pg=f"UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ({_FREE_ROW_LOCKED})",  # noqa: S608 (constants only)
 )
+# PostgreSQL: the first of the given slots (in the asker's order of preference) that is still free,
+# taken in one statement. Concurrent askers mostly want the same first slots: losing one to another
+# asker moves on to the next inside the statement, not with another round trip. (The slots come as an
+# array with their rank; ≤ 32 primary-key probes, locked in rank order, skipping those being taken.)
+_TAKE_FIRST_FREE = Sql(
+    "UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = (SELECT s.id"  # noqa: S608 (constants only)
+    " FROM unnest(CAST(? AS integer[])) WITH ORDINALITY AS c(id, rank) JOIN task_slots s ON s.id = c.id"
+    f" WHERE s.state = {QUEUED} AND (s.user_id IS NULL OR s.expires_at < ?)"
+    " ORDER BY c.rank LIMIT 1 FOR UPDATE OF s SKIP LOCKED) RETURNING id"
+)
 # After a submit, in one statement on PostgreSQL: the idempotency key, the draft dropped, and
 # (when the slot was not finished yet) the slot finished and the annotator's counters advanced.
 _REMEMBER_SQL = "INSERT INTO idempotency_keys (user_id, key, project_id, annotation_id) VALUES (?, ?, ?, ?)"
@@ -498,6 +508,16 @@ class TaskRepo:
         """The statement of :meth:`take`, for :meth:`Raw.batch` (taken: its rowcount is 1)."""
         t_in = self.raw.time_in
         return _TAKE, (user_id, t_in(expires_at), slot_id, t_in(at))
+
+    def take_first_step(self, slot_ids: list[int], user_id: int, expires_at: datetime, at: datetime) -> Step:
+        """PostgreSQL: take the first of ``slot_ids`` still free, for :meth:`Raw.batch` (its row: the slot id).
+
+        No row: every one was taken (or is being taken) by another asker.
+        """
+        if not self.pg:
+            raise ValueError("take_first_step: PostgreSQL only (SQLite writers are serial: take() the first)")
+        t_in = self.raw.time_in
+        return _TAKE_FIRST_FREE, (user_id, t_in(expires_at), slot_ids, t_in(at))
 
     def lock_step(self, slot_id: int, user_id: int, expires_at: datetime) -> Step:
         """The statement of :meth:`lock`, for :meth:`Raw.batch`."""
