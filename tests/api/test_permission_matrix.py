@@ -15,7 +15,15 @@ from labelloop.core.permissions import ACTIONS, FACTS, INSTANCE_ACTIONS, POLICY,
 ALL_ROLES = (None, "viewer", "annotator", "reviewer", "manager", "admin")
 FACT_SETS = [frozenset(c) for c in chain.from_iterable(combinations(FACTS, n) for n in range(len(FACTS) + 1))]
 
-READ_ONLY = {"project.read", "project.stats", "item.list", "item.read", "release.read", "certificate.read"}
+READ_ONLY = {
+    "project.read",
+    "project.stats",
+    "item.list",
+    "item.read",
+    "release.read",
+    "certificate.read",
+    "experiment.read",  # A/B arms and readouts: aggregates only; annotators must not learn their arm
+}
 MANAGER_ONLY = {
     "project.settings",
     "members.read",
@@ -32,6 +40,8 @@ MANAGER_ONLY = {
     "job.cancel",
     "route.run",  # routing and learning rounds change what people see: managers start them
     "learn.run",
+    "experiment.create",  # an A/B split changes what people see
+    "experiment.stop",
 }
 LABELLING = {"task.next", "draft.write", "annotation.submit", "suggestion.accept"}
 REVIEWING = {"review.next", "review.write"}

@@ -51,7 +51,7 @@ def _routes(w: World) -> list[tuple[str, str, str | None]]:
 def _url(w: World, path: str) -> str:
     values = {
         "pid": w.pa, "iid": w.items_a[1], "uid": w.users["viewer"].id, "sid": 1, "tid": 1, "token_id": 1,
-        "name": "0" * 32 + ".zip", "other": "v2", "sha256": "0" * 64, "path:path": "x", "jid": 1,
+        "name": "0" * 32 + ".zip", "other": "v2", "sha256": "0" * 64, "path:path": "x", "jid": 1, "eid": 1,
     }  # fmt: skip
     return re.sub(r"\{([^}]+)\}", lambda m: str(values[m.group(1)]), path)
 

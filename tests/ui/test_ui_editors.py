@@ -152,6 +152,18 @@ def test_suggestion_prefilled_and_accepted_with_a(fake_app: Any) -> None:
     assert api.calls_to("POST", "/suggestions/3/accept")
 
 
+def test_an_experiment_arms_guidelines_show_with_the_task(fake_app: Any) -> None:
+    media, blobs = media_for("text")
+    with_arm = task(11, media)
+    with_arm["guidelines"] = "v2: label the overall tone <b>not</b> one sentence."
+    page, _ = fake_app(FakeApi(project("text"), [with_arm], blobs), "#/p/5/label")
+    page.wait_for_selector("#item-id")
+    assert page.inner_text("#task-guidelines summary") == "Guidelines for this task"
+    assert page.inner_text("#task-guidelines p") == with_arm["guidelines"]  # text, never markup
+    plain, _ = open_task(fake_app, "text")
+    assert plain.query_selector("#task-guidelines") is None
+
+
 def test_reject_removes_suggested_regions(fake_app: Any) -> None:
     page, _ = open_task(fake_app, "image", [SUGGESTION])
     page.keyboard.press("r")

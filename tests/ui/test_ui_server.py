@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,10 +50,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve_app(store: Store, data: Path) -> Iterator[str]:
+def serve_app(store: Store, data: Path, on_app: Callable[[Any], None] | None = None) -> Iterator[str]:
     """Run the app over ``store`` with uvicorn on a free loopback port; yield its base URL.
 
-    The server stops and the store closes when the block ends.
+    ``on_app`` is handed the running app (its ``state.jobs`` runner, say). The server stops and
+    the store closes when the block ends.
     """
     from labelloop.api import create_app
     from labelloop.config import Settings
@@ -67,6 +68,8 @@ def serve_app(store: Store, data: Path) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
+    if on_app is not None:
+        on_app(app)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

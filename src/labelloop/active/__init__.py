@@ -15,7 +15,19 @@ from labelloop.active.bounds import (
     error_breakpoints,
     min_clean_audits,
 )
-from labelloop.active.experiments import ABReadout, ArmData, ArmSummary, ab_readout, split_arms, wilson_interval
+from labelloop.active.experiments import (
+    ABReadout,
+    ArmData,
+    ArmSummary,
+    Estimate,
+    MeanComparison,
+    ProportionComparison,
+    ab_readout,
+    compare_means,
+    compare_proportions,
+    split_arms,
+    wilson_interval,
+)
 from labelloop.active.routing import (
     AuditOutcome,
     ClassCertificate,
@@ -45,6 +57,9 @@ __all__ = [
     "ArmSummary",
     "AuditOutcome",
     "ClassCertificate",
+    "Estimate",
+    "MeanComparison",
+    "ProportionComparison",
     "QualityCertificate",
     "RoutingPolicy",
     "StoppingRule",
@@ -57,6 +72,8 @@ __all__ = [
     "certified_thresholds_per_class",
     "clean_items_needed",
     "clopper_pearson",
+    "compare_means",
+    "compare_proportions",
     "cp_lower",
     "diverse_batch",
     "entropy",

@@ -32,7 +32,19 @@ from numpy.typing import ArrayLike, NDArray
 
 from labelloop.errors import InputRejected
 
-__all__ = ["ABReadout", "ArmData", "ArmSummary", "ab_readout", "split_arms", "wilson_interval"]
+__all__ = [
+    "ABReadout",
+    "ArmData",
+    "ArmSummary",
+    "Estimate",
+    "MeanComparison",
+    "ProportionComparison",
+    "ab_readout",
+    "compare_means",
+    "compare_proportions",
+    "split_arms",
+    "wilson_interval",
+]
 
 
 def split_arms(n_items: int, seed: int = 0) -> NDArray[np.bool_]:
@@ -182,3 +194,133 @@ def ab_readout(a: ArmData, b: ArmData, confidence: float = 0.95) -> ABReadout:
         time_p=time_p,
         agreement_p=agreement_p,
     )
+
+
+# --------------------------------------------------------------------------- one metric at a time
+# A live experiment measures each metric on its own population (items with a reference answer,
+# tasks with a recorded time, items with two annotators or more), and may have too few of them:
+# these compare one metric and answer NaN with a reason instead of raising.
+_NAN = float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """One arm's estimate of one metric.
+
+    Attributes:
+        n: Observations used.
+        value: The proportion or mean (NaN without observations).
+        ci: Its ``confidence`` interval (NaN bounds when it cannot be given).
+        reason: Why ``value`` or ``ci`` is NaN, else None.
+        k: Successes, for a proportion.
+        missing: Observations left out as missing (a mean's NaN inputs).
+    """
+
+    n: int
+    value: float
+    ci: tuple[float, float]
+    reason: str | None = None
+    k: int | None = None
+    missing: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProportionComparison:
+    """Both arms' proportions and the tests between them (``diff`` is ``b - a``; p two-sided)."""
+
+    a: Estimate
+    b: Estimate
+    diff: float
+    z_p: float
+    fisher_p: float
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MeanComparison:
+    """Both arms' means and Welch's t test between them (``diff`` is ``b - a``; p two-sided)."""
+
+    a: Estimate
+    b: Estimate
+    diff: float
+    welch_p: float
+    reason: str | None
+
+
+def _arms(names: list[str]) -> str:
+    return f"arm {names[0]} has" if len(names) == 1 else f"arms {' and '.join(names)} have"
+
+
+def _proportion(k: int, n: int, confidence: float, what: str) -> Estimate:
+    if not 0 <= k <= n:
+        raise InputRejected(what, "0 <= successes <= observations", f"{k} of {n}")
+    if n == 0:
+        return Estimate(0, _NAN, (_NAN, _NAN), f"no {what} observations", k=0)
+    return Estimate(n, k / n, wilson_interval(k, n, confidence), k=k)
+
+
+def compare_proportions(
+    k_a: int, n_a: int, k_b: int, n_b: int, confidence: float = 0.95, *, what: str = "proportion"
+) -> ProportionComparison:
+    """Wilson intervals per arm, a two-proportion z test and Fisher's exact test between them.
+
+    Too few observations give NaN with a reason, never an error.
+
+    Example:
+        >>> r = compare_proportions(45, 50, 30, 50, what="accuracy")
+        >>> round(r.diff, 2), r.fisher_p < 0.01, [round(v, 3) for v in r.a.ci]
+        (-0.3, True, [0.786, 0.957])
+        >>> r = compare_proportions(3, 4, 0, 0, what="accuracy")
+        >>> r.b.reason, r.reason
+        ('no accuracy observations', 'accuracy: arm b has no observations')
+    """
+    a, b = _proportion(k_a, n_a, confidence, what), _proportion(k_b, n_b, confidence, what)
+    empty = [name for name, n in (("a", n_a), ("b", n_b)) if n == 0]
+    if empty:
+        return ProportionComparison(a, b, _NAN, _NAN, _NAN, f"{what}: {_arms(empty)} no observations")
+    return ProportionComparison(
+        a, b, b.value - a.value, _two_proportion_p(k_a, n_a, k_b, n_b), _fisher_p(k_a, n_a, k_b, n_b), None
+    )
+
+
+def _mean(x: NDArray[np.float64], missing: int, confidence: float, what: str) -> Estimate:
+    from scipy.stats import t as student_t
+
+    n = int(x.size)
+    if n == 0:
+        return Estimate(0, _NAN, (_NAN, _NAN), f"no {what} observations", missing=missing)
+    mean = float(x.mean())
+    if n == 1:
+        return Estimate(1, mean, (_NAN, _NAN), "one observation: no interval", missing=missing)
+    half = float(student_t.ppf(0.5 + confidence / 2.0, n - 1)) * float(x.std(ddof=1)) / math.sqrt(n)
+    return Estimate(n, mean, (mean - half, mean + half), missing=missing)
+
+
+def compare_means(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, *, what: str = "mean") -> MeanComparison:
+    """Student t intervals per arm and Welch's unequal-variance t test between them.
+
+    NaN inputs are missing observations: left out and counted. Fewer than two observations in
+    an arm, or no spread in either, give NaN with a reason, never an error.
+
+    Example:
+        >>> r = compare_means([9.0, 11.0, 10.0, float("nan")], [5.0, 6.0, 4.0], what="seconds")
+        >>> r.diff, r.a.missing, r.welch_p < 0.01
+        (-5.0, 1, True)
+        >>> compare_means([3.0], [2.0, 4.0], what="seconds").reason
+        'seconds: arm a has fewer than 2 observations'
+    """
+    from scipy.stats import ttest_ind
+
+    xa, xb = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    fa, fb = xa[np.isfinite(xa)], xb[np.isfinite(xb)]
+    ea = _mean(fa, int(xa.size - fa.size), confidence, what)
+    eb = _mean(fb, int(xb.size - fb.size), confidence, what)
+    diff = eb.value - ea.value if ea.n and eb.n else _NAN
+    few = [name for name, e in (("a", ea), ("b", eb)) if e.n < 2]
+    if few:
+        return MeanComparison(ea, eb, diff, _NAN, f"{what}: {_arms(few)} fewer than 2 observations")
+    if fa.std() == 0 and fb.std() == 0:
+        if diff == 0:
+            return MeanComparison(ea, eb, diff, 1.0, None)
+        return MeanComparison(ea, eb, diff, _NAN, f"{what}: no spread in either arm, Welch's t is undefined")
+    return MeanComparison(ea, eb, diff, float(ttest_ind(fb, fa, equal_var=False).pvalue), None)

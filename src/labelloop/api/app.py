@@ -22,7 +22,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from labelloop._version import __version__
 from labelloop.api.headers import SecurityHeaders
 from labelloop.api.limits import MAX_BODY, UPLOAD_PATH, BodyLimit
-from labelloop.api.routes import admin, auth, corrections, jobs, media, projects, qc, releases, routing, ui, work
+from labelloop.api.routes import (
+    admin,
+    auth,
+    corrections,
+    experiments,
+    jobs,
+    media,
+    projects,
+    qc,
+    releases,
+    routing,
+    ui,
+    work,
+)
 from labelloop.config import Settings
 from labelloop.errors import InvalidAnnotation, LabelloopError
 from labelloop.services.accounts import LoginLimiter, RateLimited, load_secret
@@ -111,6 +124,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(qc.router)
     app.include_router(corrections.router)
     app.include_router(routing.router)
+    app.include_router(experiments.router)
     app.include_router(jobs.router)
 
     @app.get("/api/health", tags=["meta"])

@@ -20,6 +20,7 @@ from labelloop.cli import (
     db,
     demo,
     desensitise,
+    experiment,
     learn,
     preannotate,
     project,
@@ -70,6 +71,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(user_cli.app, name="user")
 app.add_typer(release_cli.app, name="release")
 app.add_typer(audit.app, name="audit")
+app.add_typer(experiment.app, name="experiment")
 data.register(app)
 demo.register(app)
 serve.register(app)

@@ -93,6 +93,11 @@ POLICY: dict[str, dict[str, Rule]] = {
     "import.create": {"manager": A},  # upload files into the project (runs as a job)
     "job.read": {"manager": A},  # the project's jobs (imports, exports ...), their progress and results
     "job.cancel": {"manager": A},  # stop a queued or running job of the project
+    # A/B experiments: their arms and readouts are aggregates (no label values, no people), like the
+    # certificate; annotators are left out, as they should not learn which arm their tasks are in
+    "experiment.read": {"viewer": A, "reviewer": A, "manager": A},
+    "experiment.create": {"manager": A},  # split the items into two arms: changes what people see
+    "experiment.stop": {"manager": A},
     "project.create": {},  # instance level (no project yet): instance admins only
     "refusals.read": {},  # instance level: the security audit log of refused requests
 }

@@ -6,7 +6,9 @@ person's final label of that item). Not every pair is fair evidence; each gets a
 * ``clean`` — the label was reached **without seeing the suggestion** and the model **cannot
   have learnt from it**. Without seeing: a QC gold answer (taken as made independently of the
   machine), a label made on a blind slot (an item routed ``manual`` or ``audit``, whose task
-  shows no suggestion), or a label made before the backend suggested anything on the item.
+  shows no suggestion, or an item in an A/B experiment arm whose tasks show no suggestion of the
+  backend: prefill off, or another backend's, see :mod:`labelloop.services.experiments`), or a
+  label made before the backend suggested anything on the item.
   Not learnt: the backend does not train, or the item is outside the training set an
   active-learning round recorded for that model version, or no person had labelled the item
   (any annotation or gold answer) before the suggestion was made — the model was fitted before
@@ -39,14 +41,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from labelloop.core import Actor, Annotation, AnnotationStatus, Item, ReviewVerdict, Suggestion
 from labelloop.services.calibrate import suggestion_agrees
+from labelloop.services.experiments import ArmStrategy
 from labelloop.storage import Store
+from labelloop.storage.experiments_repo import ArmSpell, ExperimentRepo
 from labelloop.storage.routing_repo import BLIND_TIERS, ItemRoute, RoutingRepo
 
 __all__ = ["EvidenceKind", "ItemView", "Truth", "evidence_kind", "item_views", "predicted_class"]
@@ -155,8 +159,21 @@ def evidence_kind(
     return "clean" if unseen else "prefilled"
 
 
+def _arm_blind(spells: Sequence[ArmSpell], when: datetime, backend: str) -> bool:
+    """Whether a label made at ``when`` was made in an experiment arm showing no suggestion of ``backend``."""
+    return any(
+        s.start <= when and (s.end is None or when <= s.end) and ArmStrategy.from_json(s.strategy).hides(backend)
+        for s in spells
+    )
+
+
 def _truth(
-    anns: list[Annotation], rejected: set[int], gold: tuple[Value, datetime] | None, route: ItemRoute | None
+    anns: list[Annotation],
+    rejected: set[int],
+    gold: tuple[Value, datetime] | None,
+    route: ItemRoute | None,
+    spells: Sequence[ArmSpell] = (),
+    backend: str = "",
 ) -> Truth | None:
     submitted = [a for a in anns if a.status == AnnotationStatus.SUBMITTED and not Actor.is_machine(a.annotator)]
     times = [a.created_at for a in submitted] + ([gold[1]] if gold is not None else [])
@@ -170,7 +187,9 @@ def _truth(
         return None
     a = max(people, key=lambda x: x.id)
     first = min(people, key=lambda x: x.id)
-    blind = route is not None and route.tier in BLIND_TIERS and route.routed_at <= first.created_at
+    blind = (route is not None and route.tier in BLIND_TIERS and route.routed_at <= first.created_at) or _arm_blind(
+        spells, first.created_at, backend
+    )
     return Truth(a.value, a.created_at, "annotation", blind, first_labelled, a.id)
 
 
@@ -208,6 +227,7 @@ def item_views(
             routes = repo.routes(project_id, lo, hi)
             gold = repo.gold_labels(project_id, lo, hi)
             gold_tasks = repo.gold_tasks(project_id, lo, hi)
+            arms = ExperimentRepo(tx.conn).arms_in_range(project_id, lo, hi)
         after = hi
         rejected = {r.annotation_id for r in reviews if r.verdict == ReviewVerdict.REJECT}
         by_s: dict[int, list[Suggestion]] = {}
@@ -225,7 +245,7 @@ def item_views(
             item_anns = by_a.get(it.id, [])
             autos = [a for a in item_anns if a.annotator.startswith(auto_prefix)]
             route = routes.get(it.id)
-            truth = _truth(item_anns, rejected, gold.get(it.id), route)
+            truth = _truth(item_anns, rejected, gold.get(it.id), route, arms.get(it.id, ()), backend)
             correct = None if sugg is None or truth is None else suggestion_agrees(sugg.value, truth.value)
             kind = evidence_kind(it.id, sugg, truth, first, trainable=trainable, trained_on=trained_on)
             page.append(

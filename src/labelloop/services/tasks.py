@@ -55,6 +55,7 @@ from labelloop.core import (
 from labelloop.core.accounts import User
 from labelloop.core.permissions import decide
 from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFound, PermissionDenied
+from labelloop.services.experiments import arm_view
 from labelloop.services.redacted_view import visible_labels
 from labelloop.services.versions import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
@@ -130,9 +131,8 @@ def _payload(
     item = view.item
     redacted = {} if view.redacted_at is None else {item.id: view.redacted_at}
     sugg, anns, revs = visible_labels(tx, view.suggestions, view.annotations, view.reviews, redacted_at=redacted)
-    blind = own_only and view.blind  # routed manual/audit: label without suggestions
-    if blind:
-        sugg = []
+    # routed manual/audit, or an experiment arm without prefill: label without suggestions
+    sugg, blind, guideline = arm_view(view.rules if own_only else None, sugg)
     if own_only:
         mine = [a for a in anns if a.annotator == user.username]
         ann = mine[-1] if mine else None
@@ -148,6 +148,7 @@ def _payload(
         "draft": None if draft is None else {"value": draft[0], "updated_at": draft[1].isoformat()},
         "reviews": [_review_json(r) for r in revs if not own_only or r.annotation_id in shown],
         "blind": blind,
+        "guidelines": guideline,  # an experiment arm's (None: the project's)
     }
 
 

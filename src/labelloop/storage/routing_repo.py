@@ -2,8 +2,9 @@
 
 The queue operations here (withdraw an auto-accepted item's free slots, queue a re-routed item
 again, put an active-learning batch first) work on ``task_slots`` with the same states as
-:mod:`labelloop.storage.tasks_repo`. :meth:`RoutingRepo.is_blind` runs on every ``next``: one
-primary-key probe.
+:mod:`labelloop.storage.tasks_repo`. :meth:`RoutingRepo.is_blind` is one primary-key probe; the
+task payload reads the same tier together with the item's experiment arm
+(:meth:`labelloop.storage.experiments_repo.ExperimentRepo.task_rules`).
 
 Example:
     >>> import tempfile, pathlib

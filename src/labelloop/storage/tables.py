@@ -225,6 +225,7 @@ reviews = Table(
 
 APPEND_ONLY_TABLES = ("suggestions", "annotations", "reviews")
 from labelloop.storage import tables_accounts as _tables_accounts  # noqa: E402,F401  (web app tables)
+from labelloop.storage import tables_experiments as _tables_experiments  # noqa: E402, F401  (A/B experiments)
 from labelloop.storage import tables_jobs as _tables_jobs  # noqa: E402, F401  (background jobs)
 from labelloop.storage import tables_provenance as _tables_provenance  # noqa: E402, F401  (provenance tables)
 from labelloop.storage import tables_quality as _tables_quality  # noqa: E402, F401  (registers on metadata)

@@ -4,11 +4,13 @@ let csrfToken = null;
 let currentUser = null;
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     const msg = body && body.error ? `${body.error.code}: ${body.error.message}` : `HTTP ${status}`;
     super(msg);
     this.status = status;
     this.body = body;
+    /** seconds the server asks to wait (429's Retry-After), or null */
+    this.retryAfter = retryAfter === null || retryAfter === "" ? null : Number(retryAfter);
   }
 }
 
@@ -42,7 +44,7 @@ export async function api(method, path, body, headers = {}, { keepalive = false 
   let data = null;
   const type = res.headers.get("Content-Type") || "";
   if (type.includes("json")) data = await res.json();
-  if (!res.ok) throw new ApiError(res.status, data);
+  if (!res.ok) throw new ApiError(res.status, data, res.headers.get("Retry-After"));
   return data;
 }
 

@@ -1,5 +1,6 @@
 // Hash router: #/login, #/projects, #/p/ID, #/p/ID/dashboard, #/p/ID/label, #/p/ID/review, #/p/ID/releases,
-// #/p/ID/fix (the next correction task), #/p/ID/fix/TASK.
+// #/p/ID/fix (the next correction task), #/p/ID/fix/TASK, #/p/ID/routing (certificate, routing and
+// learning), #/account (password, API tokens).
 import { ApiError, loadSession, logout, user } from "./api.js";
 import { h, replace, toast } from "./dom.js";
 import { loginView } from "./views/login.js";
@@ -9,6 +10,8 @@ import { dashboardView } from "./views/dashboard.js";
 import { taskView } from "./views/task.js";
 import { releasesView } from "./views/releases.js";
 import { fixView } from "./views/fix.js";
+import { routingView } from "./views/routing.js";
+import { accountView } from "./views/account.js";
 
 const routes = [
   [/^#\/login$/, () => loginView()],
@@ -19,6 +22,8 @@ const routes = [
   [/^#\/p\/(\d+)\/review$/, (m) => taskView(+m[1], "review")],
   [/^#\/p\/(\d+)\/releases$/, (m) => releasesView(+m[1])],
   [/^#\/p\/(\d+)\/fix(?:\/(\d+))?$/, (m) => fixView(+m[1], m[2] ? +m[2] : null)],
+  [/^#\/p\/(\d+)\/routing$/, (m) => routingView(+m[1])],
+  [/^#\/account$/, () => accountView()],
 ];
 
 let cleanup = null;
@@ -28,7 +33,7 @@ function renderHeader() {
   const u = user();
   if (!who) return;
   if (!u) { replace(who); return; }
-  replace(who, h("span.user", null, u.username), " ",
+  replace(who, h("span.user", null, u.username), " ", h("a", { href: "#/account", id: "account-link" }, "Account"), " ",
     h("button.link", { type: "button", id: "logout", onclick: async () => { await logout(); location.hash = "#/login"; } }, "Log out"));
 }
 

@@ -33,6 +33,7 @@ export async function dashboardView(pid) {
   const el = h("section.dashboard", null,
     h("p.crumbs", null, h("a", { href: "#/projects" }, "Projects"), " / ", h("a", { href: `#/p/${pid}` }, project.name), " / "),
     h("h1", null, "Dashboard"),
+    h("div.actions", null, h("a.button", { href: `#/p/${pid}/routing`, id: "open-routing" }, "Routing & learning")),
     h("dl.counts", { id: "completion" },
       h("dt", null, "items"), h("dd", null, String(p.items ?? 0)),
       h("dt", null, "done"), h("dd", null, done(p.done ?? p.annotations)),

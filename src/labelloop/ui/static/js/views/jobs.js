@@ -4,7 +4,7 @@ import { api, ApiError, upload } from "../api.js";
 import { h, replace, toast } from "../dom.js";
 
 const POLL_MS = 400;
-const FINAL = new Set(["done", "failed", "cancelled", "interrupted"]);
+export const FINAL = new Set(["done", "failed", "cancelled", "interrupted"]);
 
 let formatsCache = null;
 /** Import and export formats with the exporters' options (GET /api/formats, once). */
@@ -42,8 +42,13 @@ export function watchJob(pid, jobId, owner, render) {
   return () => { stopped = true; };
 }
 
+/** Tell the page a job was started (the jobs list of the project page listens). */
+export function announceJob(job) {
+  document.dispatchEvent(new CustomEvent("labelloop:job", { detail: job }));
+}
+
 /** A progress bar with a status line, updated from jobs. */
-function jobStatus(prefix, pid) {
+export function jobStatus(prefix, pid) {
   const bar = h("progress", { id: `${prefix}-progress`, max: 1, value: 0 });
   const state = h("span.jobstate", { id: `${prefix}-state` });
   const counts = h("span.note", { id: `${prefix}-counts` });
@@ -118,6 +123,7 @@ export async function importPanel(pid, onImported) {
     try {
       const res = await upload(`/api/projects/${pid}/imports?${q}`, chosen, (s, t) => status.uploading(s, t));
       showResult(res.job);
+      announceJob(res.job);
       watchJob(pid, res.job.id, panel, showResult);
     } catch (e) {
       submit.disabled = false;
@@ -187,6 +193,7 @@ export async function exportPanel(pid) {
     try {
       const res = await api("POST", `/api/projects/${pid}/exports`, { format: fmt.value, options: optionValues(options) });
       showJob(res.job);
+      announceJob(res.job);
       watchJob(pid, res.job.id, panel, showJob);
     } catch (e) {
       submit.disabled = false;

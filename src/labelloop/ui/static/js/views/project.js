@@ -1,6 +1,7 @@
 import { api, ApiError } from "../api.js";
 import { h, replace, toast } from "../dom.js";
 import { exportPanel, importPanel } from "./jobs.js";
+import { jobsPanel } from "./joblist.js";
 
 const CAN_LABEL = new Set(["annotator", "reviewer", "manager", "admin"]);
 const CAN_REVIEW = new Set(["reviewer", "manager", "admin"]);
@@ -54,7 +55,8 @@ export async function projectView(pid) {
     CAN_REVIEW.has(role) ? h("a.button", { href: `#/p/${pid}/review`, id: "start-review" }, "Start review") : null,
     CAN_REVIEW.has(role) ? h("a.button", { href: `#/p/${pid}/fix`, id: "start-fix" }, "Correction tasks") : null,
     h("a.button", { href: `#/p/${pid}/dashboard`, id: "open-dashboard" }, "Dashboard"),
-    role !== "annotator" ? h("a.button", { href: `#/p/${pid}/releases`, id: "open-releases" }, "Releases") : null);
+    role !== "annotator" ? h("a.button", { href: `#/p/${pid}/releases`, id: "open-releases" }, "Releases") : null,
+    role !== "annotator" ? h("a.button", { href: `#/p/${pid}/routing`, id: "open-routing" }, "Routing & learning") : null);
 
   const progress = stats && stats.progress ? h("dl.counts", { id: "progress" },
     Object.entries(stats.progress).filter(([, v]) => typeof v === "number").map(([k, v]) => [h("dt", null, k.replace(/_/g, " ")), h("dd", null, String(v))])) : null;
@@ -71,6 +73,7 @@ export async function projectView(pid) {
     h("h2", null, "Schema"), controls,
     isManager ? h("div.cards", { id: "data-panels" },
       await importPanel(pid, () => { refresh.hidden = false; }), await exportPanel(pid)) : null,
+    isManager ? await jobsPanel(pid) : null,
     isManager ? await membersPanel(pid) : null,
     isManager ? await settingsPanel(pid) : null,
     h("h2", null, "Items ", refresh),

@@ -22,6 +22,7 @@ export function unpackTask(task) {
     draft: payload.draft || task.draft || null,
     baseVersion: task.base_version !== undefined ? task.base_version : (payload.annotation ? payload.annotation.id : null),
     lockExpires: task.lock_expires_at || null,
+    guidelines: task.guidelines ?? payload.guidelines ?? null, // an experiment arm's guidelines (null: the project's)
   };
 }
 
@@ -157,7 +158,10 @@ export async function taskView(pid, mode) {
         " ", statusLine),
       tools.bar(),
       conflict, errors,
-      h("div.taskgrid", null, h("div.work", null, editorsEl), h("aside", null, sugBox, h("div.card", null, h("h3", null, "Regions"), regionsList), h("div.card", null, h("h3", null, "Keys"), help))),
+      h("div.taskgrid", null, h("div.work", null, editorsEl), h("aside", null,
+        task.guidelines ? h("details.card.guidelines", { id: "task-guidelines", open: true },
+          h("summary", null, "Guidelines for this task"), h("p", null, task.guidelines)) : null,
+        sugBox, h("div.card", null, h("h3", null, "Regions"), regionsList), h("div.card", null, h("h3", null, "Keys"), help))),
       buttons);
     state.comment = comment;
     state.conflictEl = conflict;
