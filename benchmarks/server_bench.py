@@ -12,6 +12,11 @@ Setup (not timed): N short text items in one project, an API token per annotator
 queue filled. Timed: ``--samples`` sequential next+submit cycles of one client (keep-alive
 HTTP/1.1), ``--seconds`` of 8 concurrent clients, ``--samples`` keyset pages of 50 at random
 offsets, and the time from spawning the server to its first answer.
+
+``--cpu`` also reports the CPU time spent per concurrent cycle by the server process, by the
+PostgreSQL backends serving it (read from ``/proc``: only when the database runs on this
+machine) and by the benchmark's own clients: on a small machine these share the cores, and
+their sum bounds the cycles per second.
 """
 
 from __future__ import annotations
@@ -128,6 +133,48 @@ def cycle(c: httpx.Client, pid: int, times: tuple[list[float], list[float]] | No
     return True
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+APP_NAME = "labelloop-serverbench"
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 when it is gone or unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends the benchmark's server holds (by application name)."""
+    eng = create_engine(url)
+    try:
+        with eng.connect() as c:
+            q = text("SELECT pid FROM pg_stat_activity WHERE application_name = :a")
+            return [int(r[0]) for r in c.execute(q, {"a": APP_NAME})]
+    finally:
+        eng.dispose()
+
+
+class CpuMeter:
+    """CPU seconds used between :meth:`start` and :meth:`stop` by the server, its backends, this process."""
+
+    def __init__(self, server_pid: int, url: str | None) -> None:
+        self.server_pid, self.url = server_pid, url
+        self.backends: dict[int, float] = {}
+        self.server = self.client = self.db = 0.0
+
+    def start(self) -> None:
+        self.server, self.client = proc_cpu(self.server_pid), time.process_time()
+        self.backends = {p: proc_cpu(p) for p in (backend_pids(self.url) if self.url else [])}
+
+    def stop(self) -> None:
+        self.server, self.client = proc_cpu(self.server_pid) - self.server, time.process_time() - self.client
+        pids = backend_pids(self.url) if self.url else []
+        self.db = sum(proc_cpu(p) - self.backends.get(p, 0.0) for p in pids)
+
+
 def client(base: str, token: str) -> httpx.Client:
     return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
@@ -156,12 +203,17 @@ def run(label: str, url: str | None, args: argparse.Namespace) -> dict[str, Any]
                     counts[i] += 1
 
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.clients)]
+        meter = CpuMeter(proc.pid, url) if args.cpu else None
+        if meter is not None:
+            meter.start()
         t0 = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         rate = sum(counts) / (time.perf_counter() - t0)
+        if meter is not None:
+            meter.stop()
         mgr = client(base, mgr_token)
         page: list[float] = []
         rng = random.Random(0)
@@ -173,8 +225,12 @@ def run(label: str, url: str | None, args: argparse.Namespace) -> dict[str, Any]
     finally:
         proc.terminate()
         proc.wait(10)
+    cpu = {}
+    if meter is not None and counts and sum(counts):
+        per = 1000 / sum(counts)
+        cpu = {"cpu_server_ms": meter.server * per, "cpu_db_ms": meter.db * per, "cpu_client_ms": meter.client * per}
     return {
-        "backend": label, "n": args.n, "setup_s": setup_s, "queue_fill_s": fill_s, "cold_start_s": cold,
+        **cpu, "backend": label, "n": args.n, "setup_s": setup_s, "queue_fill_s": fill_s, "cold_start_s": cold,
         "next_p50": pct(times[0], 50), "next_p99": pct(times[0], 99),
         "submit_p50": pct(times[1], 50), "submit_p99": pct(times[1], 99),
         "cycles_per_s": rate, "page_p50": pct(page, 50), "page_p99": pct(page, 99),
@@ -187,7 +243,7 @@ def pg_schema_url(base: str) -> tuple[str, str]:
     with eng.begin() as c:
         c.execute(text(f'CREATE SCHEMA "{schema}"'))
     eng.dispose()
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}", "application_name": APP_NAME})
     return url.render_as_string(hide_password=False), schema
 
 
@@ -207,6 +263,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the concurrent run")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    ap.add_argument("--cpu", action="store_true", help="report CPU ms per concurrent cycle (server, database, client)")
     args = ap.parse_args()
     results = []
     if args.backend in ("sqlite", "both"):
@@ -223,6 +280,10 @@ def main() -> None:
         print(f"{r['backend']:<11}{r['n']:>9}{r['next_p50']:>9.1f}/{r['next_p99']:<8.1f}"
               f"{r['submit_p50']:>11.1f}/{r['submit_p99']:<8.1f}{r['cycles_per_s']:>16.0f}{r['cold_start_s']:>8.2f}"
               f"{r['page_p50']:>9.1f}/{r['page_p99']:<8.1f}{r['queue_fill_s']:>14.2f}{r['setup_s']:>9.1f}")  # fmt: skip
+    for r in results:
+        if "cpu_server_ms" in r:
+            print(f"{r['backend']}: CPU ms per concurrent cycle: server {r['cpu_server_ms']:.2f}, database "
+                  f"{r['cpu_db_ms']:.2f}, clients {r['cpu_client_ms']:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":

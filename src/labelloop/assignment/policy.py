@@ -42,6 +42,7 @@ __all__ = [
     "gold_agreement",
     "pick",
     "pick_each",
+    "preference_order",
     "quota_reached",
     "skill",
     "target_difficulty",
@@ -143,6 +144,30 @@ def pick_each(candidates: Sequence[Candidate], skills: Sequence[float], *, toler
     dist = [abs(c.difficulty - target_difficulty(s)) for c, s in zip(candidates, skills, strict=True)]
     best = min(dist)
     return next(c for c, d in zip(candidates, dist, strict=True) if d <= best + tolerance)
+
+
+def preference_order(candidates: Sequence[Candidate], skills: Sequence[float]) -> list[Candidate]:
+    """The candidates in the order :func:`pick_each` picks them when each pick is taken away.
+
+    What an asker tries in turn when concurrent askers take its choices first.
+
+    Raises:
+        ValueError: not one skill per candidate.
+
+    Example:
+        >>> c = [Candidate(1, 10, 0.9), Candidate(2, 11, 0.1), Candidate(3, 12, 0.5)]
+        >>> [x.item_id for x in preference_order(c, [0.5, 0.5, 0.5])]
+        [11, 12, 10]
+    """
+    if len(skills) != len(candidates):
+        raise ValueError(f"preference_order(): expected one skill per candidate ({len(candidates)}), got {len(skills)}")
+    left, left_skills, out = list(candidates), list(skills), []
+    while left:
+        chosen = pick_each(left, left_skills)
+        i = left.index(chosen)
+        out.append(chosen)
+        del left[i], left_skills[i]
+    return out
 
 
 def wants_gold(rate: float, since_gold: int) -> bool:

@@ -21,7 +21,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from labelloop.core import Annotation, Review, Suggestion
 from labelloop.storage import UnitOfWork
@@ -34,11 +35,20 @@ WITHHELD_COMMENT = "(comment withheld: written before the item was desensitised)
 
 
 def visible_labels(
-    tx: UnitOfWork, sugg: Sequence[Suggestion], anns: Sequence[Annotation], revs: Sequence[Review]
+    tx: UnitOfWork,
+    sugg: Sequence[Suggestion],
+    anns: Sequence[Annotation],
+    revs: Sequence[Review],
+    *,
+    redacted_at: Mapping[int, datetime] | None = None,
 ) -> tuple[list[Suggestion], list[Annotation], list[Review]]:
-    """Filter label records (of any items) to what people may be shown; order is kept."""
+    """Filter label records (of any items) to what people may be shown; order is kept.
+
+    ``redacted_at`` gives when each of the items was desensitised, when the caller has read it
+    already (items missing from it were not); otherwise it is read here.
+    """
     items = sorted({s.item_id for s in sugg} | {a.item_id for a in anns} | {r.item_id for r in revs})
-    since = tx.compliance.redacted_at(items) if items else {}
+    since = dict(redacted_at) if redacted_at is not None else tx.compliance.redacted_at(items) if items else {}
     if not since:
         return list(sugg), list(anns), list(revs)
 

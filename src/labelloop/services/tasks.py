@@ -34,7 +34,7 @@ from labelloop.assignment import (
     gold_agreement,
     label_skill,
     outcomes,
-    pick_each,
+    preference_order,
     quota_reached,
     review_outcomes,
     skill,
@@ -60,10 +60,10 @@ from labelloop.services.redacted_view import visible_labels
 from labelloop.services.versions import current_annotation
 from labelloop.storage import Store, UnitOfWork, now
 from labelloop.storage.accounts_repo import AccountRepo
-from labelloop.storage.experiments_repo import ExperimentRepo
 from labelloop.storage.routing_repo import RoutingRepo
 from labelloop.storage.skills_repo import Evidence, SkillRepo
-from labelloop.storage.tasks_repo import GOLD, QUEUED, Slot, TaskRepo, TaskSettings, UserStats
+from labelloop.storage.task_view import ItemView, read_item_view
+from labelloop.storage.tasks_repo import GOLD, QUEUED, QueuedSlot, Slot, TaskRepo, TaskSettings, UserStats
 
 __all__ = [
     "StaleVersion",
@@ -126,18 +126,19 @@ def _item_json(item: Item) -> dict[str, Any]:
 
 
 def _payload(
-    tx: UnitOfWork, tasks: TaskRepo, project_id: int, item: Item, user: User, own_only: bool
+    tx: UnitOfWork, tasks: TaskRepo, project_id: int, view: ItemView, user: User, own_only: bool
 ) -> dict[str, Any]:
-    sugg, anns, revs = visible_labels(tx, *tx.labels.for_items([item.id]))
+    item = view.item
+    redacted = {} if view.redacted_at is None else {item.id: view.redacted_at}
+    sugg, anns, revs = visible_labels(tx, view.suggestions, view.annotations, view.reviews, redacted_at=redacted)
     # routed manual/audit, or an experiment arm without prefill: label without suggestions
-    rules = ExperimentRepo(tx.conn).task_rules(item.id) if own_only else None
-    sugg, blind, guideline = arm_view(rules, sugg)
+    sugg, blind, guideline = arm_view(view.rules if own_only else None, sugg)
     if own_only:
         mine = [a for a in anns if a.annotator == user.username]
         ann = mine[-1] if mine else None
     else:
         ann = current_annotation(anns) or (anns[-1] if anns else None)
-    draft = tasks.draft(item.id, user.id)
+    draft = view.draft
     tasks.grant(project_id, [ref.sha256 for ref in item.data.values() if ref.kind != Medium.TEXT])
     shown = {ann.id} if ann else set()
     return {
@@ -149,6 +150,18 @@ def _payload(
         "blind": blind,
         "guidelines": guideline,  # an experiment arm's (None: the project's)
     }
+
+
+def _view(tx: UnitOfWork, project_id: int, item_id: int, user: User) -> ItemView:
+    """The item's view (:func:`read_item_view`).
+
+    Raises:
+        NotFound: no such item in the project, or it is held.
+    """
+    _done, view = read_item_view(tx.conn, project_id, item_id, user.id)
+    if view is None:
+        raise NotFound("item", item_id)
+    return view
 
 
 def _facts(tasks: TaskRepo, item_id: int, user: User) -> tuple[frozenset[str], Slot | None, Annotation | None]:
@@ -206,12 +219,20 @@ def get_item(store: Store, project_id: int, item_id: int, user: User, role: str)
         tasks = TaskRepo(tx.conn)
         facts, _slot, _head = _facts(tasks, item_id, user)
         _require(role, "item.read", facts)
-        return _payload(tx, tasks, project_id, item, user, own_only=role == "annotator")
+        return _payload(tx, tasks, project_id, _view(tx, project_id, item.id, user), user, own_only=role == "annotator")
 
 
-def _task(tx: UnitOfWork, tasks: TaskRepo, project_id: int, slot: Slot, user: User) -> dict[str, Any]:
-    item = tx.items.get(project_id, slot.item_id, visible_only=True)
-    payload = _payload(tx, tasks, project_id, item, user, own_only=True)
+def _task(
+    tx: UnitOfWork, tasks: TaskRepo, project_id: int, slot: Slot, user: User, view: ItemView | None
+) -> dict[str, Any]:
+    """The task answer for a slot the user now holds; ``view`` is its item's (None: not there).
+
+    Raises:
+        NotFound: the item is gone or held (the transaction, and so the lock, is rolled back).
+    """
+    if view is None:
+        raise NotFound("item", slot.item_id)
+    payload = _payload(tx, tasks, project_id, view, user, own_only=True)
     head = payload["annotation"]  # own_only: the caller's newest version
     assert slot.expires_at is not None
     return {
@@ -232,7 +253,8 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
     gold rate says so; else among the first free queued slots the one whose difficulty best
     matches their skill on its label type (the label of the item's best suggestion; their
     overall skill where they have no evidence for it, see :mod:`labelloop.assignment.evidence`).
-    Quotas end the work with None.
+    Quotas end the work with None. On PostgreSQL the usual case is three round trips: the
+    state (:meth:`TaskRepo.next_state`), the take with the task's rows, the commit.
 
     Raises:
         PermissionDenied: the role may not take tasks.
@@ -241,25 +263,27 @@ def next_task(store: Store, project_id: int, user: User, role: str) -> dict[str,
     at = now()
     with store.transaction() as tx:
         tasks = TaskRepo(tx.conn)
-        before, top = tasks.queue_state(project_id, asker=user.id)  # one user's nexts: one at a time
-        settings = tasks.sync(before, top)
+        state = tasks.next_state(project_id, user.id, at)  # one user's nexts: one at a time
+        before = state.settings
+        settings = tasks.sync(before, state.top)
         if settings.synced_item_id - before.synced_item_id >= _ANALYZE_AFTER:
             tasks.refresh_statistics()  # (PostgreSQL counts this transaction's own new rows)
         expires = at + timedelta(seconds=settings.lock_seconds)
-        held, stats, quota = tasks.held_and_standing(project_id, user.id)
+        held, stats = state.held, state.stats
         if held is not None:
-            tasks.lock(held.id, user.id, expires)
-            return _task(tx, tasks, project_id, _renew(held, expires), user)
-        if quota_reached(stats.submitted, quota):
+            lock = tasks.lock_step(held.id, user.id, expires)
+            _done, view = read_item_view(tx.conn, project_id, held.item_id, user.id, ahead=[lock])
+            return _task(tx, tasks, project_id, _renew(held, expires), user, view)
+        if quota_reached(stats.submitted, state.quota):
             return None
         if wants_gold(settings.gold_rate, stats.since_gold):
             gold_item = tasks.gold_for(project_id, user.id)
             if gold_item is not None:
-                return _task(tx, tasks, project_id, tasks.add_gold_slot(project_id, gold_item, user.id, expires), user)
-        evidence = _evidence(SkillRepo(tx.conn).of_user(project_id, user.id))
+                slot = tasks.add_gold_slot(project_id, gold_item, user.id, expires)
+                return _task(tx, tasks, project_id, slot, user, _view(tx, project_id, gold_item, user))
         overall = skill(stats.gold_seen, stats.gold_score)
-        slot = _claim_next(tasks, project_id, user, at, expires, overall, evidence)
-        return None if slot is None else _task(tx, tasks, project_id, slot, user)
+        ahead = state.candidates if settings == before else None  # (a sync queued new slots: read again)
+        return _claim_next(tx, tasks, project_id, user, (at, expires), overall, _evidence(state.evidence), ahead)
 
 
 def _evidence(rows: Evidence) -> dict[LabelKey, LabelEvidence]:
@@ -270,27 +294,43 @@ _CLAIM_ROUNDS = 20
 
 
 def _claim_next(
-    tasks: TaskRepo, project_id: int, user: User, at: datetime, expires: datetime, overall: float,
-    evidence: dict[LabelKey, LabelEvidence],
-) -> Slot | None:  # fmt: skip
-    """Take the best-matching free slot; when a concurrent asker took it first, the next best.
+    tx: UnitOfWork, tasks: TaskRepo, project_id: int, user: User, times: tuple[datetime, datetime], overall: float,
+    evidence: dict[LabelKey, LabelEvidence], found: list[QueuedSlot] | None,
+) -> dict[str, Any] | None:  # fmt: skip
+    """Take the best-matching free slot and answer with its task; when another asker took it, the next best.
 
-    Every failed claim means another asker just took (or is taking) that slot, so the rounds only
-    go on while the queue is moving; None when nothing is free.
+    ``times`` is ``(now, lock expiry)``; ``found`` the candidates when the caller read them
+    already. The take goes with the read of the first choice's item (one round trip on
+    PostgreSQL, where the take moves down the asker's order of preference by itself; on SQLite
+    writers are serial and the first choice is free). Every lost choice means another asker
+    just took it, so the rounds only go on while the queue is moving; None when nothing is free.
     """
+    at, expires = times
     for _ in range(_CLAIM_ROUNDS):
-        found = tasks.candidates(project_id, user.id, at)
+        if found is None:
+            found = tasks.candidates(project_id, user.id, at)
         if not found:
             return None
-        left = [Candidate(c.slot.id, c.slot.item_id, difficulty(c.best_score), c.label) for c in found]
-        skills = candidate_skills(left, overall, evidence)
+        cands = [Candidate(c.slot.id, c.slot.item_id, difficulty(c.best_score), c.label) for c in found]
+        order = preference_order(cands, candidate_skills(cands, overall, evidence))
         slots = {c.slot.id: c.slot for c in found}
-        while left:
-            chosen = pick_each(left, skills)
-            if tasks.take(chosen.slot_id, user.id, expires, at):
-                return _renew(slots[chosen.slot_id], expires, user.id)
-            i = left.index(chosen)
-            del left[i], skills[i]
+        first = order[0]
+        if tasks.pg:
+            take = tasks.take_first_step([c.slot_id for c in order], user.id, expires, at)
+            done, view = read_item_view(tx.conn, project_id, first.item_id, user.id, ahead=[take])
+            row = done[0].first()
+            if row is not None:
+                slot = slots[int(row[0])]
+                if slot.id != first.slot_id:  # the first choice went to another asker: read the one taken
+                    view = read_item_view(tx.conn, project_id, slot.item_id, user.id)[1]
+                return _task(tx, tasks, project_id, _renew(slot, expires, user.id), user, view)
+        else:
+            for c in order:
+                take = tasks.take_step(c.slot_id, user.id, expires, at)
+                done, view = read_item_view(tx.conn, project_id, c.item_id, user.id, ahead=[take])
+                if done[0].count == 1:
+                    return _task(tx, tasks, project_id, _renew(slots[c.slot_id], expires, user.id), user, view)
+        found = None
     return None
 
 
@@ -360,9 +400,11 @@ def submit(
     if not idempotency_key or len(idempotency_key) > 100:
         raise InputRejected("Idempotency-Key header", "1-100 characters", repr(idempotency_key[:20]))
     with store.transaction() as tx:
-        project, item = tx.items.get_with_project(project_id, item_id, visible_only=True)
         tasks = TaskRepo(tx.conn)
-        done_before = tasks.idempotent(user.id, idempotency_key)
+        # one round trip on PostgreSQL; the slot and the head come row-locked
+        f = tasks.submit_facts(project_id, item_id, user.id, user.username, idempotency_key)
+        project, item = tx.items.with_project_or_raise(f.item_row, project_id, item_id)
+        done_before = f.done_before
         if done_before is not None:
             prior = tx.labels.annotation(done_before)
             if prior.project_id != project_id or prior.item_id != item_id:
@@ -371,11 +413,12 @@ def submit(
             if shown is None:  # replaced since, and withheld: what it returned is no longer shown
                 raise StaleVersion(None)
             return Submitted(annotation_json(shown), created=False)
-        facts, slot, head = _facts(tasks, item_id, user)
-        _require(role, "annotation.submit", facts)
-        assert slot is not None
+        slot, head = f.slot, f.head
+        facts = {"assignee"} if slot is not None else set()
         if head is not None:
-            tasks.lock_annotation(head.id)
+            facts |= {"author", "reviewed"} if f.reviewed else {"author"}
+        _require(role, "annotation.submit", frozenset(facts))
+        assert slot is not None
         if base_version != (head.id if head else None):
             current = None if head is None else _shown(tx, head)
             raise StaleVersion(None if current is None else annotation_json(current))
@@ -453,8 +496,7 @@ def next_review(store: Store, project_id: int, user: User, role: str) -> dict[st
             ann = _take_next_review(tasks, project_id, user, at, expires)  # (expired and just taken over)
         if ann is None:
             return None
-        item = tx.items.get(project_id, ann.item_id, visible_only=True)
-        payload = _payload(tx, tasks, project_id, item, user, own_only=False)
+        payload = _payload(tx, tasks, project_id, _view(tx, project_id, ann.item_id, user), user, own_only=False)
         payload["annotation"] = annotation_json(ann)
         payload["lock_expires_at"] = expires.isoformat()
         return payload

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import select
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
+
+from labelloop.storage.rawsql import DEFERRED, begin_later, flush_deferred
 
 __all__ = ["WRITE", "make_engine", "sqlite_url"]
 
@@ -40,6 +45,63 @@ def _pg_session(dbapi_conn: Any, _record: Any) -> None:
     with dbapi_conn.cursor() as cur:
         cur.execute("SET jit = off")
     dbapi_conn.commit()
+    dbapi_conn.autocommit = True  # BEGIN goes with each transaction's first statement (see _pg_hooks)
+
+
+_IDLE_PING_S = 10.0
+_CHECKED_IN = "labelloop_checked_in"
+
+
+def _pg_hooks(engine: Engine) -> None:
+    """Connection checks and deferred writes of a PostgreSQL engine.
+
+    A pooled connection is checked before use without a round trip when it was in use moments
+    ago: the socket has nothing to read unless the server spoke (a restart or a terminated
+    backend sends its notice and closes). Only a connection with something to read, or idle
+    for more than ten seconds, is pinged; a failed ping gives the pool a fresh connection
+    (SQLAlchemy's ``pool_pre_ping`` pinged on every checkout: a round trip per request).
+
+    A transaction's ``BEGIN`` is not a round trip of its own: the driver connection is in
+    autocommit mode, and ``BEGIN`` waits (:func:`labelloop.storage.rawsql.begin_later`) to go
+    with the transaction's first statement, a raw one (:meth:`Raw.batch`) or SQLAlchemy's (sent
+    just before it here). Writes queued by :meth:`labelloop.storage.rawsql.Raw.defer` wait the
+    same way, travel with the ``COMMIT`` when nothing follows them, and are dropped on rollback.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get(_CHECKED_IN)
+        fresh = last is not None and time.monotonic() - last < _IDLE_PING_S
+        if fresh and not select.select([dbapi_conn.pgconn.socket], [], [], 0)[0]:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info.pop(DEFERRED, None)
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        begin_later(conn.info)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _flush(conn: Connection, *_args: Any) -> None:
+        if DEFERRED in conn.info:
+            flush_deferred(conn.connection.driver_connection, conn.info)
+
+    @event.listens_for(engine, "commit")
+    def _commit(conn: Connection) -> None:
+        if DEFERRED in conn.info:  # what waits and the COMMIT in one round trip (nothing ran: nothing to send)
+            flush_deferred(conn.connection.driver_connection, conn.info, commit=True)
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(conn: Connection) -> None:
+        conn.info.pop(DEFERRED, None)
 
 
 def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
@@ -58,8 +120,9 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
     # threads): past pool_size, each returned connection is closed and the next request reconnects
     # (a new PostgreSQL backend, or a SQLite open with its PRAGMAs) on the hot path.
     if parsed.get_backend_name() != "sqlite":
-        pg = create_engine(parsed, pool_pre_ping=True, pool_size=_PG_POOL, max_overflow=_PG_POOL, **kwargs)
+        pg = create_engine(parsed, pool_size=_PG_POOL, max_overflow=_PG_POOL, **kwargs)
         event.listen(pg, "connect", _pg_session)
+        _pg_hooks(pg)
         return pg
     if parsed.database and parsed.database != ":memory:":
         kwargs |= {"pool_size": _SQLITE_POOL, "max_overflow": _SQLITE_POOL}

@@ -33,11 +33,20 @@ from sqlalchemy.exc import IntegrityError
 from labelloop.errors import Conflict, NotFound
 from labelloop.storage import tables as t
 from labelloop.storage import tables_experiments as te
-from labelloop.storage.rawsql import Raw, Sql
+from labelloop.storage.rawsql import Raw, Sql, Step
 from labelloop.storage.repositories import now
 from labelloop.storage.routing_repo import BLIND_TIERS
 
-__all__ = ["RUNNING", "STOPPED", "ArmSpell", "ExperimentRepo", "ExperimentRow", "TaskRules"]
+__all__ = [
+    "RUNNING",
+    "STOPPED",
+    "ArmSpell",
+    "ExperimentRepo",
+    "ExperimentRow",
+    "TaskRules",
+    "task_rules_of",
+    "task_rules_step",
+]
 
 RUNNING, STOPPED = "running", "stopped"
 _CHUNK = 5000
@@ -47,6 +56,20 @@ _TASK_RULES = Sql(
     " LEFT JOIN experiment_items x ON x.live_item_id = ?"
     " LEFT JOIN experiments e ON e.id = x.experiment_id"
 )
+
+
+def task_rules_step(item_id: int) -> Step:
+    """The statement of :meth:`ExperimentRepo.task_rules`, for :meth:`Raw.batch` (parse with :func:`task_rules_of`)."""
+    return _TASK_RULES, (item_id, item_id)
+
+
+def task_rules_of(raw: Raw, r: Any) -> TaskRules:
+    """:class:`TaskRules` from the row of :func:`task_rules_step`."""
+    blind = r[0] in BLIND_TIERS
+    if r[1] is None:
+        return TaskRules(blind)
+    arms = raw.json_out(r[3]) or {}
+    return TaskRules(blind, int(r[1]), str(r[2]), dict(arms.get(str(r[2])) or {}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +263,4 @@ class ExperimentRepo:
     def task_rules(self, item_id: int) -> TaskRules:
         """The item's blind routing tier and running arm, in one statement (see the module docstring)."""
         raw = Raw(self.conn)
-        r = raw.one(_TASK_RULES, (item_id, item_id))
-        blind = r[0] in BLIND_TIERS
-        if r[1] is None:
-            return TaskRules(blind)
-        arms = raw.json_out(r[3]) or {}
-        return TaskRules(blind, int(r[1]), str(r[2]), dict(arms.get(str(r[2])) or {}))
+        return task_rules_of(raw, raw.one(*task_rules_step(item_id)))

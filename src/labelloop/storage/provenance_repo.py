@@ -13,7 +13,10 @@ writes the heads of a committed transaction to the anchor file (:mod:`labelloop.
 Appends are serialised per chain: SQLite writers hold the database lock (``BEGIN IMMEDIATE``);
 on PostgreSQL the append takes a transaction-level advisory lock on the chain. Both make the
 read of the chain head and the insert of the next event atomic; a unique ``(chain, seq)``
-refuses any interleaving that slipped through.
+refuses any interleaving that slipped through. On PostgreSQL the lock is held to the commit,
+so every writer of a project waits for it: a submit takes it in the round trip of its
+annotation insert (:meth:`ProvenanceRepo.head_steps`) and sends its event with the commit
+(``defer``), which keeps the lock for one round trip plus the hashing.
 
 Example:
     >>> canonical({"b": 1e20, "a": [2.5, "x"]}).decode()
@@ -38,7 +41,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from labelloop.storage import tables as t
 from labelloop.storage.anchors import PENDING_HEADS
-from labelloop.storage.rawsql import Raw, Sql
+from labelloop.storage.rawsql import Raw, Sql, Step
 from labelloop.storage.tables_provenance import item_originals
 from labelloop.storage.tables_provenance import provenance_events as ev
 
@@ -49,6 +52,7 @@ __all__ = [
     "ProvenanceRepo",
     "canonical",
     "event_hash",
+    "head_of",
     "id_ranges",
     "normal",
     "normal_json_many",
@@ -226,10 +230,21 @@ def event_hash(body: dict[str, Any]) -> str:
 # The append runs on every write (each submit): plain SQL on the driver (see rawsql).
 _ADVISORY_LOCK = Sql("SELECT pg_advisory_xact_lock(?, ?)")
 _HEAD = Sql("SELECT seq, hash FROM provenance_events WHERE chain = ? ORDER BY seq DESC LIMIT 1")
-_APPEND = Sql(
+_APPEND_SQL = (
     "INSERT INTO provenance_events (chain, seq, ts, actor, kind, project_id, subject, payload, prev_hash, hash)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_APPEND = Sql(_APPEND_SQL + " RETURNING id")
+_APPEND_DEFERRED = Sql(_APPEND_SQL)
+
+
+def head_of(row: Any) -> tuple[int, str]:
+    """``(seq, hash)`` from the row of a chain-head read (None: the chain is empty)."""
+    return _head_of(row)
+
+
+def _head_of(row: Any) -> tuple[int, str]:
+    return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
 
 class ProvenanceRepo:
@@ -244,8 +259,15 @@ class ProvenanceRepo:
 
     def head(self, chain: int) -> tuple[int, str]:
         """Return ``(seq, hash)`` of a chain's last event, ``(0, GENESIS)`` when empty."""
-        row = Raw(self.conn).one(_HEAD, (chain,))
-        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+        return _head_of(Raw(self.conn).one(_HEAD, (chain,)))
+
+    def head_steps(self, chain: int) -> list[Step]:
+        """Statements that lock a chain for appending and read its head, for :meth:`Raw.batch`.
+
+        Pass the last one's first row to :func:`head_of` and that to :meth:`append` (``head``).
+        """
+        lock: list[Step] = [(_ADVISORY_LOCK, (_LOCK_CLASS, chain))] if Raw(self.conn).pg else []
+        return [*lock, (_HEAD, (chain,))]
 
     def append(
         self,
@@ -255,12 +277,22 @@ class ProvenanceRepo:
         project_id: int | None,
         subject: dict[str, Any] | None = None,
         payload: dict[str, Any] | None = None,
+        head: tuple[int, str] | None = None,
+        defer: bool = False,
     ) -> Event:
-        """Append one event to the project's chain, in the caller's transaction."""
+        """Append one event to the project's chain, in the caller's transaction.
+
+        ``head`` is the chain's head when the caller already locked the chain and read it
+        (:meth:`head_steps`). ``defer`` sends the insert with the transaction's next statement
+        or its commit (:meth:`Raw.defer`); the event then comes back with ``id`` 0 (not known
+        before the insert).
+        """
         chain = project_id or 0
         raw = Raw(self.conn)
-        self._lock(raw, chain)
-        seq, prev = self.head(chain)
+        if head is None:
+            self._lock(raw, chain)
+            head = self.head(chain)
+        seq, prev = head
         ts = datetime.now(UTC).isoformat()
         e = Event(0, chain, seq + 1, ts, actor[:200], kind, project_id, subject or {}, payload or {}, prev, "")
         digest = event_hash(e.body())
@@ -268,10 +300,14 @@ class ProvenanceRepo:
             e.chain, e.seq, e.ts, e.actor, e.kind, e.project_id, raw.plain_json_in(e.subject),
             raw.plain_json_in(e.payload), e.prev_hash, digest,
         )  # fmt: skip
-        new_id = raw.one(_APPEND, row)[0]
+        new_id = 0
+        if defer:
+            raw.defer(_APPEND_DEFERRED, row)
+        else:
+            new_id = int(raw.one(_APPEND, row)[0])
         # the store anchors this head outside the database once the transaction commits
         self.conn.info.setdefault(PENDING_HEADS, {})[chain] = (e.seq, digest)
-        return replace(e, id=int(new_id), hash=digest)
+        return replace(e, id=new_id, hash=digest)
 
     def record_rows(
         self,
@@ -284,11 +320,14 @@ class ProvenanceRepo:
         subject: dict[str, Any] | None = None,
         payload: dict[str, Any] | None = None,
         normalised: bool = False,
+        head: tuple[int, str] | None = None,
+        defer: bool = False,
     ) -> Event | None:
         """Append one event for a batch of rows just written (values in :data:`ROW_COLUMNS` order).
 
         ``normalised=True`` says the values already went through :func:`normal` (values may
-        then hold ``orjson.Fragment`` objects: JSON already in canonical form).
+        then hold ``orjson.Fragment`` objects: JSON already in canonical form). ``head`` and
+        ``defer`` as in :meth:`append`.
         """
         if not rows:
             return None
@@ -308,6 +347,8 @@ class ProvenanceRepo:
             project_id=project_id,
             subject=subj,
             payload={"count": count, "sha256": digest, **(payload or {})},
+            head=head,
+            defer=defer,
         )
 
     def events(self, chain: int, *, batch: int = 5000) -> Iterator[Event]:
@@ -418,11 +459,14 @@ def record_inserted(
     ids: Sequence[int],
     *,
     subject: dict[str, Any] | None = None,
+    head: tuple[int, str] | None = None,
+    defer: bool = False,
 ) -> Event | None:
     """Append the event of a batch insert: ``rows`` as given to the insert, ``ids`` as returned.
 
     The rows are normalised column by column (:func:`normal`; JSON columns by
     :func:`normal_json_many`), then digested as :meth:`ProvenanceRepo.record_rows` does.
+    ``head`` and ``defer`` as in :meth:`ProvenanceRepo.append`.
     """
     if not rows:
         return None
@@ -448,4 +492,6 @@ def record_inserted(
         project_id=project_id,
         subject=subject,
         normalised=True,
+        head=head,
+        defer=defer,
     )

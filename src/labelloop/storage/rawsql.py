@@ -11,6 +11,19 @@ Statements use ``?`` placeholders; :class:`Sql` renders ``%s`` for psycopg. Post
 tails (row locks) are given apart and left out on SQLite, whose writers are serialised by
 ``BEGIN IMMEDIATE``.
 
+On PostgreSQL a request's time goes mostly to round trips, so statements travel together where
+they can (psycopg's pipeline mode):
+
+* :meth:`Raw.batch` sends several statements in one round trip. The server still runs them one
+  after the other, each with its own snapshot (READ COMMITTED), so a statement after a lock sees
+  what committed while it waited, exactly as if it had been sent alone.
+* :meth:`Raw.defer` queues a write whose result nobody reads. It goes with the connection's next
+  statement, or with the ``COMMIT`` (:func:`flush_deferred`, called by the engine's hooks, see
+  :mod:`labelloop.storage.engine`); a rollback drops it. On SQLite both simply run in order.
+* A transaction's ``BEGIN`` waits the same way (:func:`begin_later`): the driver connection is in
+  autocommit mode and the engine's hooks send ``BEGIN`` with the transaction's first statement,
+  whichever path sends it (these, or SQLAlchemy's).
+
 Example:
     >>> from labelloop.storage.engine import make_engine
     >>> eng = make_engine("sqlite://")
@@ -31,7 +44,10 @@ from sqlalchemy import JSON, Connection, Dialect
 
 from labelloop.storage.tables import JsonType, UTCDateTime
 
-__all__ = ["Raw", "Sql"]
+__all__ = ["DEFERRED", "Done", "Raw", "Sql", "Step", "begin_later", "flush_deferred"]
+
+DEFERRED = "labelloop_deferred_writes"
+"""``Connection.info`` key of the statements not sent yet (PostgreSQL): a ``BEGIN``, deferred writes."""
 
 
 class Sql:
@@ -70,6 +86,85 @@ class _Types:
 
 _PLAIN_JSON = JSON()
 
+Step = tuple["Sql", Sequence[Any]]
+_TUPLES_OK = 2  # libpq's PGRES_TUPLES_OK
+
+
+class Done:
+    """What one statement of :meth:`Raw.batch` gave: its rows (none for a write) and rowcount."""
+
+    __slots__ = ("count", "rows")
+
+    def __init__(self, rows: list[Any], count: int) -> None:
+        self.rows = rows
+        self.count = count
+
+    @classmethod
+    def of_pg(cls, cursor: Any) -> Done:
+        """Read out a psycopg cursor (its result status, not ``description``: that builds column objects)."""
+        res = cursor.pgresult
+        return cls(cursor.fetchall() if res is not None and res.status == _TUPLES_OK else [], int(cursor.rowcount))
+
+    @classmethod
+    def of_sqlite(cls, cursor: Any) -> Done:
+        """Read out a sqlite3 cursor (no rows after a write)."""
+        return cls(cursor.fetchall(), int(cursor.rowcount))
+
+    def first(self) -> Any:
+        """The first row, or None."""
+        return self.rows[0] if self.rows else None
+
+
+_CURSORS = "labelloop_cursors"
+
+
+def _cursors(db: Any, info: dict[Any, Any], n: int) -> list[Any]:
+    """``n`` cursors of a psycopg connection, kept with it (a new cursor per statement costs more).
+
+    Each statement of a pipeline needs its own cursor; the rows are read out before the next use.
+    """
+    kept: list[Any] = info.setdefault(_CURSORS, [])
+    while len(kept) < n:
+        kept.append(db.cursor())
+    return kept[:n]
+
+
+_BEGIN = Sql("BEGIN")
+
+
+def begin_later(info: dict[Any, Any]) -> None:
+    """Note that a transaction began: its ``BEGIN`` goes with its first statement (PostgreSQL).
+
+    For a driver connection in autocommit mode (see :mod:`labelloop.storage.engine`).
+    """
+    info[DEFERRED] = [(_BEGIN, ())]
+
+
+def _send(cur: Any, q: Sql, params: Sequence[Any]) -> None:
+    if q is _BEGIN:
+        cur.execute("BEGIN", prepare=False)
+    else:
+        cur.execute(q.postgresql, params)
+
+
+def flush_deferred(db: Any, info: dict[Any, Any], *, commit: bool = False) -> bool:
+    """Send what waits on a psycopg connection (``BEGIN``, deferred writes), and ``COMMIT`` when asked.
+
+    One round trip for all of them. Returns whether anything was sent (a transaction that ran
+    nothing sends nothing, not even its ``COMMIT``); a failing write raises (the transaction is
+    then aborted on the server, and the caller's rollback ends it).
+    """
+    steps: list[Step] | None = info.pop(DEFERRED, None)
+    if not steps or (commit and len(steps) == 1 and steps[0][0] is _BEGIN):
+        return False
+    cursors = _cursors(db, info, len(steps))
+    with db.pipeline():
+        for cur, (q, params) in zip(cursors, steps, strict=True):
+            _send(cur, q, params)
+        if commit:
+            db.execute("COMMIT", prepare=False)
+    return True
+
 
 def _identity(value: Any) -> Any:
     return value
@@ -81,12 +176,13 @@ _TYPES: WeakKeyDictionary[Dialect, _Types] = WeakKeyDictionary()
 class Raw:
     """Run :class:`Sql` statements on a connection's DBAPI connection, in its transaction."""
 
-    __slots__ = ("db", "pg", "types")
+    __slots__ = ("db", "info", "pg", "types")
 
     def __init__(self, conn: Connection) -> None:
         dialect = conn.dialect
         self.pg = dialect.name == "postgresql"
         self.db: Any = conn.connection.driver_connection
+        self.info = conn.info
         types = _TYPES.get(dialect)
         if types is None:
             types = _TYPES[dialect] = _Types(dialect)
@@ -97,18 +193,71 @@ class Raw:
 
     def one(self, q: Sql, params: Sequence[Any] = ()) -> Any:
         """The first row (a tuple), or None."""
-        return self.db.execute(self._sql(q), params).fetchone()
+        if not self.pg:
+            return self.db.execute(q.sqlite, params).fetchone()
+        if DEFERRED in self.info:
+            return self.batch([(q, params)])[0].first()
+        cur = _cursors(self.db, self.info, 1)[0]
+        cur.execute(q.postgresql, params)
+        return cur.fetchone()
 
     def all(self, q: Sql, params: Sequence[Any] = ()) -> list[Any]:
         """All rows (tuples)."""
-        return list(self.db.execute(self._sql(q), params).fetchall())
+        if not self.pg:
+            return list(self.db.execute(q.sqlite, params).fetchall())
+        if DEFERRED in self.info:
+            return self.batch([(q, params)])[0].rows
+        cur = _cursors(self.db, self.info, 1)[0]
+        cur.execute(q.postgresql, params)
+        return list(cur.fetchall())
 
     def run(self, q: Sql, params: Sequence[Any] = ()) -> int:
         """Execute a write; return the number of rows it touched."""
-        return int(self.db.execute(self._sql(q), params).rowcount)
+        if not self.pg:
+            return int(self.db.execute(q.sqlite, params).rowcount)
+        if DEFERRED in self.info:
+            return self.batch([(q, params)])[0].count
+        cur = _cursors(self.db, self.info, 1)[0]
+        cur.execute(q.postgresql, params)
+        return int(cur.rowcount)
+
+    def batch(self, steps: Sequence[Step]) -> list[Done]:
+        """Run statements in order and return what each gave; one round trip on PostgreSQL.
+
+        Each statement starts once the one before it has finished (a statement after a lock
+        reads what committed while it waited). What waits to be sent (the transaction's ``BEGIN``,
+        writes queued by :meth:`defer`) goes first.
+
+        Example:
+            >>> from labelloop.storage.engine import make_engine
+            >>> with make_engine("sqlite://").connect() as conn:
+            ...     [d.rows for d in Raw(conn).batch([(Sql("SELECT ?"), (1,)), (Sql("SELECT 2"), ())])]
+            [[(1,)], [(2,)]]
+        """
+        if not self.pg:
+            return [Done.of_sqlite(self.db.execute(q.sqlite, params)) for q, params in steps]
+        deferred: list[Step] = self.info.pop(DEFERRED, None) or []
+        cursors = _cursors(self.db, self.info, len(deferred) + len(steps))
+        with self.db.pipeline():
+            for cur, (q, params) in zip(cursors, [*deferred, *steps], strict=True):
+                _send(cur, q, params)
+        return [Done.of_pg(c) for c in cursors[len(deferred) :]]
+
+    def defer(self, q: Sql, params: Sequence[Any] = ()) -> None:
+        """A write whose result is not needed: sent with the next statement or the commit (PostgreSQL).
+
+        Run at once on SQLite. A deferred write that fails raises where it is sent: at the next
+        statement of the transaction, or at its commit (which then rolls back).
+        """
+        if self.pg:
+            self.info.setdefault(DEFERRED, []).append((q, params))
+        else:
+            self.db.execute(q.sqlite, params)
 
     def many(self, q: Sql, rows: Sequence[Sequence[Any]]) -> None:
         """Execute a write once per parameter row."""
+        if self.pg:
+            flush_deferred(self.db, self.info)
         cur = self.db.cursor()
         try:
             cur.executemany(self._sql(q), rows)

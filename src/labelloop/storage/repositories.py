@@ -35,12 +35,15 @@ from labelloop.core import (
 )
 from labelloop.errors import Conflict, LabelloopError, NotFound, StorageError
 from labelloop.storage import tables as t
-from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, normal, record_inserted
+from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, head_of, normal, record_inserted
 from labelloop.storage.rawsql import Raw, Sql
 from labelloop.storage.tables_provenance import item_holds
 
 __all__ = [
     "ANNOTATION_COLUMNS",
+    "ITEM_COLUMNS_I",
+    "NOT_HELD_I",
+    "WITH_PROJECT_COLUMNS",
     "BlobRow",
     "ImportRepo",
     "ItemRepo",
@@ -48,7 +51,13 @@ __all__ = [
     "LabelRepo",
     "ProjectRepo",
     "annotation_from_raw",
+    "item_from_raw",
     "item_row",
+    "item_step",
+    "item_with_project_from_raw",
+    "item_with_project_step",
+    "labels_from_rows",
+    "labels_step",
     "now",
     "schema_of",
 ]
@@ -376,13 +385,19 @@ class ItemRepo:
         Raises:
             NotFound: no such project, or no such item in it (or it is held, with ``visible_only``).
         """
-        raw = Raw(self.conn)
-        r = raw.one(_ITEM_WITH_PROJECT_VISIBLE if visible_only else _ITEM_WITH_PROJECT, (item_id, project_id))
+        q, params = item_with_project_step(project_id, item_id, visible_only=visible_only)
+        return self.with_project_or_raise(Raw(self.conn).one(q, params), project_id, item_id)
+
+    def with_project_or_raise(self, r: Any, project_id: int, item_id: int) -> tuple[Project, Item]:
+        """A row of :func:`item_with_project_step` as :meth:`get_with_project` answers it.
+
+        Raises:
+            NotFound: no row: the project is missing, or the item.
+        """
         if r is None:
             ProjectRepo(self.conn).get(project_id)  # NotFound("project") when that is what is missing
             raise NotFound("item", item_id)
-        project = Project(r[10], r[11], schema_of(raw.json_out(r[12])), _when(raw, r[13]), r[14])
-        return project, _item_from_raw(raw, r)
+        return item_with_project_from_raw(Raw(self.conn), r)
 
     def page(
         self,
@@ -423,10 +438,17 @@ _ITEM_COLUMNS_RAW = "id, project_id, data, content_hash, key, source, meta, impo
 # held items (awaiting or failing desensitisation): one primary-key probe of item_holds per item
 _NOT_HELD = "(SELECT 1 FROM item_holds h WHERE h.item_id = i.id) IS NULL"
 _ITEM_I = ", ".join("i." + c for c in _ITEM_COLUMNS_RAW.split(", "))
+ITEM_COLUMNS_I = _ITEM_I
+"""The item columns of :func:`item_from_raw`, of ``items i``."""
+NOT_HELD_I = _NOT_HELD
+"""The condition that item ``i`` is not held from annotators."""
+_WITH_PROJECT_COLUMNS = f"{_ITEM_I}, p.id, p.name, p.schema, p.created_at, p.created_by"
 _ITEM = Sql(f"SELECT {_ITEM_I} FROM items i WHERE i.id = ? AND i.project_id = ?")  # noqa: S608 (constants only)
 _ITEM_VISIBLE = Sql(f"SELECT {_ITEM_I} FROM items i WHERE i.id = ? AND i.project_id = ? AND {_NOT_HELD}")  # noqa: S608 (constants only)
+WITH_PROJECT_COLUMNS = _WITH_PROJECT_COLUMNS
+"""The columns of :func:`item_with_project_from_raw`, of ``items i`` and ``projects p``."""
 _WITH_PROJECT = (
-    f"SELECT {_ITEM_I}, p.id, p.name, p.schema, p.created_at, p.created_by"  # noqa: S608 (constants only)
+    f"SELECT {_WITH_PROJECT_COLUMNS}"  # noqa: S608 (constants only)
     " FROM items i JOIN projects p ON p.id = i.project_id WHERE i.id = ? AND i.project_id = ?"
 )
 _ITEM_WITH_PROJECT = Sql(_WITH_PROJECT)
@@ -434,6 +456,27 @@ _ITEM_WITH_PROJECT_VISIBLE = Sql(f"{_WITH_PROJECT} AND {_NOT_HELD}")
 _PAGE = f"SELECT {_ITEM_I} FROM items i WHERE i.project_id = ? AND i.id > ?"  # noqa: S608 (constants only)
 _ITEM_PAGE = Sql(f"{_PAGE} ORDER BY i.id LIMIT ?")
 _ITEM_PAGE_VISIBLE = Sql(f"{_PAGE} AND {_NOT_HELD} ORDER BY i.id LIMIT ?")
+
+
+def item_step(project_id: int, item_id: int, *, visible_only: bool = False) -> tuple[Sql, tuple[int, int]]:
+    """The statement of :meth:`ItemRepo.get`, for :meth:`Raw.batch` (parse with :func:`item_from_raw`)."""
+    return (_ITEM_VISIBLE if visible_only else _ITEM), (item_id, project_id)
+
+
+def item_with_project_step(project_id: int, item_id: int, *, visible_only: bool = False) -> tuple[Sql, tuple[int, int]]:
+    """The statement of :meth:`ItemRepo.get_with_project`, for :meth:`Raw.batch`."""
+    return (_ITEM_WITH_PROJECT_VISIBLE if visible_only else _ITEM_WITH_PROJECT), (item_id, project_id)
+
+
+def item_with_project_from_raw(raw: Raw, r: Sequence[Any]) -> tuple[Project, Item]:
+    """A project and item from a row of :func:`item_with_project_step`."""
+    project = Project(r[10], r[11], schema_of(raw.json_out(r[12])), _when(raw, r[13]), r[14])
+    return project, _item_from_raw(raw, r)
+
+
+def item_from_raw(raw: Raw, r: Sequence[Any]) -> Item:
+    """An item from a row of :func:`item_step`."""
+    return _item_from_raw(raw, r)
 
 
 def _item_from_raw(raw: Raw, r: Sequence[Any]) -> Item:
@@ -634,14 +677,14 @@ class LabelRepo:
     def _insert_annotation_row(self, r: dict[str, Any]) -> Annotation:
         """Insert one annotation row (no provenance event: the caller records it); return it as stored."""
         raw = Raw(self.conn)
-        row = raw.one(
-            _INSERT_ANNOTATION,
-            (
-                r["project_id"], r["item_id"], raw.json_in(r["value"]), r["annotator"], r["status"],
-                r["lead_time_s"], r["parent_id"], r["suggestion_id"], raw.time_in(r["created_at"]), r["created_by"],
-            ),
+        return annotation_from_raw(raw, raw.one(_INSERT_ANNOTATION, self._annotation_params(raw, r)))
+
+    @staticmethod
+    def _annotation_params(raw: Raw, r: dict[str, Any]) -> tuple[Any, ...]:
+        return (
+            r["project_id"], r["item_id"], raw.json_in(r["value"]), r["annotator"], r["status"],
+            r["lead_time_s"], r["parent_id"], r["suggestion_id"], raw.time_in(r["created_at"]), r["created_by"],
         )  # fmt: skip
-        return annotation_from_raw(raw, row)
 
     def add_annotation(self, project_id: int, new: NewAnnotation) -> Annotation:
         """Store one annotation version (already validated); return it as stored (one round trip).
@@ -654,8 +697,15 @@ class LabelRepo:
             "status": new.status.value, "lead_time_s": new.lead_time_s, "parent_id": new.parent_id,
             "suggestion_id": new.suggestion_id, "created_at": now(), "created_by": f"user:{new.annotator}",
         }  # fmt: skip
-        stored = self._insert_annotation_row(row)
-        record_inserted(self.conn, "annotation", t.annotations.name, project_id, [row], [stored.id])
+        raw = Raw(self.conn)
+        prov = ProvenanceRepo(self.conn)
+        # the insert, the chain's lock and its head in one round trip; the event goes with the commit
+        done = raw.batch([(_INSERT_ANNOTATION, self._annotation_params(raw, row)), *prov.head_steps(project_id)])
+        stored = annotation_from_raw(raw, done[0].first())
+        head = head_of(done[-1].first())
+        record_inserted(
+            self.conn, "annotation", t.annotations.name, project_id, [row], [stored.id], head=head, defer=True
+        )
         return stored
 
     def add_annotations(
@@ -744,21 +794,7 @@ class LabelRepo:
     ) -> tuple[list[Suggestion], list[Annotation], list[Review]]:
         """Split the rows of one :func:`_union_labels` statement by kind, each in id order."""
         raw = Raw(self.conn)
-        sugg: list[Suggestion] = []
-        anns: list[Annotation] = []
-        revs: list[Review] = []
-        for k, i, p, item, value, num, t1, t2, i1, i2, t3, when, by in raw.all(query, params):
-            if k == 0:
-                sugg.append(Suggestion(i, p, item, raw.json_out(value), num, t1, t2, _when(raw, when), by))
-            elif k == 1:
-                anns.append(
-                    Annotation(
-                        i, p, item, raw.json_out(value), t1, AnnotationStatus(t2), num, i1, i2, _when(raw, when), by
-                    )
-                )
-            else:
-                revs.append(Review(i, p, item, i1, t1, ReviewVerdict(t2), i2, t3, _when(raw, when), by))
-        return sugg, anns, revs
+        return labels_from_rows(raw, raw.all(query, params))
 
     def for_item_range(
         self, project_id: int, first_id: int, last_id: int, *, as_of: datetime | None = None
@@ -897,6 +933,30 @@ def _labels_sql(n: int) -> Sql:
     if found is None:
         found = _LABELS_SQL[n] = _union_labels(f"WHERE item_id IN ({', '.join('?' * n)})")
     return found
+
+
+def labels_step(item_ids: Sequence[int]) -> tuple[Sql, tuple[Any, ...]]:
+    """The statement of :meth:`LabelRepo.for_items` (at most 32 items), for :meth:`Raw.batch`."""
+    if not 0 < len(item_ids) <= _RAW_IN_MAX:
+        raise ValueError(f"item_ids: expected 1..{_RAW_IN_MAX} ids, got {len(item_ids)}")
+    return _labels_sql(len(item_ids)), tuple(item_ids) * 3
+
+
+def labels_from_rows(raw: Raw, rows: Sequence[Any]) -> tuple[list[Suggestion], list[Annotation], list[Review]]:
+    """Split the rows of a label statement (:func:`labels_step`) by kind, each in id order."""
+    sugg: list[Suggestion] = []
+    anns: list[Annotation] = []
+    revs: list[Review] = []
+    for k, i, p, item, value, num, t1, t2, i1, i2, t3, when, by in rows:
+        if k == 0:
+            sugg.append(Suggestion(i, p, item, raw.json_out(value), num, t1, t2, _when(raw, when), by))
+        elif k == 1:
+            anns.append(
+                Annotation(i, p, item, raw.json_out(value), t1, AnnotationStatus(t2), num, i1, i2, _when(raw, when), by)
+            )
+        else:
+            revs.append(Review(i, p, item, i1, t1, ReviewVerdict(t2), i2, t3, _when(raw, when), by))
+    return sugg, anns, revs
 
 
 def annotation_from_raw(raw: Raw, r: Sequence[Any]) -> Annotation:

@@ -36,13 +36,18 @@ from labelloop.storage.rawsql import Raw, Sql
 from labelloop.storage.repositories import now
 from labelloop.storage.tasks_repo import QUEUED as _QUEUED
 
-__all__ = ["BLIND_TIERS", "ItemRoute", "LearnRound", "RouteRun", "RoutingRepo", "SlotState"]
+__all__ = ["BLIND_TIERS", "ItemRoute", "LearnRound", "RouteRun", "RoutingRepo", "SlotState", "blind_step"]
 
 BLIND_TIERS = ("manual", "audit")
 """Tiers whose items people label without seeing the suggestion."""
 
 _CHUNK = 500
 _BLIND = Sql("SELECT tier FROM item_routes WHERE item_id = ?")
+
+
+def blind_step(item_id: int) -> tuple[Sql, tuple[int]]:
+    """The item's routing tier read (:meth:`RoutingRepo.is_blind`), for :meth:`Raw.batch`: blind when in BLIND_TIERS."""
+    return _BLIND, (item_id,)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,13 +25,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from labelloop.storage import tables_accounts as ta
-from labelloop.storage.rawsql import Raw, Sql
+from labelloop.storage.rawsql import Raw, Sql, Step
 
-__all__ = ["Evidence", "SkillRepo"]
+__all__ = ["Evidence", "SkillRepo", "evidence_of", "evidence_step"]
 
 Evidence = dict[tuple[str, str], tuple[int, float]]
 """``(control, label)`` → ``(seen, correct)``."""
@@ -44,6 +45,16 @@ _ADD = Sql(
 )
 
 
+def evidence_step(project_id: int, user_id: int) -> Step:
+    """The statement of :meth:`SkillRepo.of_user`, for :meth:`Raw.batch` (parse with :func:`evidence_of`)."""
+    return _OF_USER, (project_id, user_id)
+
+
+def evidence_of(rows: list[Any]) -> Evidence:
+    """Evidence from the rows of :func:`evidence_step`."""
+    return {(str(r[0]), str(r[1])): (int(r[2]), float(r[3])) for r in rows}
+
+
 class SkillRepo:
     """``label_skill`` rows of one connection."""
 
@@ -53,8 +64,7 @@ class SkillRepo:
 
     def of_user(self, project_id: int, user_id: int) -> Evidence:
         """One annotator's evidence in a project (one primary-key range read)."""
-        rows = self.raw.all(_OF_USER, (project_id, user_id))
-        return {(str(r[0]), str(r[1])): (int(r[2]), float(r[3])) for r in rows}
+        return evidence_of(self.raw.all(*evidence_step(project_id, user_id)))
 
     def add(self, project_id: int, user_id: int, credits: Mapping[tuple[str, str], float]) -> None:
         """Add one observation per label type, with its credit in [0, 1].

@@ -16,7 +16,11 @@ and then finds it held, so two reviewers never get the same annotation.
 
 The statements of ``next`` and ``submit`` are plain SQL run on the driver's cursor
 (:mod:`labelloop.storage.rawsql`): they run on every request, where SQLAlchemy's statement
-building would cost more than the indexed look-ups themselves.
+building would cost more than the indexed look-ups themselves. On PostgreSQL they travel in
+few round trips (:meth:`Raw.batch`): ``next`` reads its state with one (:meth:`TaskRepo.next_state`:
+the asker's lock, then what must be read after it) and takes a slot together with the task's
+rows with another (:mod:`labelloop.storage.task_view`); ``submit`` reads its facts with one
+(:meth:`TaskRepo.submit_facts`) and sends its last writes with the commit (:meth:`Raw.defer`).
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, 
 from labelloop.core import Annotation, Suggestion
 from labelloop.storage import tables as t
 from labelloop.storage import tables_accounts as ta
-from labelloop.storage.rawsql import Raw, Sql
+from labelloop.storage.rawsql import Raw, Sql, Step
 from labelloop.storage.repositories import (
     ANNOTATION_COLUMNS,
+    NOT_HELD_I,
+    WITH_PROJECT_COLUMNS,
     _annotation,
     _insert_ignore,
     _not_held,
@@ -40,8 +46,20 @@ from labelloop.storage.repositories import (
     annotation_from_raw,
     now,
 )
+from labelloop.storage.skills_repo import Evidence, evidence_of, evidence_step
 
-__all__ = ["DONE", "GOLD", "QUEUED", "QueuedSlot", "Slot", "TaskRepo", "TaskSettings", "UserStats"]
+__all__ = [
+    "DONE",
+    "GOLD",
+    "QUEUED",
+    "NextState",
+    "QueuedSlot",
+    "Slot",
+    "SubmitFacts",
+    "TaskRepo",
+    "TaskSettings",
+    "UserStats",
+]
 
 QUEUED, DONE, GOLD = 0, 1, 2
 _SYNC_BATCH = 50_000
@@ -163,6 +181,16 @@ _TAKE = Sql(
     f"UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ? AND {_FREE}",  # noqa: S608 (constants only)
     pg=f"UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = ({_FREE_ROW_LOCKED})",  # noqa: S608 (constants only)
 )
+# PostgreSQL: the first of the given slots (in the asker's order of preference) that is still free,
+# taken in one statement. Concurrent askers mostly want the same first slots: losing one to another
+# asker moves on to the next inside the statement, not with another round trip. (The slots come as an
+# array with their rank; ≤ 32 primary-key probes, locked in rank order, skipping those being taken.)
+_TAKE_FIRST_FREE = Sql(
+    "UPDATE task_slots SET user_id = ?, expires_at = ? WHERE id = (SELECT s.id"  # noqa: S608 (constants only)
+    " FROM unnest(CAST(? AS integer[])) WITH ORDINALITY AS c(id, rank) JOIN task_slots s ON s.id = c.id"
+    f" WHERE s.state = {QUEUED} AND (s.user_id IS NULL OR s.expires_at < ?)"
+    " ORDER BY c.rank LIMIT 1 FOR UPDATE OF s SKIP LOCKED) RETURNING id"
+)
 # After a submit, in one statement on PostgreSQL: the idempotency key, the draft dropped, and
 # (when the slot was not finished yet) the slot finished and the annotator's counters advanced.
 _REMEMBER_SQL = "INSERT INTO idempotency_keys (user_id, key, project_id, annotation_id) VALUES (?, ?, ?, ?)"
@@ -197,6 +225,20 @@ _HEAD = Sql(
     f"SELECT {ANNOTATION_COLUMNS} FROM annotations WHERE item_id = ? AND annotator = ? ORDER BY id DESC LIMIT 1"  # noqa: S608 (constants only)
 )
 _IS_REVIEWED = Sql("SELECT 1 FROM reviews WHERE annotation_id = ? LIMIT 1")
+# submit: the annotator's newest version, whether it was reviewed, row-locked on PostgreSQL (writers of
+# one chain are serialised: a reviewer's correction and this submit). Sent after the slot's row lock
+# in the same round trip, it starts once that lock is held, so it reads what committed meanwhile.
+# submit: the item with its project (held items left out) and the annotation the idempotency key made
+_SUBMIT_ITEM = Sql(
+    f"SELECT {WITH_PROJECT_COLUMNS},"  # noqa: S608 (constants only)
+    " (SELECT k.annotation_id FROM idempotency_keys k WHERE k.user_id = ? AND k.key = ?)"
+    f" FROM items i JOIN projects p ON p.id = i.project_id WHERE i.id = ? AND i.project_id = ? AND {NOT_HELD_I}"
+)
+_HEAD_LOCKED = Sql(
+    f"SELECT {ANNOTATION_COLUMNS}, (SELECT 1 FROM reviews r WHERE r.annotation_id = a.id LIMIT 1)"  # noqa: S608 (constants only)
+    " FROM annotations a WHERE a.item_id = ? AND a.annotator = ? ORDER BY a.id DESC LIMIT 1",
+    pg_tail=" FOR UPDATE OF a",
+)
 _LOCK_ANNOTATION = Sql("SELECT id FROM annotations WHERE id = ? FOR UPDATE")
 _REVIEWER_LOCK_CLASS = 0x4C4C52  # "LLR": the advisory-lock namespace of one reviewer's review/next calls
 _REVIEWER_LOCK = Sql("SELECT pg_advisory_xact_lock(?, ?) IS NULL")
@@ -241,6 +283,39 @@ class QueuedSlot:
     label: tuple[str, str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NextState:
+    """What ``next`` reads first (:meth:`TaskRepo.next_state`).
+
+    ``candidates`` is None when they were not read ahead (SQLite: no round trip to save).
+    """
+
+    settings: TaskSettings
+    top: int | None
+    held: Slot | None
+    stats: UserStats
+    quota: int | None
+    evidence: Evidence
+    candidates: list[QueuedSlot] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitFacts:
+    """What ``submit`` reads first (:meth:`TaskRepo.submit_facts`).
+
+    ``item_row`` is the raw row of the item and its project (None: not there, or held);
+    ``done_before`` the annotation an earlier use of the idempotency key created; ``slot`` the
+    user's slot of the item (row-locked on PostgreSQL); ``head`` their newest version of it
+    (row-locked too) and ``reviewed`` whether that version has a review.
+    """
+
+    item_row: Any
+    done_before: int | None
+    slot: Slot | None
+    head: Annotation | None
+    reviewed: bool
+
+
 def _label_key(text: Any) -> tuple[str, str] | None:
     if not isinstance(text, str) or " " not in text:
         return None
@@ -274,10 +349,65 @@ class TaskRepo:
             r = self.raw.one(_LOCKED_SETTINGS_AND_TOP, (_ASKER_LOCK_CLASS, asker, project_id, project_id))[1:]
         else:
             r = self.raw.one(_SETTINGS_AND_TOP, (project_id, project_id))
+        return self._queue_state_of(project_id, r)
+
+    @staticmethod
+    def _queue_state_of(project_id: int, r: Any) -> tuple[TaskSettings, int | None]:
         top = None if r[4] is None else int(r[4])
         if r[0] is None:
             return TaskSettings(project_id), top
         return TaskSettings(project_id, r[0], r[1], r[2], r[3]), top
+
+    def next_state(self, project_id: int, user_id: int, at: datetime, limit: int = 32) -> NextState:
+        """``next``'s first reads: settings and newest item, held slot, standing, evidence, candidates.
+
+        Serialises the user's ``next`` calls first (as :meth:`queue_state` with ``asker``). On
+        PostgreSQL one round trip: the lock, then the reads, which the server starts only once
+        the lock is held; the free candidates (:meth:`candidates`) come too, for the caller to
+        use when it goes on to take a new slot.
+        """
+        raw = self.raw
+        if self.pg:
+            first: Step = (_LOCKED_SETTINGS_AND_TOP, (_ASKER_LOCK_CLASS, user_id, project_id, project_id))
+        else:
+            first = (_SETTINGS_AND_TOP, (project_id, project_id))
+        steps = [
+            first,
+            (_HELD_AND_STANDING, (user_id, project_id, user_id, project_id, project_id, user_id, project_id, user_id)),
+            evidence_step(project_id, user_id),
+        ]
+        if self.pg:
+            steps.append(self._candidates_step(project_id, user_id, at, limit))
+        done = raw.batch(steps)
+        settings, top = self._queue_state_of(project_id, done[0].first()[1:] if self.pg else done[0].first())
+        held, stats, quota = self._held_and_standing_of(done[1].first())
+        found = self._candidates_of(done[3].rows) if self.pg else None
+        return NextState(settings, top, held, stats, quota, evidence_of(done[2].rows), found)
+
+    def submit_facts(self, project_id: int, item_id: int, user_id: int, username: str, key: str) -> SubmitFacts:
+        """``submit``'s first reads, in one round trip on PostgreSQL.
+
+        The item with its project (held items left out), the idempotency key's annotation, the
+        user's slot of the item (row lock: a concurrent submit of the same slot waits here) and,
+        read after that lock, their newest version (row lock) and whether it was reviewed.
+        """
+        raw = self.raw
+        done = raw.batch([
+            (_SUBMIT_ITEM, (user_id, key, item_id, project_id)),
+            (_SLOT_FOR_UPDATE, (item_id, user_id)),
+            (_HEAD_LOCKED, (item_id, username)),
+        ])  # fmt: skip
+        item_row, slot_row, head_row = done[0].first(), done[1].first(), done[2].first()
+        if item_row is None:  # no such item (or held): the caller answers 404, nothing else counts
+            return SubmitFacts(None, None, None, None, False)
+        key_annotation = item_row[-1]
+        return SubmitFacts(
+            item_row,
+            None if key_annotation is None else int(key_annotation),
+            None if slot_row is None else self._slot(slot_row),
+            None if head_row is None else annotation_from_raw(raw, head_row),
+            head_row is not None and head_row[-1] is not None,
+        )
 
     def save_settings(self, s: TaskSettings) -> None:
         """Insert or update the settings row."""
@@ -351,7 +481,12 @@ class TaskRepo:
         queue rank found come back (an active-learning batch ranks first), so choosing among them
         by skill never passes over the batch. Nothing is locked: take one with :meth:`take`.
         """
-        rows = self.raw.all(_CANDIDATES, (project_id, self.raw.time_in(at), user_id, limit))
+        return self._candidates_of(self.raw.all(*self._candidates_step(project_id, user_id, at, limit)))
+
+    def _candidates_step(self, project_id: int, user_id: int, at: datetime, limit: int) -> Step:
+        return _CANDIDATES, (project_id, self.raw.time_in(at), user_id, limit)
+
+    def _candidates_of(self, rows: list[Any]) -> list[QueuedSlot]:
         return [
             QueuedSlot(self._slot(r), None if r[6] is None else float(r[6]), _label_key(r[7]))
             for r in rows
@@ -367,8 +502,26 @@ class TaskRepo:
 
         False when another asker took it first, or holds it in an unfinished transaction.
         """
+        return self.raw.run(*self.take_step(slot_id, user_id, expires_at, at)) == 1
+
+    def take_step(self, slot_id: int, user_id: int, expires_at: datetime, at: datetime) -> Step:
+        """The statement of :meth:`take`, for :meth:`Raw.batch` (taken: its rowcount is 1)."""
         t_in = self.raw.time_in
-        return self.raw.run(_TAKE, (user_id, t_in(expires_at), slot_id, t_in(at))) == 1
+        return _TAKE, (user_id, t_in(expires_at), slot_id, t_in(at))
+
+    def take_first_step(self, slot_ids: list[int], user_id: int, expires_at: datetime, at: datetime) -> Step:
+        """PostgreSQL: take the first of ``slot_ids`` still free, for :meth:`Raw.batch` (its row: the slot id).
+
+        No row: every one was taken (or is being taken) by another asker.
+        """
+        if not self.pg:
+            raise ValueError("take_first_step: PostgreSQL only (SQLite writers are serial: take() the first)")
+        t_in = self.raw.time_in
+        return _TAKE_FIRST_FREE, (user_id, t_in(expires_at), slot_ids, t_in(at))
+
+    def lock_step(self, slot_id: int, user_id: int, expires_at: datetime) -> Step:
+        """The statement of :meth:`lock`, for :meth:`Raw.batch`."""
+        return _LOCK, (user_id, self.raw.time_in(expires_at), slot_id)
 
     def held_and_standing(self, project_id: int, user_id: int) -> tuple[Slot | None, UserStats, int | None]:
         """:meth:`held` and :meth:`standing` in one query."""
@@ -376,6 +529,9 @@ class TaskRepo:
             _HELD_AND_STANDING,
             (user_id, project_id, user_id, project_id, project_id, user_id, project_id, user_id),
         )
+        return self._held_and_standing_of(r)
+
+    def _held_and_standing_of(self, r: Any) -> tuple[Slot | None, UserStats, int | None]:
         held = None if r[0] is None else self._slot(r)
         st = UserStats() if r[6] is None else UserStats(r[6], r[7], r[8], r[9])
         return held, st, r[10]
@@ -470,13 +626,13 @@ class TaskRepo:
 
         Counting adds one to ``submitted`` and ``since_gold`` (a gold slot's counters are the
         caller's, with :meth:`save_stats`, and it passes ``finish=None`` then finishes it itself).
-        One statement on PostgreSQL, one per step on SQLite.
+        One statement on PostgreSQL, sent with the commit (:meth:`Raw.defer`); one per step on SQLite.
         """
-        if self.pg:
+        if self.pg:  # sent with the commit (nothing reads it back)
             params: tuple[Any, ...] = (user_id, key, project_id, annotation_id, user_id, item_id)
             if finish is not None:
                 params += (finish.id, project_id, user_id)
-            self.raw.run(_AFTER_SUBMIT_PG[finish is not None], params)
+            self.raw.defer(_AFTER_SUBMIT_PG[finish is not None], params)
             return
         self.remember(user_id, key, project_id, annotation_id)
         self.drop_draft(item_id, user_id)
@@ -522,7 +678,15 @@ class TaskRepo:
 
     def draft(self, item_id: int, user_id: int) -> tuple[list[dict[str, Any]], datetime] | None:
         """The user's draft of an item, if any."""
-        row = self.raw.one(_DRAFT, (user_id, item_id))
+        return self.draft_of(self.raw.one(*self.draft_step(item_id, user_id)))
+
+    @staticmethod
+    def draft_step(item_id: int, user_id: int) -> Step:
+        """The statement of :meth:`draft`, for :meth:`Raw.batch` (parse with :meth:`draft_of`)."""
+        return _DRAFT, (user_id, item_id)
+
+    def draft_of(self, row: Any) -> tuple[list[dict[str, Any]], datetime] | None:
+        """A draft from the row of :meth:`draft_step` (None: no draft)."""
         if row is None:
             return None
         when = self.raw.time_out(row[1])
@@ -634,9 +798,8 @@ class TaskRepo:
 
     def grant(self, project_id: int, sha256s: list[str]) -> None:
         """Let the project's members fetch these blobs."""
-        rows = [(x, project_id) for x in sorted(set(sha256s))]
-        if rows:
-            self.raw.many(_GRANT, rows)
+        for x in sorted(set(sha256s)):  # (sent with the next statement or the commit on PostgreSQL)
+            self.raw.defer(_GRANT, (x, project_id))
 
     def revoke(self, project_id: int, sha256s: list[str]) -> None:
         """Stop the project's members fetching these blobs (until an item shows them again)."""
