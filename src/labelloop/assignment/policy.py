@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,10 +147,15 @@ def pick_each(candidates: Sequence[Candidate], skills: Sequence[float], *, toler
     return next(c for c, d in zip(candidates, dist, strict=True) if d <= best + tolerance)
 
 
-def preference_order(candidates: Sequence[Candidate], skills: Sequence[float]) -> list[Candidate]:
+def preference_order(
+    candidates: Sequence[Candidate], skills: Sequence[float], *, tolerance: float = 0.05
+) -> list[Candidate]:
     """The candidates in the order :func:`pick_each` picks them when each pick is taken away.
 
-    What an asker tries in turn when concurrent askers take its choices first.
+    What an asker tries in turn when concurrent askers take its choices first. Each pick is the
+    earliest (in queue order) of the candidates within ``tolerance`` of the best distance left;
+    the best distance only grows as picks are taken away, so a candidate once within reach stays
+    so, and one pass in order of distance with a heap by queue position gives the whole order.
 
     Raises:
         ValueError: not one skill per candidate.
@@ -161,13 +167,23 @@ def preference_order(candidates: Sequence[Candidate], skills: Sequence[float]) -
     """
     if len(skills) != len(candidates):
         raise ValueError(f"preference_order(): expected one skill per candidate ({len(candidates)}), got {len(skills)}")
-    left, left_skills, out = list(candidates), list(skills), []
-    while left:
-        chosen = pick_each(left, left_skills)
-        i = left.index(chosen)
-        out.append(chosen)
-        del left[i], left_skills[i]
-    return out
+    dist = [abs(c.difficulty - target_difficulty(s)) for c, s in zip(candidates, skills, strict=True)]
+    by_dist = sorted(range(len(dist)), key=dist.__getitem__)
+    reach: list[int] = []  # queue positions within tolerance of the best distance left
+    taken = [False] * len(dist)
+    order: list[Candidate] = []
+    nearest = joined = 0
+    while len(order) < len(dist):
+        while taken[by_dist[nearest]]:
+            nearest += 1
+        limit = dist[by_dist[nearest]] + tolerance
+        while joined < len(dist) and dist[by_dist[joined]] <= limit:
+            heapq.heappush(reach, by_dist[joined])
+            joined += 1
+        i = heapq.heappop(reach)
+        taken[i] = True
+        order.append(candidates[i])
+    return order
 
 
 def wants_gold(rate: float, since_gold: int) -> bool:
