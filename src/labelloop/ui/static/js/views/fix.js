@@ -4,6 +4,7 @@
 // The editors start from the current version of the label the finding is about, with the
 // finding's region selected (every editor draws its selection highlighted).
 import { api, ApiError } from "../api.js";
+import { showConflict as showConflictCard } from "../conflict.js";
 import { Doc } from "../doc.js";
 import { h, newId, perFrame, replace, toast } from "../dom.js";
 import { pickClass } from "../editors/classify.js";
@@ -264,20 +265,10 @@ export async function fixView(pid, taskId = null) {
 
   function showConflict(current) {
     const { doc, data } = state;
-    replace(state.conflictEl, h("div.card.conflict", null,
-      h("h3", null, "Someone saved a newer version of this label"),
-      h("p", null, "Server copy", current && current.annotator ? ` by ${current.annotator}` : "", ": ", `${current ? current.value.length : 0} regions`),
-      h("button.primary", { type: "button", id: "load-server", onclick: () => {
-        doc.reset(current ? current.value : []);
-        data.base_version = current ? current.id : null;
-        replace(state.conflictEl);
-        toast("loaded the server copy");
-      } }, "Load the server copy"),
-      h("button", { type: "button", id: "keep-mine", onclick: () => {
-        data.base_version = current ? current.id : null;
-        replace(state.conflictEl);
-        toast("your fix will replace it on the next save");
-      } }, "Keep mine")));
+    showConflictCard(state.conflictEl, {
+      current, doc, subject: "label", detail: h("p", null, `${current ? current.value.length : 0} regions`),
+      setBase: (id) => { data.base_version = id; }, keepMessage: "your fix will replace it on the next save",
+    });
   }
 
   function onKey(ev) {

@@ -2,6 +2,7 @@
 //   label:  Enter submit · A accept suggestion · R reject suggestion · 1-9 class · Ctrl+Z undo · Del delete
 //   review: A accept · R reject · C correct (submit the edited value) · Enter accept, or correct when edited
 import { api, ApiError } from "../api.js";
+import { showConflict as showConflictCard } from "../conflict.js";
 import { Doc } from "../doc.js";
 import { h, perFrame, replace, toast, uuid } from "../dom.js";
 import { pickClass } from "../editors/classify.js";
@@ -206,21 +207,10 @@ export async function taskView(pid, mode) {
 
   function showConflict(current) {
     const { doc, task } = state;
-    replace(state.conflictEl, h("div.card.conflict", null,
-      h("h3", null, "Someone saved a newer version of this item"),
-      h("p", null, "Server copy", current && current.annotator ? ` by ${current.annotator}` : "", ":"),
-      summary(current ? current.value : []),
-      h("button.primary", { type: "button", id: "load-server", onclick: () => {
-        doc.reset(current ? current.value : []);
-        task.baseVersion = current ? current.id : null;
-        replace(state.conflictEl);
-        toast("loaded the server copy");
-      } }, "Load the server copy"),
-      h("button", { type: "button", id: "keep-mine", onclick: () => {
-        task.baseVersion = current ? current.id : null;
-        replace(state.conflictEl);
-        toast("your version will replace it on the next submit");
-      } }, "Keep mine")));
+    showConflictCard(state.conflictEl, {
+      current, doc, subject: "item", detail: summary(current ? current.value : []),
+      setBase: (id) => { task.baseVersion = id; }, keepMessage: "your version will replace it on the next submit",
+    });
   }
 
   async function accept() {
