@@ -157,7 +157,7 @@ class _ControlCheck:
         self.region: Callable[[dict[str, Any], MediaRef | None], bool] = getattr(self, "_" + self.kind)
 
     def _head(self, r: dict[str, Any]) -> bool:
-        """Keys, id and attributes: what every kind shares (inlined in the two commonest kinds)."""
+        """Keys, id and attributes: what every kind shares."""
         keys = r.keys()
         if not (keys <= self.allowed and keys >= self.required):
             return False
@@ -167,13 +167,7 @@ class _ControlCheck:
         return self.attrs is None or self.attrs(r.get("attributes"))
 
     def _classification(self, r: dict[str, Any], ref: MediaRef | None) -> bool:
-        keys = r.keys()
-        if not (keys <= self.allowed and keys >= self.required):
-            return False
-        rid = r["id"]
-        if type(rid) is not str or not 0 < len(rid) <= 128 or not (rid.isascii() or _text(rid, 128)):
-            return False
-        if self.attrs is not None and not self.attrs(r.get("attributes")):
+        if not self._head(r):
             return False
         labels = r["labels"]
         if type(labels) is not list or not labels or (len(labels) != 1 and not self.ctl.multi):
@@ -186,13 +180,7 @@ class _ControlCheck:
         return self._head(r) and _text(r["text"], _MAX_TEXT)
 
     def _spans(self, r: dict[str, Any], ref: MediaRef | None) -> bool:
-        keys = r.keys()
-        if not (keys <= self.allowed and keys >= self.required):
-            return False
-        rid = r["id"]
-        if type(rid) is not str or not 0 < len(rid) <= 128 or not (rid.isascii() or _text(rid, 128)):
-            return False
-        if self.attrs is not None and not self.attrs(r.get("attributes")):
+        if not self._head(r):
             return False
         label, start, end = r["label"], r["start"], r["end"]
         if type(label) is not str or label not in self.labels:
