@@ -7,7 +7,6 @@ someone else holds is refused (409).
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -20,7 +19,7 @@ from labelloop.services.tasks import next_review, next_task, review, set_setting
 from labelloop.storage import Store, now
 from labelloop.storage import tables_accounts as ta
 from labelloop.storage.tasks_repo import TaskRepo
-from tests.helpers import TEXT_SCHEMA
+from tests.helpers import TEXT_SCHEMA, race
 
 POS = [{"id": "r", "control": "sentiment", "labels": ["pos"]}]
 
@@ -126,24 +125,7 @@ def test_reviewing_without_asking_next_still_works(store: Store) -> None:
 
 
 def _race(store: Store, pid: int, reviewers: list[User]) -> list[int | None]:
-    barrier = threading.Barrier(len(reviewers))
-    got: list[int | None] = [None] * len(reviewers)
-    errors: list[BaseException] = []
-
-    def ask(i: int) -> None:
-        try:
-            barrier.wait()
-            got[i] = _next(store, pid, reviewers[i])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(reviewers))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return got
+    return race(len(reviewers), lambda i: _next(store, pid, reviewers[i]))
 
 
 def test_concurrent_reviewers_never_get_the_same_annotation(store: Store) -> None:

@@ -14,7 +14,7 @@ from labelloop.services.accounts import add_member, create_user
 from labelloop.services.tasks import next_task, set_settings, submit
 from labelloop.storage import Store, now
 from labelloop.storage.tasks_repo import TaskRepo
-from tests.helpers import TEXT_SCHEMA
+from tests.helpers import TEXT_SCHEMA, race
 
 
 @pytest.fixture(autouse=True)
@@ -44,25 +44,11 @@ def _project(store: Store, n_items: int, n_users: int) -> tuple[int, list[User]]
 
 
 def _race(store: Store, pid: int, users: list[User]) -> list[int | None]:
-    barrier = threading.Barrier(len(users))
-    got: list[int | None] = [None] * len(users)
-    errors: list[BaseException] = []
+    def ask(i: int) -> int | None:
+        task = next_task(store, pid, users[i], "annotator")
+        return None if task is None else int(task["item"]["id"])
 
-    def ask(i: int) -> None:
-        try:
-            barrier.wait()
-            task = next_task(store, pid, users[i], "annotator")
-            got[i] = None if task is None else task["item"]["id"]
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(users))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    return got
+    return race(len(users), ask)
 
 
 def test_concurrent_next_never_shares_a_slot(store: Store) -> None:
