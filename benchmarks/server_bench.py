@@ -13,6 +13,9 @@ queue filled. Timed: ``--samples`` sequential next+submit cycles of one client (
 HTTP/1.1), ``--seconds`` of 8 concurrent clients, ``--samples`` keyset pages of 50 at random
 offsets, and the time from spawning the server to its first answer.
 
+The 8 clients are threads of this process using ``http.client`` (``--httpx``: httpx, which costs
+several times more CPU per request, CPU the server under test then does not get).
+
 ``--cpu`` also reports the CPU time spent per concurrent cycle by the server process, by the
 PostgreSQL backends serving it (read from ``/proc``: only when the database runs on this
 machine) and by the benchmark's own clients: on a small machine these share the cores, and
@@ -22,6 +25,7 @@ their sum bounds the cycles per second.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import random
 import socket
@@ -33,8 +37,10 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
+import orjson
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -113,7 +119,54 @@ def start_server(data_dir: Path, url: str | None, workers: int) -> tuple[subproc
             time.sleep(0.02)
 
 
-def cycle(c: httpx.Client, pid: int, times: tuple[list[float], list[float]] | None = None) -> bool:
+class LiteClient:
+    """A keep-alive HTTP/1.1 client on the standard library's ``http.client``.
+
+    The load generator shares the machine's cores with the server under test; httpx spends
+    several times more CPU per request than this, CPU the server then does not get
+    (``--httpx`` measures with httpx instead, for comparison).
+    """
+
+    def __init__(self, base: str, token: str) -> None:
+        u = urlsplit(base)
+        self.conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port, timeout=30)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None) -> LiteResponse:
+        """POST ``json`` (or nothing) and read the whole answer."""
+        body = None if json is None else orjson.dumps(json)
+        self.conn.request("POST", path, body=body, headers={**self.headers, **(headers or {})})
+        r = self.conn.getresponse()
+        return LiteResponse(r.status, r.read())
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> LiteClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class LiteResponse:
+    """Status and body, with the two methods of httpx's response the benchmark uses."""
+
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code, self.content = status_code, content
+
+    def json(self) -> Any:
+        return orjson.loads(self.content)
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise RuntimeError(f"HTTP {self.status_code}: {self.content[:200]!r}")
+
+
+Client = LiteClient | httpx.Client
+
+
+def cycle(c: Client, pid: int, times: tuple[list[float], list[float]] | None = None) -> bool:
     """One next + submit; False when the queue is empty."""
     t0 = time.perf_counter()
     r = c.post(f"/api/projects/{pid}/next")
@@ -175,8 +228,10 @@ class CpuMeter:
         self.db = sum(proc_cpu(p) - self.backends.get(p, 0.0) for p in pids)
 
 
-def client(base: str, token: str) -> httpx.Client:
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+def client(base: str, token: str, use_httpx: bool) -> Client:
+    if use_httpx:
+        return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return LiteClient(base, token)
 
 
 def run(label: str, url: str | None, args: argparse.Namespace) -> dict[str, Any]:
@@ -188,7 +243,7 @@ def run(label: str, url: str | None, args: argparse.Namespace) -> dict[str, Any]
     store.close()
     proc, base, cold = start_server(data_dir, url, args.workers)
     try:
-        single = client(base, tokens[-1])
+        single = client(base, tokens[-1], args.httpx)
         for _ in range(20):  # warm-up (connection, caches)
             cycle(single, pid)
         times: tuple[list[float], list[float]] = ([], [])
@@ -198,7 +253,7 @@ def run(label: str, url: str | None, args: argparse.Namespace) -> dict[str, Any]
         counts = [0] * args.clients
 
         def worker(i: int) -> None:
-            with client(base, tokens[i]) as c:
+            with client(base, tokens[i], args.httpx) as c:
                 while time.perf_counter() < stop and cycle(c, pid):
                     counts[i] += 1
 
@@ -214,7 +269,7 @@ def run(label: str, url: str | None, args: argparse.Namespace) -> dict[str, Any]
         rate = sum(counts) / (time.perf_counter() - t0)
         if meter is not None:
             meter.stop()
-        mgr = client(base, mgr_token)
+        mgr = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {mgr_token}"}, timeout=30)
         page: list[float] = []
         rng = random.Random(0)
         for _ in range(args.samples):
@@ -264,6 +319,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="length of the concurrent run")
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--cpu", action="store_true", help="report CPU ms per concurrent cycle (server, database, client)")
+    ap.add_argument("--httpx", action="store_true", help="load with httpx clients instead of http.client")
     args = ap.parse_args()
     results = []
     if args.backend in ("sqlite", "both"):
