@@ -191,12 +191,16 @@ APP_NAME = "labelloop-serverbench"
 
 
 def proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far; 0 when it is gone or unreadable."""
+    """CPU seconds (user + system) a process and its live children (``--workers``) have used so far.
+
+    0 when it is gone or unreadable.
+    """
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    return (int(fields[11]) + int(fields[12])) / _TICK + sum(proc_cpu(int(c)) for c in children)
 
 
 def backend_pids(url: str) -> list[int]:
