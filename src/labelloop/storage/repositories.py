@@ -53,7 +53,6 @@ __all__ = [
     "annotation_from_raw",
     "item_from_raw",
     "item_row",
-    "item_step",
     "item_with_project_from_raw",
     "item_with_project_step",
     "labels_from_rows",
@@ -458,11 +457,6 @@ _ITEM_PAGE = Sql(f"{_PAGE} ORDER BY i.id LIMIT ?")
 _ITEM_PAGE_VISIBLE = Sql(f"{_PAGE} AND {_NOT_HELD} ORDER BY i.id LIMIT ?")
 
 
-def item_step(project_id: int, item_id: int, *, visible_only: bool = False) -> tuple[Sql, tuple[int, int]]:
-    """The statement of :meth:`ItemRepo.get`, for :meth:`Raw.batch` (parse with :func:`item_from_raw`)."""
-    return (_ITEM_VISIBLE if visible_only else _ITEM), (item_id, project_id)
-
-
 def item_with_project_step(project_id: int, item_id: int, *, visible_only: bool = False) -> tuple[Sql, tuple[int, int]]:
     """The statement of :meth:`ItemRepo.get_with_project`, for :meth:`Raw.batch`."""
     return (_ITEM_WITH_PROJECT_VISIBLE if visible_only else _ITEM_WITH_PROJECT), (item_id, project_id)
@@ -475,7 +469,7 @@ def item_with_project_from_raw(raw: Raw, r: Sequence[Any]) -> tuple[Project, Ite
 
 
 def item_from_raw(raw: Raw, r: Sequence[Any]) -> Item:
-    """An item from a row of :func:`item_step`."""
+    """An item from a raw row whose first columns are :data:`ITEM_COLUMNS_I`."""
     return _item_from_raw(raw, r)
 
 
