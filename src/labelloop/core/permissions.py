@@ -98,7 +98,10 @@ POLICY: dict[str, dict[str, Rule]] = {
     "learn.run": {"manager": A},  # an active-learning round: fit, re-predict, re-route, promote a batch (a job)
     "import.create": {"manager": A},  # upload files into the project (runs as a job)
     "job.read": {"manager": A},  # the project's jobs (imports, exports ...), their progress and results
-    "job.cancel": {"manager": A},  # stop a queued or running job of the project
+    # stop a queued or running job of the project. Managers only, with no "the starter may cancel"
+    # relation: every action that starts a job (import.create, export.create, route.run,
+    # learn.run) is managers-only, so a starter is a manager already (tests/api/test_route_sweep)
+    "job.cancel": {"manager": A},
     # A/B experiments: their arms and readouts are aggregates (no label values, no people), like the
     # certificate; annotators are left out, as they should not learn which arm their tasks are in
     "experiment.read": {"viewer": A, "reviewer": A, "manager": A},
