@@ -1,24 +1,29 @@
 """Correction tasks over the API, per role (200 / 403 / 404), with bad inputs and held items.
 
 Project ``a`` of the web world gets labels the schema refuses (a class it does not have); a
-real QC run opens their correction tasks. Every answer is checked against the store.
+real QC run opens their correction tasks. Every answer is checked against the store. A
+reviewer may not take, lock or resolve a task about their own annotation; a manager may.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
-from labelloop.core import NewAnnotation
+from labelloop.core import NewAnnotation, NewSuggestion
+from labelloop.core.accounts import Role
+from labelloop.services.accounts import add_member, create_token, create_user
 from labelloop.services.desensitise import configure
 from labelloop.services.qc import run_qc
-from labelloop.storage import Store
+from labelloop.storage import Store, now
 from labelloop.storage.tables_quality import correction_tasks
-from tests.api.conftest import World, build_world
+from tests.api.conftest import PASSWORD, World, build_world
 
 BAD = [{"id": "c", "control": "sentiment", "labels": ["bogus"]}]
 GOOD = [{"id": "c", "control": "sentiment", "labels": ["pos"]}]
@@ -138,3 +143,84 @@ def test_dismiss_and_held_items(cw: World) -> None:
     fix = rev.post(f"{base}/{other}/resolve", json={"resolution": "fixed", "value": GOOD, "base_version": None})
     assert fix.status_code == 404
     assert _row(w, other).status == "open"
+
+
+@pytest.fixture
+def own(store: Store, tmp_path: Path) -> Iterator[World]:
+    """Bad labels by the reviewer, the annotator and the manager; a bad suggestion of a backend
+    that happens to be called ``reviewer`` (a machine label: nobody's own); a second reviewer."""
+    w = build_world(store, tmp_path)
+    items = w.items_a
+    with store.transaction() as tx:
+        tx.labels.add_annotations(
+            w.pa,
+            [NewAnnotation(items[1], BAD, "reviewer"), NewAnnotation(items[2], BAD, "annotator"),
+             NewAnnotation(items[3], BAD, "manager")],
+        )  # fmt: skip
+        tx.labels.add_suggestions(w.pa, [NewSuggestion(items[4], BAD, "reviewer", "1", 0.9)])
+    run_qc(store, w.pa)
+    w.users["reviewer2"] = create_user(store, "reviewer2", PASSWORD)
+    w.tokens["reviewer2"] = create_token(store, w.users["reviewer2"], "tests")[1]
+    add_member(store, w.pa, "reviewer2", Role.REVIEWER)
+    with TestClient(w.app):  # type: ignore[arg-type]
+        yield w
+
+
+def test_own_annotations_are_closed_to_their_reviewer(own: World) -> None:
+    w = own
+    base = f"/api/projects/{w.pa}/corrections"
+    rev, rev2, mgr = w.client("reviewer"), w.client("reviewer2"), w.client("manager")
+    tasks = {t["item_id"]: t for t in rev.get(base).json()["tasks"]}  # reading stays open to reviewers
+    t_own, t_ann, t_mgr, t_sugg = (tasks[i]["id"] for i in w.items_a[1:5])
+    who = {i: (tasks[i]["finding"]["annotator"], tasks[i]["finding"]["label_source"]) for i in tasks}
+    assert who[w.items_a[1]] == ("reviewer", "human") and who[w.items_a[4]] == ("reviewer", "model")
+    assert rev.get(f"{base}/{t_own}").status_code == 200
+
+    # the manager fixes a finding on their own label
+    got = mgr.post(f"{base}/{t_mgr}/lock")
+    assert got.status_code == 200, got.text
+    fix = {"resolution": "fixed", "value": GOOD, "base_version": got.json()["base_version"]}
+    fixed = mgr.post(f"{base}/{t_mgr}/resolve", json=fix)
+    assert fixed.status_code == 200, fixed.text
+    assert _row(w, t_mgr).resolved_by == "user:manager"
+
+    # the reviewer may not lock nor resolve the task about their own label: 403, nothing written
+    before = _versions(w, w.items_a[1])
+    for url, body in (
+        (f"{base}/{t_own}/lock", None),
+        (f"{base}/{t_own}/resolve", {"resolution": "dismissed", "reason": "looks fine to me"}),
+        (f"{base}/{t_own}/resolve", {"resolution": "fixed", "value": GOOD, "base_version": before[0].id}),
+    ):
+        r = rev.post(url, json=body)
+        assert r.status_code == 403, (url, r.text)
+        err = r.json()["error"]
+        assert err["code"] == "LL-DENIED" and f"about your own annotation {before[0].id}" in err["message"], err
+    row = _row(w, t_own)
+    assert (row.status, row.locked_by) == ("open", None) and _versions(w, w.items_a[1]) == before
+
+    # a lock on it from before (say, taken before the rule) is not handed back by next, and is let go
+    with w.store.transaction() as tx:
+        tx.conn.execute(
+            update(correction_tasks)
+            .where(correction_tasks.c.id == t_own)
+            .values(locked_by=w.users["reviewer"].id, lock_expires_at=now() + timedelta(minutes=5))
+        )
+    handed: list[int] = []
+    while (r := rev.post(f"{base}/next", json={"after": handed[-1] if handed else None})).status_code == 200:
+        tid = r.json()["task"]["id"]
+        assert tid not in handed, handed  # (each is dismissed below: never handed out twice)
+        handed.append(tid)
+        done = rev.post(f"{base}/{tid}/resolve", json={"resolution": "dismissed", "reason": "seen"})
+        assert done.status_code == 200, done.text
+    assert r.status_code == 204, r.text  # only their own task is left open
+    assert handed == [t_ann, t_sugg]  # the annotator's label, then the backend's (nobody's own)
+    assert rev.post(f"{base}/next", json={"rule": "schema_valid"}).status_code == 204
+    row = _row(w, t_own)
+    assert (row.status, row.locked_by) == ("open", None)
+
+    # another reviewer is handed it, and resolves it
+    r = rev2.post(f"{base}/next")
+    assert r.status_code == 200 and r.json()["task"]["id"] == t_own, r.text
+    done = rev2.post(f"{base}/{t_own}/resolve", json={"resolution": "dismissed", "reason": "fine"})
+    assert done.status_code == 200, done.text
+    assert (_row(w, t_own).status, _row(w, t_own).resolved_by) == ("resolved", "user:reviewer2")

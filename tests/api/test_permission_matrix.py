@@ -48,6 +48,7 @@ REVIEWING = {"review.next", "review.write"}
 AUDITING = {"release.lineage", "qc.read"}  # who made each label, who errs: reviewers and managers, not viewers
 INSTANCE = {"project.create", "refusals.read"}  # no project yet: instance admins only, whatever their project roles
 CORRECTING = {"correction.read", "correction.resolve"}  # QC correction tasks: reviewers and managers
+OWN_WORK_CLOSED = {"review.write", "correction.resolve"}  # a reviewer never judges their own annotation
 
 
 def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
@@ -75,10 +76,10 @@ def oracle(role: str | None, action: str, facts: frozenset[str]) -> bool:
             return "assignee" in facts and "reviewed" not in facts  # closed once reviewed
         return False
     if role == "reviewer":
+        if action in OWN_WORK_CLOSED:
+            return "author" not in facts  # never one's own work (reviews, QC corrections)
         if action in READ_ONLY or action in AUDITING or action in CORRECTING or action == "review.next":
             return True
-        if action == "review.write":
-            return "author" not in facts  # never one's own work
         if action == "suggestion.accept" or action == "task.next":
             return True
         if action in {"draft.write", "annotation.submit"}:
@@ -104,6 +105,17 @@ def test_static_decision_is_consistent(role: str | None) -> None:
         outcomes = {decide(role, action, f).allowed for f in FACT_SETS}
         expected = outcomes.pop() if len(outcomes) == 1 else None
         assert static_decision(role, action) is expected, (role, action)
+
+
+def test_author_fact_matters_only_for_reviewers_own_work() -> None:
+    # writing the annotation in question closes exactly the own-work actions, to reviewers only
+    matters = {
+        (role, action)
+        for action in ACTIONS
+        for role in ALL_ROLES
+        if any(decide(role, action, f).allowed != decide(role, action, f | {"author"}).allowed for f in FACT_SETS)
+    }
+    assert matters == {("reviewer", action) for action in OWN_WORK_CLOSED}
 
 
 def test_unknown_action_and_roles_are_denied() -> None:

@@ -4,14 +4,18 @@ as public/user-level nor names a table action fails here."""
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
+import textwrap
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 
-from labelloop.api.deps import ACTION_KEY
+from labelloop.api.deps import ACTION_KEY, get_jobs
 from labelloop.core.permissions import INSTANCE_ACTIONS, POLICY, static_decision
+from labelloop.core.permissions import ROLES as TABLE_ROLES
 from tests.api.conftest import ROLES, World
 
 PUBLIC = {("POST", "/api/auth/login"), ("GET", "/api/health"), ("GET", "/"), ("GET", "/app/{path:path}")}
@@ -120,3 +124,44 @@ def test_admin_is_never_denied_by_role(world: World) -> None:
             continue
         r = c.request(method, _url(world, path), json={})
         assert r.status_code not in (401, 403), (method, path, r.status_code, r.text)
+
+
+RUNNER_READS = {"get", "list", "cancel"}  # what a route may do with the job runner without starting a job
+
+
+def _job_starting_actions(w: World) -> set[str]:
+    """The actions of the routes whose endpoint hands work to the job runner (``.submit``).
+
+    Read from the code: every route that depends on the runner (:func:`get_jobs`) is parsed; a
+    use of the runner other than ``submit`` or a read (passed on whole, say) fails here, so a new
+    way of starting jobs gets classified.
+    """
+    out: set[str] = set()
+    for r in _flat(w.app.routes):  # type: ignore[attr-defined]
+        names = {d.name for d in r.dependant.dependencies if d.call is get_jobs}
+        if not names:
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(r.endpoint)))
+        parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        starts = False
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load):
+                use = parents[id(node)]
+                assert isinstance(use, ast.Attribute) and use.attr in RUNNER_READS | {"submit"}, (
+                    f"{r.path}: the job runner is used as {ast.unparse(use)!r}; say whether that starts a job"
+                )
+                starts |= use.attr == "submit"
+        if starts:
+            out.add((r.openapi_extra or {})[ACTION_KEY])
+    return out
+
+
+def test_whoever_may_start_a_job_may_cancel_it(world: World) -> None:
+    # job.cancel has no "the starter may cancel" relation: it needs none while every role that
+    # may start a job may cancel any job of the project
+    starting = _job_starting_actions(world)
+    assert {"import.create", "export.create", "route.run", "learn.run"} <= starting, starting  # (the parse works)
+    cancellers = {role for role in TABLE_ROLES if static_decision(role, "job.cancel") is True}
+    for act in sorted(starting):
+        starters = {role for role in TABLE_ROLES if static_decision(role, act) is not False}
+        assert starters <= cancellers, (act, starters - cancellers)

@@ -13,6 +13,7 @@ from sqlalchemy import update
 
 from labelloop.core import LabelSchema, NewAnnotation, NewSuggestion
 from labelloop.core.accounts import User
+from labelloop.core.findings import Detector, Finding, Severity
 from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFound, PermissionDenied
 from labelloop.services import corrections
 from labelloop.services.accounts import create_user
@@ -23,6 +24,7 @@ from labelloop.services.projects import create_project
 from labelloop.services.qc import run_qc
 from labelloop.services.tasks import StaleVersion
 from labelloop.storage import Store, now
+from labelloop.storage.quality_repo import QualityRepo
 from labelloop.storage.tables_quality import correction_tasks
 from tests.helpers import IMAGE_SCHEMA, png_bytes, write
 
@@ -274,3 +276,35 @@ def test_current_version_follows_the_chain() -> None:
     assert corrections.current_version(chain, "human", 2).id == 2  # type: ignore[union-attr]
     assert corrections.current_version(chain, "model", 1).id == 4  # type: ignore[union-attr]  # the item's current
     assert corrections.current_version(chain, "human", 99).id == 4  # type: ignore[union-attr]
+
+
+def test_own_annotations_closed_to_their_reviewer_item_findings_open(world: World) -> None:
+    w, ann = world, world.people["ann"]  # ann wrote both labels QC flagged; here she also reviews
+    own = [t["id"] for t in corrections.list_tasks(w.store, w.pid)["tasks"]]
+    with w.store.transaction() as tx:  # an item-level finding (a caption against its image): no single author
+        repo = QualityRepo(tx.conn)
+        run = repo.start_run(w.pid, "full", None, {}, "user:test")
+        finding = Finding(
+            w.items[2], "model.text_image_mismatch", Severity.WARNING, "caption off", detector=Detector.MODEL
+        )
+        repo.add_findings(w.pid, run, [finding])
+    (item_level,) = [t for t in corrections.list_tasks(w.store, w.pid)["tasks"] if t["id"] not in own]
+    assert item_level["finding"]["annotator"] is None and item_level["finding"]["record_id"] is None
+
+    got = corrections.next_task(w.store, w.pid, ann, "reviewer")
+    assert got is not None and got["task"]["id"] == item_level["id"]
+    again = corrections.next_task(w.store, w.pid, ann, "reviewer", after=item_level["id"])
+    assert again is not None and again["task"]["id"] == item_level["id"]  # round again: never her own
+    for tid in own:
+        with pytest.raises(PermissionDenied, match="your own annotation"):
+            corrections.claim(w.store, w.pid, tid, ann, "reviewer")
+        with pytest.raises(PermissionDenied, match="your own annotation"):
+            corrections.resolve(w.store, w.pid, tid, ann, "reviewer", resolution="dismissed", reason="mine is fine")
+        assert w.task_row(tid).status == "open"
+    done = corrections.resolve(w.store, w.pid, item_level["id"], ann, "reviewer", resolution="dismissed", reason="ok")
+    assert done["task"]["resolved_by"] == "user:ann"
+    assert corrections.next_task(w.store, w.pid, ann, "reviewer") is None
+    # as a manager she may: the table keeps the right for managers
+    assert corrections.claim(w.store, w.pid, own[0], ann, "manager")["task"]["lock"]["user"] == "ann"
+    other = corrections.next_task(w.store, w.pid, w.people["rex"], "reviewer")  # another reviewer gets hers
+    assert other is not None and other["task"]["id"] == own[1]

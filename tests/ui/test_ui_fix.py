@@ -4,7 +4,8 @@ Boxes that leave their image are found by QC (run from the dashboard by a manage
 the first task from the findings table, applies the suggested fix with F and saves it with
 Enter, skips the next with N, dismisses the one after with D and a reason, and lands back on
 the skipped one. A reviewer then finds nothing free (the manager holds the last task) and sees
-that task read-only. Names and reasons with markup show as text.
+that task read-only. Names and reasons with markup show as text. A reviewer opening a task
+about their own label sees it read-only with the server's reason, and N moves on.
 """
 
 from __future__ import annotations
@@ -151,6 +152,37 @@ def test_fix_skip_dismiss_in_a_browser(site: Site, browser: Any, tmp_path: Path)
     assert rex.locator("#fix-save").is_disabled()
     rex.keyboard.press("Enter")  # nothing happens on a read-only task
     assert _tasks(site)[items[1]].status == "open"
+    assert not errors, errors
+
+
+def test_own_label_opens_read_only_for_its_reviewer(site: Site, browser: Any) -> None:
+    from labelloop.services.qc import run_qc
+
+    errors: list[str] = []
+    pid, items = site.projects["streets"], site.items["streets"]
+    with site.store.transaction() as tx:  # rex labelled the second image too, also leaving it
+        tx.labels.add_annotations(pid, [NewAnnotation(items[1], _box(-30, 10, 80, 90), "rex")])
+    run_qc(site.store, pid)
+    with site.store.read() as tx:
+        stored = QualityRepo(tx.conn).findings(pid, status="open", after_id=0, limit=100)
+    own = {r.task_id for r in stored if r.finding.annotator == "rex"}
+    assert len(own) == 1 and len(stored) == 4
+    (t_own,) = own
+
+    rex = login(browser, site, "rex", errors)
+    _watch(rex, errors)
+    rex.goto(f"{site.url}/#/p/{pid}/fix/{t_own}")
+    rex.wait_for_selector("#read-only")
+    assert "your own annotation" in rex.inner_text("#read-only")
+    assert rex.locator("#fix-save").is_disabled() and rex.locator("#fix-dismiss").is_disabled()
+    rex.keyboard.press("n")  # the next task is someone else's
+    rex.wait_for_function("(t) => document.querySelector('#task-id')?.textContent !== String(t)", arg=t_own)
+    rex.wait_for_selector("#fix-save:not([disabled])")
+    shown = int(rex.inner_text("#task-id"))
+    assert shown != t_own and "locked to rex" in rex.inner_text("#lock-line")
+    with site.store.read() as tx:
+        rows = {r.id: r for r in tx.conn.execute(correction_tasks.select())}
+    assert rows[shown].locked_by is not None and (rows[t_own].status, rows[t_own].locked_by) == ("open", None)
     assert not errors, errors
 
 

@@ -103,6 +103,25 @@ class Finding:
     record_id: int | None = None
     score: float | None = None
 
+    @property
+    def author(self) -> str | None:
+        """The person who wrote the label in question, or None when no single person did.
+
+        That is the annotator of the human annotation the finding names (``record_id``). A
+        finding about a machine label (a model's, an LLM's or a rule set's suggestion) or about
+        the item itself (no ``record_id``) has no author. The permission table's ``author``
+        fact for a correction task comes from here.
+
+        Example:
+            >>> Finding(1, "r", Severity.INFO, "m", annotator="ann", record_id=4).author
+            'ann'
+            >>> Finding(1, "r", Severity.INFO, "m", annotator="llm.x", record_id=4, label_source=LabelSource.LLM).author
+            >>> Finding(1, "r", Severity.INFO, "m").author
+        """
+        if self.label_source is not LabelSource.HUMAN or self.record_id is None:
+            return None
+        return self.annotator
+
     def fingerprint(self) -> str:
         """A stable hash of what the finding is about, used to match it across QC runs.
 

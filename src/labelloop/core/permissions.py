@@ -7,7 +7,9 @@ non-member gets 404 before this table is consulted, so other projects' objects s
 Facts are the relations between the actor and the object:
 
 * ``assignee``: the task (an item's slot) is locked to or was done by the actor.
-* ``author``: the actor wrote the annotation in question.
+* ``author``: the actor wrote the annotation in question (:func:`author_fact`). For a QC
+  correction task that is the annotation its finding names; a finding with no single author
+  (an item-level finding, or one about a model's suggestion) gives no ``author`` fact.
 * ``reviewed``: the annotation in question already has a review (it is closed for its author).
 
 Example:
@@ -31,12 +33,14 @@ __all__ = [
     "ROLES",
     "Decision",
     "Rule",
+    "author_fact",
     "decide",
     "static_decision",
 ]
 
 ROLES = ("viewer", "annotator", "reviewer", "manager", "admin")
 FACTS = ("assignee", "author", "reviewed")
+_AUTHOR = frozenset({"author"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +78,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "draft.write": {"annotator": OPEN_TASK, "reviewer": OPEN_TASK, "manager": OPEN_TASK},
     "annotation.submit": {"annotator": OPEN_TASK, "reviewer": OPEN_TASK, "manager": OPEN_TASK},
     "review.next": {"reviewer": A, "manager": A},
-    "review.write": {"reviewer": NOT_OWN, "manager": A},
+    "review.write": {"reviewer": NOT_OWN, "manager": A},  # a reviewer does not review their own work (a manager may)
     "suggestion.accept": {"annotator": OPEN_TASK, "reviewer": A, "manager": A},
     "export.create": {"manager": A},
     "export.read": {"manager": A},
@@ -86,13 +90,18 @@ POLICY: dict[str, dict[str, Rule]] = {
     "qc.read": {"reviewer": A, "manager": A},  # the QC report: findings, annotator scores, agreement
     "qc.run": {"manager": A},  # run QC now (writes findings and correction tasks)
     "correction.read": {"reviewer": A, "manager": A},  # list and show QC correction tasks
-    "correction.resolve": {"reviewer": A, "manager": A},  # take one (lock), fix it or dismiss it
+    # take one (lock), fix it or dismiss it; as with reviews, a reviewer does not resolve a finding
+    # about an annotation they wrote (managers may); tasks with no single author are open to all
+    "correction.resolve": {"reviewer": NOT_OWN, "manager": A},
     "certificate.read": {"viewer": A, "reviewer": A, "manager": A},  # routing tiers and accuracy bounds: counts only
     "route.run": {"manager": A},  # route the project's items on a backend's suggestions (a job)
     "learn.run": {"manager": A},  # an active-learning round: fit, re-predict, re-route, promote a batch (a job)
     "import.create": {"manager": A},  # upload files into the project (runs as a job)
     "job.read": {"manager": A},  # the project's jobs (imports, exports ...), their progress and results
-    "job.cancel": {"manager": A},  # stop a queued or running job of the project
+    # stop a queued or running job of the project. Managers only, with no "the starter may cancel"
+    # relation: every action that starts a job (import.create, export.create, route.run,
+    # learn.run) is managers-only, so a starter is a manager already (tests/api/test_route_sweep)
+    "job.cancel": {"manager": A},
     # A/B experiments: their arms and readouts are aggregates (no label values, no people), like the
     # certificate; annotators are left out, as they should not learn which arm their tasks are in
     "experiment.read": {"viewer": A, "reviewer": A, "manager": A},
@@ -130,6 +139,24 @@ def decide(role: str | None, action: str, facts: frozenset[str]) -> Decision:
     if blocked:
         return Decision(False, f"{action} is closed: {', '.join(sorted(blocked))}")
     return Decision(True, f"{role} may {action}")
+
+
+def author_fact(author: str | None, username: str) -> frozenset[str]:
+    """The ``author`` fact between ``username`` and an annotation written by ``author``.
+
+    Args:
+        author: Who wrote the annotation in question (its ``annotator``); None when no single
+            person did (a model's suggestion, an item-level QC finding).
+        username: The actor.
+
+    Returns:
+        ``{"author"}`` when the actor wrote it, else the empty set.
+
+    Example:
+        >>> sorted(author_fact("ann", "ann")), sorted(author_fact("ann", "rex")), sorted(author_fact(None, "rex"))
+        (['author'], [], [])
+    """
+    return _AUTHOR if author is not None and author == username else frozenset()
 
 
 def static_decision(role: str | None, action: str) -> bool | None:

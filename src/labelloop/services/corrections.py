@@ -22,6 +22,13 @@ the finding names (a human label), else the item's current annotation
 (:func:`labelloop.services.versions.current_annotation`). Findings raised before an item was
 desensitised may quote its original text: their message and fix are withheld.
 
+Who may resolve a task is the permission table's ``correction.resolve`` with the ``author``
+fact: the caller wrote the annotation the finding names (:attr:`labelloop.core.findings.Finding.author`,
+through :func:`labelloop.core.permissions.author_fact`, as reviews do). A reviewer may not take
+(``next`` skips it), lock or resolve a task about their own annotation (403); a manager may. A
+task with no single author (an item-level finding, or one about a model's suggestion) is open
+to every reviewer.
+
 Example:
     >>> import tempfile, pathlib
     >>> from labelloop.core import LabelSchema
@@ -45,7 +52,7 @@ from typing import Any
 from labelloop.core import Actor, Annotation, AnnotationStatus, NewAnnotation
 from labelloop.core.accounts import User
 from labelloop.core.findings import LabelSource, Severity
-from labelloop.core.permissions import decide
+from labelloop.core.permissions import Decision, author_fact, decide, static_decision
 from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, PermissionDenied
 from labelloop.services.browse import MAX_PAGE
 from labelloop.services.redacted_view import visible_labels
@@ -70,12 +77,36 @@ RESOLUTIONS = ("fixed", "dismissed")
 WITHHELD_FINDING = "(withheld: raised before the item was desensitised)"
 MAX_REASON = 2000
 _SEVERITIES = tuple(s.value for s in Severity)
+RESOLVE = "correction.resolve"
 
 
 def _require(role: str, action: str) -> None:
-    d = decide(role, action, frozenset())
-    if not d.allowed:
-        raise PermissionDenied(d.reason)
+    """Refuse a role the table denies ``action`` whatever the relations (a task's come later)."""
+    if static_decision(role, action) is False:
+        raise PermissionDenied(decide(role, action, frozenset()).reason)
+
+
+def _may_resolve(task: CorrectionTask, user: User, role: str) -> Decision:
+    """The table's answer for ``user`` resolving ``task``, with the ``author`` fact."""
+    return decide(role, RESOLVE, author_fact(task.record.finding.author, user.username))
+
+
+def _require_resolve(task: CorrectionTask, user: User, role: str) -> None:
+    """Refuse a task the caller may not resolve (as a reviewer: one about their own annotation).
+
+    Raises:
+        PermissionDenied: with the reason.
+    """
+    d = _may_resolve(task, user, role)
+    if d.allowed:
+        return
+    f = task.record.finding
+    if f.author == user.username:
+        raise PermissionDenied(
+            f"correction task {task.id} is about your own annotation {f.record_id}: a {role} does not "
+            f"resolve findings on their own work ({d.reason}); leave it to someone else"
+        )
+    raise PermissionDenied(d.reason)
 
 
 def _check_filters(rule: str | None, severity: str | None) -> None:
@@ -210,30 +241,42 @@ def next_task(
     Without ``after`` the task the caller already holds comes back (its lock renewed), if it
     matches the filters. Otherwise the oldest free open task with an id above ``after`` (going
     round to the start when there is none above). Taking a task releases the caller's others.
+    Tasks the caller may not resolve (a reviewer's own annotations) are never handed out.
 
     Raises:
         PermissionDenied: the role may not resolve correction tasks.
         InputRejected: an unknown severity or a malformed rule.
     """
-    _require(role, "correction.resolve")
+    _require(role, RESOLVE)
     _check_filters(rule, severity)
     at = now()
     taken: int | None = None
+    # does the table close a task about the caller's own annotation to them? then the query
+    # leaves those out (and each candidate is decided again below: the table has the last word)
+    skip_own = not decide(role, RESOLVE, author_fact(user.username, user.username)).allowed
     with store.transaction() as tx:
         tx.projects.get(project_id)
         repo = CorrectionRepo(tx.conn)
         expires = _lock_for(tx, project_id, at)
         held = repo.held(project_id, user.id, at) if after is None else None
         if held is not None:
-            f = repo.get(project_id, held).record.finding
-            if (rule is None or f.rule_id == rule) and (severity is None or f.severity.value == severity):
+            task = repo.get(project_id, held)
+            f = task.record.finding
+            wanted = (rule is None or f.rule_id == rule) and (severity is None or f.severity.value == severity)
+            if wanted and _may_resolve(task, user, role).allowed:
                 repo.take(held, user.id, at, expires)
                 taken = held
         starts = [after, 0] if after else [0]
         for start in starts:
             if taken is not None:
                 break
-            for tid in repo.candidates(project_id, user.id, at, after_id=start, rule=rule, severity=severity):
+            found = repo.candidates(
+                project_id, user.id, at, after_id=start, rule=rule, severity=severity,
+                not_by=user.username if skip_own else None,
+            )  # fmt: skip
+            for tid in found:
+                if skip_own and not _may_resolve(repo.get(project_id, tid), user, role).allowed:
+                    continue
                 if repo.take(tid, user.id, at, expires):  # False: another reviewer took it just now
                     taken = tid
                     break
@@ -249,14 +292,16 @@ def claim(store: Store, project_id: int, task_id: int, user: User, role: str) ->
     Raises:
         NotFound: no such task in the project, or its item is held.
         Conflict: the task is resolved, or someone else holds it.
-        PermissionDenied: the role may not resolve correction tasks.
+        PermissionDenied: the role may not resolve correction tasks, or not this one (a
+            reviewer's own annotation).
     """
-    _require(role, "correction.resolve")
+    _require(role, RESOLVE)
     at = now()
     with store.transaction() as tx:
         repo = CorrectionRepo(tx.conn)
         task = repo.get(project_id, task_id)
         tx.items.get(project_id, task.item_id, visible_only=True)
+        _require_resolve(task, user, role)
         _refuse_closed(task, user, at)
         if not repo.take(task_id, user.id, at, _lock_for(tx, project_id, at)):
             _refuse_closed(repo.get(project_id, task_id), user, at)
@@ -362,9 +407,10 @@ def resolve(
         NotFound: no such task in the project, or its item is held.
         Conflict: the task is already resolved or someone else holds it.
         StaleVersion: ``base_version`` is not the current version (409 with the server's copy).
-        PermissionDenied: the role may not resolve correction tasks.
+        PermissionDenied: the role may not resolve correction tasks, or not this one (a
+            reviewer's own annotation).
     """
-    _require(role, "correction.resolve")
+    _require(role, RESOLVE)
     if resolution not in RESOLUTIONS:
         raise InputRejected("resolution", "'fixed' or 'dismissed'", repr(resolution)[:40])
     reason = (reason or "").strip()
@@ -383,6 +429,7 @@ def resolve(
         repo = CorrectionRepo(tx.conn)
         task = repo.get(project_id, task_id)
         project, item = tx.items.get_with_project(project_id, task.item_id, visible_only=True)
+        _require_resolve(task, user, role)
         _refuse_closed(task, user, at)
         if not repo.resolve(task_id, resolution, actor, user.id, at, note=reason or None):
             _refuse_closed(repo.get(project_id, task_id), user, at)

@@ -53,7 +53,7 @@ from labelloop.core import (
     Suggestion,
 )
 from labelloop.core.accounts import User
-from labelloop.core.permissions import decide
+from labelloop.core.permissions import author_fact, decide
 from labelloop.errors import Conflict, InputRejected, InvalidAnnotation, NotFound, PermissionDenied
 from labelloop.services.experiments import arm_view
 from labelloop.services.redacted_view import visible_labels
@@ -552,8 +552,7 @@ def review(
         ann = tx.labels.annotation(annotation_id)
         if ann.project_id != project_id or ann.item_id != item_id:
             raise NotFound("annotation", annotation_id)
-        facts = {"author"} if ann.annotator == user.username else set()
-        _require(role, "review.write", frozenset(facts))
+        _require(role, "review.write", author_fact(ann.annotator, user.username))
         tasks.lock_annotation(ann.id)
         if tasks.is_reviewed(ann.id):
             raise Conflict(f"annotation {ann.id} was already reviewed")

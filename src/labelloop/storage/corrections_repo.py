@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, and_, exists, func, or_, select, update
 
-from labelloop.core.findings import FindingRecord
+from labelloop.core.findings import FindingRecord, LabelSource
 from labelloop.errors import NotFound
 from labelloop.storage.quality_repo import finding_of
 from labelloop.storage.tables_accounts import users
@@ -220,17 +220,31 @@ class CorrectionRepo:
         after_id: int = 0,
         rule: str | None = None,
         severity: str | None = None,
+        not_by: str | None = None,
         limit: int = 20,
     ) -> list[int]:
-        """Ids of open tasks ``user_id`` may take now, id > ``after_id``, oldest first."""
+        """Ids of open tasks ``user_id`` may take now, id > ``after_id``, oldest first.
+
+        ``not_by``: leave out tasks whose finding's author is this username (the annotator of
+        the human annotation the finding names: :attr:`labelloop.core.findings.Finding.author`).
+        """
         q = select(c.c.id).where(c.c.project_id == project_id, c.c.status == OPEN, c.c.id > after_id, _not_held())
         q = q.where(_free(user_id, at))
-        if rule is not None or severity is not None:
+        if rule is not None or severity is not None or not_by is not None:
             q = q.join(f, f.c.id == c.c.finding_id)
             if rule is not None:
                 q = q.where(f.c.rule_id == rule)
             if severity is not None:
                 q = q.where(f.c.severity == severity)
+            if not_by is not None:  # (NULLs spelt out: NOT over a NULL comparison would drop the row)
+                q = q.where(
+                    or_(
+                        f.c.label_source != LabelSource.HUMAN.value,
+                        f.c.record_id.is_(None),
+                        f.c.annotator.is_(None),
+                        f.c.annotator != not_by,
+                    )
+                )
         return [int(r[0]) for r in self.conn.execute(q.order_by(c.c.id).limit(limit))]
 
     def take(self, task_id: int, user_id: int, at: datetime, expires: datetime) -> bool:

@@ -1,4 +1,10 @@
-"""Correction tasks opened by QC: list, take the next one, show one, fix or dismiss it."""
+"""Correction tasks opened by QC: list, take the next one, show one, fix or dismiss it.
+
+``correction.resolve`` (next, lock, resolve) carries the ``author`` fact, decided by the service
+against the caller (``access.user``, ``access.role``): a reviewer is never handed, and may not
+lock or resolve (403), a task about an annotation they wrote; managers may. Tasks with no single
+author (item-level findings, findings on model suggestions) are open to every reviewer.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +57,10 @@ def list_tasks(
 
 @router.post("/next", openapi_extra=action("correction.resolve"), response_model=None)
 def next_task(access: ProjectAccess, store: StoreDep, body: NextIn | None = None) -> Any:
-    """Lock the caller's next correction task and return it, or 204 when none is free."""
+    """Lock the caller's next correction task and return it, or 204 when none is free.
+
+    A reviewer's own annotations are skipped: they get another task, or 204.
+    """
     b = body or NextIn()
     task = corrections.next_task(
         store, access.project_id, access.user, access.role, after=b.after, rule=b.rule, severity=b.severity
@@ -67,13 +76,19 @@ def show(access: ProjectAccess, store: StoreDep, tid: int = TaskId) -> dict[str,
 
 @router.post("/{tid}/lock", openapi_extra=action("correction.resolve"))
 def claim(access: ProjectAccess, store: StoreDep, tid: int = TaskId) -> dict[str, Any]:
-    """Lock this task to the caller (409 when resolved or held by someone else) and return it."""
+    """Lock this task to the caller (409 when resolved or held by someone else) and return it.
+
+    403 for a reviewer when the finding is about their own annotation.
+    """
     return corrections.claim(store, access.project_id, tid, access.user, access.role)
 
 
 @router.post("/{tid}/resolve", openapi_extra=action("correction.resolve"))
 def resolve(body: ResolveIn, access: ProjectAccess, store: StoreDep, tid: int = TaskId) -> dict[str, Any]:
-    """Fix (a new annotation version; 409 on a stale ``base_version``) or dismiss (with a reason)."""
+    """Fix (a new annotation version; 409 on a stale ``base_version``) or dismiss (with a reason).
+
+    403 for a reviewer when the finding is about their own annotation.
+    """
     return corrections.resolve(
         store, access.project_id, tid, access.user, access.role, resolution=body.resolution,
         value=body.value, base_version=body.base_version, reason=body.reason,

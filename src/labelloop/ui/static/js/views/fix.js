@@ -126,7 +126,9 @@ export async function fixView(pid, taskId = null) {
     try {
       show(await api("POST", `/api/projects/${pid}/corrections/${tid}/lock`), false);
     } catch (e) {
-      if (!(e instanceof ApiError) || e.status !== 409) throw e;
+      // 409: resolved, or someone else holds it; 403: not the caller's to resolve (a finding on
+      // their own annotation). Either way: show it read-only with the server's reason; N moves on
+      if (!(e instanceof ApiError) || (e.status !== 409 && e.status !== 403)) throw e;
       show(await api("GET", `/api/projects/${pid}/corrections/${tid}`), true, e.body && e.body.error ? e.body.error.message : e.message);
     }
     loadRules();
