@@ -58,7 +58,8 @@ def test_bad_input_is_refused_and_writes_nothing(world: World) -> None:
     cases = [
         ({"name": "x", "a": {"prefil": True}, "b": {}}, 422, "arm a: expected settings among"),
         ({"name": "x", "a": {"prefill": True}, "b": {"prefill": "on"}}, 422, "the same one twice"),
-        ({"name": "x", "a": {"accept_threshold": 0.9}, "b": {}}, 422, "not supported on live projects yet"),
+        ({"name": "x", "a": {"accept_threshold": 0.9}, "b": {"accept_threshold": -0.1}}, 422,
+         "arm b: accept_threshold: expected a number in (0, 1]"),
         ({"name": "x", "a": {"backend": "nope"}, "b": {}}, 422, "which has none"),
         ({"name": "x", "a": {}, "b": {"prefill": False}, "extra": 1}, 422, "extra"),
         ({"name": "x", "a": {}, "b": {"prefill": False}, "scope": "some"}, 422, "scope"),

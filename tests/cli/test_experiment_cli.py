@@ -78,8 +78,8 @@ def test_refusals_name_the_input(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "--a 'prefill': expected key=value" in capsys.readouterr().err
     assert main([*args, "e", "--a", "colour=red", "--b", "prefill=off"]) == 2
     assert "arm a: expected settings among prefill, backend, guideline, accept_threshold" in capsys.readouterr().err
-    assert main([*args, "e", "--a", "accept_threshold=0.9", "--b", "accept_threshold=0.95"]) == 2
-    assert "not supported on live projects yet" in capsys.readouterr().err
+    assert main([*args, "e", "--a", "accept_threshold=0.9", "--b", "accept_threshold=1.5"]) == 2
+    assert "arm b: accept_threshold: expected a number in (0, 1]" in capsys.readouterr().err
     assert main([*args, "e", "--a", "prefill=on", "--b", "prefill=on"]) == 2
     assert "the same one twice" in capsys.readouterr().err
     assert main(["--data-dir", str(data), "experiment", "show", "rev", "nope"]) == 3

@@ -11,9 +11,12 @@ An experiment has a name (unique in the project) and two arms, ``a`` and ``b``, 
   shown, so two backends can be compared. Needs ``prefill`` on.
 * ``guideline``: text the task payload carries as ``guidelines`` (the project's guidelines, in
   its schema, apply where an arm sets none).
-* ``accept_threshold``: **not supported on live projects yet** (refused with that reason). Live
-  routing (``labelloop route``) certifies one auto-accept threshold per run from audited
-  evidence; routing an arm's items on a fixed threshold would auto-accept uncertified labels.
+* ``accept_threshold`` (a number in (0, 1]): a **floor** on the calibrated score of the arm's
+  auto-accepted labels. Live routing (``labelloop route``) certifies its thresholds per run from
+  audited evidence; an item of the arm is auto-accepted only when its suggestion passes the
+  certified threshold **and** its calibrated score reaches the floor (effective threshold
+  ``max(certified, T)``), so a floor can only auto-accept less, never an uncertified label
+  (:mod:`labelloop.services.live_arms`). An arm without one uses the certified threshold alone.
 
 :func:`create_experiment` splits the project's items (``all``, or the ``unlabelled`` ones: no
 annotation version yet) at random into the arms, half and half
@@ -40,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -74,10 +78,7 @@ SCOPES = ("all", "unlabelled")
 MAX_GUIDELINE = 5000
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 _ON = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
-_THRESHOLD_LIVE = (
-    "prefill, backend or guideline; accept_threshold arms are not supported on live projects yet (live routing "
-    "certifies one auto-accept threshold per run, and a fixed arm threshold would auto-accept uncertified labels)"
-)
+_THRESHOLD = "a number in (0, 1] (a floor on the calibrated score of the arm's auto-accepted labels)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +90,23 @@ class ArmStrategy:
         backend: Show only this backend's suggestions (None: every backend's).
         model_version: ... and only this model version's (None: any).
         guideline: Guidelines shown with the task (None: the project's).
+        accept_threshold: Floor on the calibrated score of auto-accepted labels (None: the
+            certified threshold alone).
 
     Example:
         >>> ArmStrategy.parse("a", {"backend": "text.rules@2", "guideline": "Mark whole names."}).to_json()
         {'prefill': True, 'backend': 'text.rules', 'model_version': '2', 'guideline': 'Mark whole names.'}
         >>> ArmStrategy.parse("b", {"prefill": "off"}).describe()
         'prefill off'
+        >>> ArmStrategy.parse("b", {"accept_threshold": "0.95"}).describe()
+        'prefill on, accept threshold 0.95 (floor on the certified one)'
     """
 
     prefill: bool = True
     backend: str | None = None
     model_version: str | None = None
     guideline: str | None = None
+    accept_threshold: float | None = None
 
     @classmethod
     def parse(cls, arm: str, spec: Mapping[str, Any]) -> ArmStrategy:
@@ -114,8 +120,6 @@ class ArmStrategy:
             raise InputRejected(
                 f"arm {arm}", f"settings among {', '.join(ARM_KEYS)}", f"{', '.join(map(repr, unknown))}"
             )
-        if "accept_threshold" in spec:
-            raise InputRejected(f"arm {arm}: accept_threshold", _THRESHOLD_LIVE, repr(spec["accept_threshold"]))
         prefill = _flag(arm, spec.get("prefill", True))
         backend, version = _backend(arm, spec.get("backend"))
         if backend is not None and not prefill:
@@ -125,17 +129,22 @@ class ArmStrategy:
         if guideline is not None and (not isinstance(guideline, str) or not 1 <= len(guideline) <= MAX_GUIDELINE):
             got = f"{len(guideline)} characters" if isinstance(guideline, str) else type(guideline).__name__
             raise InputRejected(f"arm {arm}: guideline", f"text of 1-{MAX_GUIDELINE} characters", got)
-        return cls(prefill, backend, version, guideline)
+        threshold = spec.get("accept_threshold")
+        return cls(prefill, backend, version, guideline, None if threshold is None else _threshold(arm, threshold))
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> ArmStrategy:
         """A stored strategy (written by :meth:`to_json`, trusted)."""
-        return cls(bool(doc.get("prefill", True)), doc.get("backend"), doc.get("model_version"), doc.get("guideline"))
+        t = doc.get("accept_threshold")
+        return cls(
+            bool(doc.get("prefill", True)), doc.get("backend"), doc.get("model_version"), doc.get("guideline"),
+            None if t is None else float(t),
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         """The stored form: ``prefill`` always, the other settings when set."""
         out: dict[str, Any] = {"prefill": self.prefill}
-        for k in ("backend", "model_version", "guideline"):
+        for k in ("backend", "model_version", "guideline", "accept_threshold"):
             if getattr(self, k) is not None:
                 out[k] = getattr(self, k)
         return out
@@ -165,6 +174,8 @@ class ArmStrategy:
         if self.guideline is not None:
             g = self.guideline if len(self.guideline) <= 40 else self.guideline[:37] + "..."
             parts.append(f"guideline {g!r}")
+        if self.accept_threshold is not None:
+            parts.append(f"accept threshold {self.accept_threshold:g} (floor on the certified one)")
         return ", ".join(parts)
 
 
@@ -174,6 +185,21 @@ def _flag(arm: str, v: Any) -> bool:
     if isinstance(v, str) and v.strip().lower() in _ON:
         return _ON[v.strip().lower()]
     raise InputRejected(f"arm {arm}: prefill", "on or off (true or false)", repr(v)[:50])
+
+
+def _threshold(arm: str, v: Any) -> float:
+    """An arm's ``accept_threshold``: a number (or its text) in (0, 1]."""
+    x: float | None = None
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        x = float(v)
+    elif isinstance(v, str):
+        try:
+            x = float(v.strip())
+        except ValueError:
+            x = None
+    if x is None or not math.isfinite(x) or not 0.0 < x <= 1.0:
+        raise InputRejected(f"arm {arm}: accept_threshold", _THRESHOLD, repr(v)[:50])
+    return x
 
 
 def _backend(arm: str, v: Any) -> tuple[str | None, str | None]:

@@ -96,6 +96,7 @@ class ItemView:
         gold_task: The item is a gold task of the queue (never routed).
         correct: Whether the suggestion agrees with ``truth`` (None without both).
         evidence: The pair's evidence kind (see the module docstring), or None.
+        arm: The item's arm in a running A/B experiment, if any (see :mod:`labelloop.services.live_arms`).
     """
 
     item_id: int
@@ -108,6 +109,7 @@ class ItemView:
     gold_task: bool
     correct: bool | None
     evidence: EvidenceKind | None
+    arm: ArmSpell | None = None
 
 
 def predicted_class(value: Value) -> str | None:
@@ -245,7 +247,8 @@ def item_views(
             item_anns = by_a.get(it.id, [])
             autos = [a for a in item_anns if a.annotator.startswith(auto_prefix)]
             route = routes.get(it.id)
-            truth = _truth(item_anns, rejected, gold.get(it.id), route, arms.get(it.id, ()), backend)
+            spells = arms.get(it.id, [])
+            truth = _truth(item_anns, rejected, gold.get(it.id), route, spells, backend)
             correct = None if sugg is None or truth is None else suggestion_agrees(sugg.value, truth.value)
             kind = evidence_kind(it.id, sugg, truth, first, trainable=trainable, trained_on=trained_on)
             page.append(
@@ -260,6 +263,7 @@ def item_views(
                     it.id in gold_tasks,
                     correct,
                     kind,
+                    next((sp for sp in spells if sp.end is None), None),
                 )
             )
         yield page

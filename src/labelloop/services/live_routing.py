@@ -52,7 +52,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -60,11 +60,11 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
-from labelloop.active import audit_sample
 from labelloop.core import Actor, LabelSchema, NewAnnotation, NewReview, ReviewVerdict
 from labelloop.errors import InputRejected, LabelloopError
 from labelloop.plugins import PluginManager
-from labelloop.services.calibrate import load_calibrator
+from labelloop.services.calibrate import Calibrated, load_calibrator
+from labelloop.services.live_arms import ArmRouting, arm_routing, audit_pick, experiments_section
 from labelloop.services.live_certificate import Certification, certify, run_certificate
 from labelloop.services.live_evidence import ItemView, item_views, predicted_class
 from labelloop.storage import Store, UnitOfWork, now
@@ -219,6 +219,9 @@ class _Plan:
     reroute: list[int] = field(default_factory=list)
     untouched: set[int] = field(default_factory=set)  # routes left as they are
     other_auto: set[int] = field(default_factory=set)  # auto-accepted by another backend or version
+    passing: set[int] = field(default_factory=set)  # pass their (effective) threshold
+    audited: set[int] = field(default_factory=set)  # newly sent to a blind audit
+    held: set[int] = field(default_factory=set)  # would-be-auto items left with the person holding them
 
 
 def _plan(
@@ -229,6 +232,7 @@ def _plan(
     version: str,
     policy: RoutePolicy,
     schema: LabelSchema,
+    arms: ArmRouting,
 ) -> _Plan:
     p = _Plan()
     for v, c in zip(cands, cal, strict=True):
@@ -236,7 +240,13 @@ def _plan(
         assert s is not None and s.score is not None
         prev = v.route
         base = "manual" if c < policy.manual_below else "review"
-        ok = cert.passes(float(s.score), predicted_class(s.value)) and _covers_required(schema, s.value)
+        ok = (
+            cert.passes(float(s.score), predicted_class(s.value))
+            and _covers_required(schema, s.value)
+            and arms.admits(v.item_id, float(c))  # an experiment arm's floor only ever raises the threshold
+        )
+        if ok:
+            p.passing.add(v.item_id)
         if prev is not None and prev.tier == "audit":
             p.tier[v.item_id] = "audit"
             p.untouched.add(v.item_id)
@@ -259,8 +269,10 @@ def _plan(
     return p
 
 
-def _caveats(policy: RoutePolicy, schema: LabelSchema, cands: Sequence[ItemView], runs: int) -> list[str]:
-    out = [_SAMPLE_CAVEAT]
+def _caveats(
+    policy: RoutePolicy, schema: LabelSchema, cands: Sequence[ItemView], runs: int, arms: ArmRouting
+) -> list[str]:
+    out = [_SAMPLE_CAVEAT, *arms.caveats]
     if policy.evidence == "all":
         out.append(_PREFILLED_CAVEAT)
     filled = {r.get("control") for v in cands if v.suggestion is not None for r in v.suggestion.value}
@@ -381,14 +393,18 @@ def route_project(
     raw = np.array([float(v.suggestion.score or 0.0) for v in cands if v.suggestion is not None], np.float64)
     calibrator = load_calibrator(store, proj.id, backend)
     cal = raw if calibrator is None else np.asarray(calibrator.predict(raw), np.float64)
-    plan = _plan(cands, cert, cal, backend, version, policy, proj.schema)
+    with store.read() as tx:
+        arms = arm_routing(tx, proj.id, cands)
+    plan = _plan(cands, cert, cal, backend, version, policy, proj.schema, arms)
     with store.transaction() as tx:
-        run_id, report = _apply(tx, proj.id, proj.name, backend, version, policy, who, cands, plan, seed)
+        run_id, report = _apply(tx, proj.id, proj.name, backend, version, policy, who, cands, plan, seed, arms)
         runs = RoutingRepo(tx.conn).run_count(proj.id, backend, version)
         mine = {i: t for i, t in plan.tier.items() if i not in plan.other_auto}  # this version's items
         classes = {v.item_id: predicted_class(v.suggestion.value) if v.suggestion else None for v in cands}
         auto_by_class = Counter(classes[i] or "-" for i, t in mine.items() if t == "auto")
         report.tiers = {t: sum(1 for x in mine.values() if x == t) for t in ("auto", "review", "manual", "audit")}
+        thresholds = {k: (None if v is None or math.isinf(v) else v) for k, v in cert.thresholds.items()}
+        mapped = _calibrated(calibrator)
         meta = {
             "run_id": run_id, "project": proj.name, "backend": backend, "model_version": version,
             "created_at": now().isoformat(), "policy": _policy_json(policy), "trainable_backend": learns,
@@ -397,16 +413,20 @@ def route_project(
             "changes": {"auto_new": report.auto_new, "auto_kept": report.auto_kept, "rerouted": report.rerouted,
                         "audit_new": report.audit_new, "held_by_people": report.held},
         }  # fmt: skip
+        if arms.experiments:
+            meta["experiments"] = experiments_section(
+                arms, [v for v in cands if v.item_id in mine], plan.tier, plan.passing, plan.audited, plan.held,
+                thresholds, mapped,
+            )  # fmt: skip
         certificate = run_certificate(
             cert, g.ev_scores, g.ev_correct, g.ev_classes, tiers=report.tiers, auto_by_class=auto_by_class,
             target=policy.target, confidence=policy.confidence, meta=meta,
-            caveats=_caveats(policy, proj.schema, cands, runs),
+            caveats=_caveats(policy, proj.schema, cands, runs, arms),
         )  # fmt: skip
         report.message = _message(certificate, report)
         certificate["message"] = report.message
         repo = RoutingRepo(tx.conn)
         project_cert = _project_certificate(repo, proj.name, proj.id, run_id, backend, version, certificate)
-        thresholds = {k: (None if v is None or math.isinf(v) else v) for k, v in cert.thresholds.items()}
         repo.finish_run(run_id, thresholds, certificate, project_cert, report.message)
         tx.provenance.append(
             "route",
@@ -422,6 +442,13 @@ def route_project(
     return report
 
 
+def _calibrated(calibrator: Calibrated | None) -> Callable[[float], float]:
+    """Raw score -> calibrated score (the identity without a calibration)."""
+    if calibrator is None:
+        return float
+    return lambda x: float(np.asarray(calibrator.predict(np.array([x], np.float64)), np.float64)[0])
+
+
 def _sha256(doc: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
@@ -435,7 +462,7 @@ def _policy_json(p: RoutePolicy) -> dict[str, Any]:
 
 def _apply(
     tx: UnitOfWork, pid: int, project: str, backend: str, version: str, policy: RoutePolicy, who: str,
-    cands: Sequence[ItemView], plan: _Plan, seed: int | None,
+    cands: Sequence[ItemView], plan: _Plan, seed: int | None, arms: ArmRouting,
 ) -> tuple[int, RouteReport]:  # fmt: skip
     tasks = TaskRepo(tx.conn)
     settings = tasks.sync(*tasks.queue_state(pid))  # every item has its slots before any are withdrawn
@@ -443,9 +470,9 @@ def _apply(
     run_id = repo.add_run(pid, backend, version, _policy_json(policy), who)
     report = RouteReport(run_id, project, backend, version, {}, {}, "")
     by_id = {v.item_id: v for v in cands}
-    if plan.fresh and policy.audit_rate > 0:
-        for i in audit_sample(np.array(plan.fresh, np.int64), policy.audit_rate, seed=run_id if seed is None else seed):
-            plan.tier[int(i)] = "audit"
+    for i in audit_pick(plan.fresh, policy.audit_rate, run_id if seed is None else seed, arms, plan.passing):
+        plan.tier[i] = "audit"
+        plan.audited.add(i)
     report.audit_new = sum(1 for i in plan.fresh if plan.tier[i] == "audit")
     at = now()
     new_auto = [i for i in plan.fresh if plan.tier[i] == "auto"]
@@ -456,6 +483,7 @@ def _apply(
             take.append(i)
         else:  # a person holds or finished it: it stays theirs
             plan.tier[i] = "review"
+            plan.held.add(i)
             report.held += 1
     repo.withdraw([s.id for i in take for s in slots[i]])
     auto_ids = _write_auto(tx, pid, backend, version, who, run_id, [by_id[i] for i in take])

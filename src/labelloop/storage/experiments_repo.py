@@ -114,6 +114,7 @@ class ArmSpell:
     strategy: dict[str, Any]
     start: datetime
     end: datetime | None
+    experiment_id: int = 0
 
 
 def _row(r: Any) -> ExperimentRow:
@@ -233,7 +234,7 @@ class ExperimentRepo:
         """Every arm (of a running or stopped experiment) of the items with ids in ``[first_id, last_id]``."""
         x, e = te.experiment_items, te.experiments
         q = (
-            select(x.c.item_id, x.c.arm, e.c.arms, e.c.created_at, e.c.stopped_at)
+            select(x.c.item_id, x.c.arm, e.c.arms, e.c.created_at, e.c.stopped_at, x.c.experiment_id)
             .join(e, e.c.id == x.c.experiment_id)
             .where(x.c.project_id == project_id, x.c.item_id.between(first_id, last_id))
             .order_by(x.c.item_id, e.c.id)
@@ -241,7 +242,8 @@ class ExperimentRepo:
         out: dict[int, list[ArmSpell]] = {}
         for r in self.conn.execute(q):
             strategy = dict(dict(r.arms).get(r.arm) or {})
-            out.setdefault(int(r.item_id), []).append(ArmSpell(str(r.arm), strategy, r.created_at, r.stopped_at))
+            spell = ArmSpell(str(r.arm), strategy, r.created_at, r.stopped_at, int(r.experiment_id))
+            out.setdefault(int(r.item_id), []).append(spell)
         return out
 
     def has_suggestions(self, project_id: int, backend: str, model_version: str | None = None) -> bool:
