@@ -24,7 +24,8 @@ app = typer.Typer(help="A/B experiments: two labelling strategies on randomly sp
 
 _ARM_HELP = (
     "A setting of arm {arm}, as key=value; repeat for several: prefill=on|off, backend=NAME[@VERSION] "
-    "(pre-fill only its suggestions), guideline=TEXT (shown with the task)."
+    "(pre-fill only its suggestions), guideline=TEXT (shown with the task), accept_threshold=T (0 < T <= 1: a floor "
+    "on the calibrated score of the arm's auto-accepted labels; routing still needs the certified threshold)."
 )
 
 
@@ -129,11 +130,37 @@ def _print_readout(doc: dict[str, Any]) -> None:
     t.add_row("time missing", str(a["seconds"]["missing"]), str(b["seconds"]["missing"]), "", "")
     refs = [", ".join(f"{k} {v}" for k, v in x["accuracy"]["reference"].items()) for x in (a, b)]
     t.add_row("accuracy judged by", *refs, "", "")
+    if "auto_accept" in doc:
+        _auto_rows(t, a["auto_accept"], b["auto_accept"], tests)
     console.print(t)
     console.print(f"reference: {doc['reference_rule']}", markup=False, soft_wrap=True)
+    if "auto_accept" in doc:
+        console.print(f"auto-accept: {doc['auto_accept']['rule']}", markup=False, soft_wrap=True)
+        for note in doc["auto_accept"]["notes"]:
+            console.print(f"note: {note}", markup=False, soft_wrap=True)
     console.print(f"unit: {doc['unit']}", markup=False, soft_wrap=True)
     console.print("* significant at the stated level (Fisher's exact test for proportions, Welch's t for time)",
                   markup=False)  # fmt: skip
+
+
+def _thresholds(eff: dict[str, Any] | None) -> str:
+    if not eff:
+        return "- (no routing run yet)"
+    return ", ".join(f"{k}: {'never' if v is None else f'{v:.4f}'}" for k, v in eff.items())
+
+
+def _auto_rows(t: Table, a: dict[str, Any], b: dict[str, Any], tests: dict[str, Any]) -> None:
+    """The auto-accept rows of threshold arms: floor, effective threshold, share and audited accuracy."""
+    floor = ["-" if x["accept_threshold"] is None else f"{x['accept_threshold']:g}" for x in (a, b)]
+    t.add_row("accept threshold (floor)", *floor, "", "")
+    t.add_row("effective threshold (latest run)", _thresholds(a["effective"]), _thresholds(b["effective"]), "", "")
+    for key, label, test in (
+        ("share", "auto-accepted share", tests["auto_share"]),
+        ("audited_accuracy", "audited accuracy of auto-accepted", tests["auto_accuracy"]),
+    ):
+        cells = [f"{_fmt(x[key]['value'], True)} {_interval(x[key]['ci'], True)} (n {x[key]['n']})" for x in (a, b)]
+        t.add_row(label, *cells, _fmt(test["diff"], True), _p(test, "fisher_p"))
+    t.add_row("audits pending", str(a["pending_audits"]), str(b["pending_audits"]), "", "")
 
 
 @app.command("show")

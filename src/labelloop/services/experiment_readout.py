@@ -17,6 +17,11 @@ output) and reviewers' corrections are nobody's task.
   seconds from showing the task to the submit). A task with a version that carries none is
   **missing**, not zero: left out of the mean and counted.
 * **Agreement** of an item with two tasks or more: all of them agree.
+* With ``accept_threshold`` arms, the **auto-accept** side per arm
+  (:mod:`labelloop.services.experiment_arms`): the effective thresholds the routing runs used,
+  the auto-accepted share, and the audited accuracy of auto-accepted labels, with its test; and
+  plain notes when the certified threshold was above both arms' threshold (the arms then
+  behaved the same).
 
 Per arm: Wilson (1927) intervals for the proportions, a Student t interval for the mean time;
 between arms: a two-proportion z test and Fisher's exact test, and Welch's (1947) t test
@@ -59,6 +64,8 @@ from labelloop.active import (
 from labelloop.core import Actor, Annotation, AnnotationStatus, Review, ReviewVerdict
 from labelloop.errors import InputRejected
 from labelloop.services.calibrate import suggestion_agrees
+from labelloop.services.experiment_arms import RULE as AUTO_RULE
+from labelloop.services.experiment_arms import ThresholdReadout, threshold_readout
 from labelloop.services.experiments import ARMS, ArmStrategy, ExperimentInfo, experiment_key
 from labelloop.storage import Store
 from labelloop.storage.experiments_repo import ExperimentRepo
@@ -106,7 +113,10 @@ class ArmOutcome:
 
 @dataclass(frozen=True, slots=True)
 class ExperimentReadout:
-    """Per-arm outcomes and the comparisons between arms (differences are ``b - a``)."""
+    """Per-arm outcomes and the comparisons between arms (differences are ``b - a``).
+
+    ``thresholds`` is the auto-accept side of ``accept_threshold`` arms (None without them).
+    """
 
     experiment: ExperimentInfo
     confidence: float
@@ -114,6 +124,7 @@ class ExperimentReadout:
     accuracy: ProportionComparison
     time: MeanComparison
     agreement: ProportionComparison
+    thresholds: ThresholdReadout | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The wire form: NaN becomes ``null`` beside its ``reason``."""
@@ -130,23 +141,38 @@ class ExperimentReadout:
                             "total": float(sum(s for s in o.seconds if math.isfinite(s)))},
                 "agreement": {**_estimate(agr), "agreed": agr.k},
             }  # fmt: skip
-        return {
+            th = self.thresholds
+            if th is not None:
+                share, right = getattr(th.share, name), getattr(th.accuracy, name)
+                arms[name]["auto_accept"] = {
+                    **th.arm_json(name), "share": {**_estimate(share), "auto": share.k},
+                    "audited_accuracy": {**_estimate(right), "correct": right.k},
+                }  # fmt: skip
+        tests = {
+            "accuracy": _proportion_test(self.accuracy, alpha),
+            "seconds": {
+                "diff": _num(self.time.diff),
+                "welch_p": _num(self.time.welch_p),
+                "significant": _significant(self.time.welch_p, alpha),
+                "reason": self.time.reason,
+            },
+            "agreement": _proportion_test(self.agreement, alpha),
+        }
+        out: dict[str, Any] = {
             "experiment": self.experiment.to_json(),
             "confidence": self.confidence,
             "reference_rule": REFERENCE_RULE,
             "unit": UNIT,
             "arms": arms,
-            "tests": {
-                "accuracy": _proportion_test(self.accuracy, alpha),
-                "seconds": {
-                    "diff": _num(self.time.diff),
-                    "welch_p": _num(self.time.welch_p),
-                    "significant": _significant(self.time.welch_p, alpha),
-                    "reason": self.time.reason,
-                },
-                "agreement": _proportion_test(self.agreement, alpha),
-            },
+            "tests": tests,
         }
+        if self.thresholds is not None:
+            tests["auto_share"] = _proportion_test(self.thresholds.share, alpha)
+            tests["auto_accuracy"] = _proportion_test(self.thresholds.accuracy, alpha)
+            out["auto_accept"] = {
+                "rule": AUTO_RULE, "notes": self.thresholds.notes, "runs": [r.to_json() for r in self.thresholds.runs],
+            }  # fmt: skip
+        return out
 
 
 def _num(v: float) -> float | None:
@@ -294,6 +320,7 @@ def experiment_readout(
         compare_means(a.seconds, b.seconds, confidence, what="seconds per task"),
         compare_proportions(sum(a.agreed), len(a.agreed), sum(b.agreed), len(b.agreed), confidence,
                             what="agreement"),
+        threshold_readout(store, info, confidence),
     )  # fmt: skip
 
 

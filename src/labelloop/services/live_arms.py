@@ -48,6 +48,7 @@ __all__ = [
     "audit_pick",
     "effective",
     "experiments_section",
+    "summary",
 ]
 
 _CAVEAT = (
@@ -240,3 +241,24 @@ def experiments_section(
             "same": note is not None, "note": note, "arms": section,
         })  # fmt: skip
     return out
+
+
+def summary(sections: Sequence[Mapping[str, Any]]) -> str:
+    """One line for the run's message: each threshold experiment's auto-accepted items and thresholds per arm.
+
+    Example:
+        >>> arm = {"auto": 3, "routed": 10, "effective": {"*": 0.99}}
+        >>> summary([{"name": "thr", "arms": {"a": {**arm, "effective": {"*": 0.9}}, "b": arm}, "same": False}])
+        "experiment 'thr': arm a 3 of 10 auto-accepted (effective *: 0.9000), arm b 3 of 10 (effective *: 0.9900)"
+    """
+    parts = []
+    for s in sections:
+        arms = []
+        for k, arm in enumerate(ARMS):
+            d = s["arms"][arm]
+            eff = ", ".join(f"{c}: {'never' if t is None else f'{t:.4f}'}" for c, t in d["effective"].items())
+            what = " auto-accepted" if k == 0 else ""
+            arms.append(f"arm {arm} {d['auto']} of {d['routed']}{what} (effective {eff or 'never'})")
+        same = " - the arms behaved the same" if s["same"] else ""
+        parts.append(f"experiment {s['name']!r}: {', '.join(arms)}{same}")
+    return "; ".join(parts)

@@ -53,7 +53,7 @@ from labelloop.storage import Store
 from labelloop.storage.experiments_repo import ArmSpell, ExperimentRepo
 from labelloop.storage.routing_repo import BLIND_TIERS, ItemRoute, RoutingRepo
 
-__all__ = ["EvidenceKind", "ItemView", "Truth", "evidence_kind", "item_views", "predicted_class"]
+__all__ = ["EvidenceKind", "ItemView", "Truth", "evidence_kind", "item_views", "person_label", "predicted_class"]
 
 Value = list[dict[str, Any]]
 EvidenceKind = Literal["clean", "prefilled"]
@@ -193,6 +193,25 @@ def _truth(
         spells, first.created_at, backend
     )
     return Truth(a.value, a.created_at, "annotation", blind, first_labelled, a.id)
+
+
+def person_label(
+    anns: list[Annotation], rejected: set[int], gold: tuple[Value, datetime] | None
+) -> Truth | None:  # fmt: skip
+    """A person's final label of an item (see the module docstring), or None.
+
+    Args:
+        anns: The item's annotations.
+        rejected: Ids of annotations a review rejected.
+        gold: The item's QC gold answer and when it was set, if any.
+
+    Example:
+        >>> from datetime import UTC, datetime
+        >>> person_label([], set(), ([{"id": "c", "control": "c", "labels": ["x"]}], datetime(2026, 1, 1, tzinfo=UTC)))
+        ... # doctest: +ELLIPSIS
+        Truth(value=[{'id': 'c', 'control': 'c', 'labels': ['x']}], ..., source='gold', ...)
+    """
+    return _truth(anns, rejected, gold, None)
 
 
 def item_views(

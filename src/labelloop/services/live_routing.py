@@ -15,10 +15,14 @@ has a scored suggestion from the backend's model version and no person's label y
    run's actor — so reviewers are not offered it — and the item's free queue slots are
    withdrawn; an item a person holds right now stays with them), *manual* below
    ``manual_below`` on the calibrated score (the task shows no suggestion: people label from
-   scratch), *review* otherwise (the task pre-fills the suggestion, as the queue always did);
+   scratch), *review* otherwise (the task pre-fills the suggestion, as the queue always did).
+   An item in an arm of a running A/B experiment with an ``accept_threshold`` T must also reach
+   T on its calibrated score to be *auto* (effective threshold ``max(certified, T)``; a floor can
+   only hold labels back, :mod:`labelloop.services.live_arms`);
 3. **audits continuously**: a random ``audit_rate`` share of the items routed for the first
    time and of the items newly passing a threshold go to tier *audit* instead: people label them
-   blind, so their labels become clean evidence for the next run;
+   blind, so their labels become clean evidence for the next run (items of threshold arms are
+   sampled per arm, would-be-auto or not, so each arm's auto-accepted accuracy is measured);
 4. **re-routes**: an item this model version auto-accepted that no longer passes (the audit broke
    the bound and the threshold tightened) gets a ``reject`` review on its auto label (the label
    stays in the history) and fresh queue slots;
@@ -64,7 +68,7 @@ from labelloop.core import Actor, LabelSchema, NewAnnotation, NewReview, ReviewV
 from labelloop.errors import InputRejected, LabelloopError
 from labelloop.plugins import PluginManager
 from labelloop.services.calibrate import Calibrated, load_calibrator
-from labelloop.services.live_arms import ArmRouting, arm_routing, audit_pick, experiments_section
+from labelloop.services.live_arms import ArmRouting, arm_routing, audit_pick, experiments_section, summary
 from labelloop.services.live_certificate import Certification, certify, run_certificate
 from labelloop.services.live_evidence import ItemView, item_views, predicted_class
 from labelloop.storage import Store, UnitOfWork, now
@@ -413,8 +417,9 @@ def route_project(
             "changes": {"auto_new": report.auto_new, "auto_kept": report.auto_kept, "rerouted": report.rerouted,
                         "audit_new": report.audit_new, "held_by_people": report.held},
         }  # fmt: skip
+        sections = []
         if arms.experiments:
-            meta["experiments"] = experiments_section(
+            meta["experiments"] = sections = experiments_section(
                 arms, [v for v in cands if v.item_id in mine], plan.tier, plan.passing, plan.audited, plan.held,
                 thresholds, mapped,
             )  # fmt: skip
@@ -424,6 +429,8 @@ def route_project(
             caveats=_caveats(policy, proj.schema, cands, runs, arms),
         )  # fmt: skip
         report.message = _message(certificate, report)
+        if sections:
+            report.message += "; " + summary(sections)
         certificate["message"] = report.message
         repo = RoutingRepo(tx.conn)
         project_cert = _project_certificate(repo, proj.name, proj.id, run_id, backend, version, certificate)

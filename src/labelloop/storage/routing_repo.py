@@ -254,6 +254,14 @@ class RoutingRepo:
         row = self.conn.execute(q.order_by(rr.c.id.desc()).limit(1)).first()
         return None if row is None else _run(row)
 
+    def runs_between(self, project_id: int, start: datetime, end: datetime | None = None) -> list[RouteRun]:
+        """The project's runs made at or after ``start`` (and at or before ``end``, when given), oldest first."""
+        rr = tr.route_runs
+        q = select(rr).where(rr.c.project_id == project_id, rr.c.created_at >= start)
+        if end is not None:
+            q = q.where(rr.c.created_at <= end)
+        return [_run(r) for r in self.conn.execute(q.order_by(rr.c.id))]
+
     def run_count(self, project_id: int, backend: str, model_version: str) -> int:
         """How many runs routed on this backend's model version."""
         rr = tr.route_runs

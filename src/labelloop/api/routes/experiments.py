@@ -2,10 +2,13 @@
 
 An arm is an object of settings: ``prefill`` (true/false, or ``"on"``/``"off"``), ``backend``
 (``"name"`` or ``"name@model_version"``: only its suggestions are pre-filled) and ``guideline``
-(text the task carries as ``guidelines``). ``accept_threshold`` is refused on live projects (see
-:mod:`labelloop.services.experiments`). The readout gives, per arm, accuracy against the stated
-reference, seconds per task and agreement, with intervals, and the tests between the arms;
-what cannot be estimated is ``null`` beside a ``reason``.
+(text the task carries as ``guidelines``) and ``accept_threshold`` (a number in (0, 1]: a floor on
+the calibrated score of the arm's auto-accepted labels; routing still requires its certified
+threshold, see :mod:`labelloop.services.live_arms`). The readout gives, per arm, accuracy against
+the stated reference, seconds per task and agreement, with intervals, and the tests between the
+arms; with threshold arms also the effective thresholds, the auto-accepted share and the audited
+accuracy of auto-accepted labels (``auto_accept``); what cannot be estimated is ``null`` beside a
+``reason``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from labelloop.services.experiments import create_experiment, list_experiments, 
 router = APIRouter(prefix="/api/projects/{pid}/experiments", tags=["experiments"])
 
 ExperimentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-_ARM = "An arm's settings: prefill (bool), backend (name or name@model_version), guideline (text)."
+_ARM = (
+    "An arm's settings: prefill (bool), backend (name or name@model_version), guideline (text), accept_threshold "
+    "(a number in (0, 1]: a floor on the certified auto-accept threshold)."
+)
 
 
 class ExperimentIn(BaseModel):
