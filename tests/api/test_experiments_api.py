@@ -58,8 +58,11 @@ def test_bad_input_is_refused_and_writes_nothing(world: World) -> None:
     cases = [
         ({"name": "x", "a": {"prefil": True}, "b": {}}, 422, "arm a: expected settings among"),
         ({"name": "x", "a": {"prefill": True}, "b": {"prefill": "on"}}, 422, "the same one twice"),
-        ({"name": "x", "a": {"accept_threshold": 0.9}, "b": {"accept_threshold": -0.1}}, 422,
-         "arm b: accept_threshold: expected a number in (0, 1]"),
+        (
+            {"name": "x", "a": {"accept_threshold": 0.9}, "b": {"accept_threshold": -0.1}},
+            422,
+            "arm b: accept_threshold: expected a number in (0, 1]",
+        ),
         ({"name": "x", "a": {"backend": "nope"}, "b": {}}, 422, "which has none"),
         ({"name": "x", "a": {}, "b": {"prefill": False}, "extra": 1}, 422, "extra"),
         ({"name": "x", "a": {}, "b": {"prefill": False}, "scope": "some"}, 422, "scope"),
@@ -109,3 +112,27 @@ def test_next_applies_the_items_arm(world: World) -> None:
     assert doc["arms"][arm]["tasks"] == 1 and doc["arms"][arm]["seconds"]["value"] == 4.25
     assert doc["arms"][arm]["accuracy"]["reference"]["none"] == 1
     json.dumps(doc, allow_nan=False)
+
+
+def test_threshold_arms_are_created_and_read_out(world: World) -> None:
+    w = world
+    url = f"/api/projects/{w.pa}/experiments"
+    body = {"name": "floors", "a": {"accept_threshold": 0.5}, "b": {"accept_threshold": "0.99"}, "seed": 1}
+    r = w.client("manager").post(url, json=body)
+    assert r.status_code == 201, r.text
+    e = r.json()["experiment"]
+    assert e["arms"] == {
+        "a": {"prefill": True, "accept_threshold": 0.5},
+        "b": {"prefill": True, "accept_threshold": 0.99},
+    }
+    assert e["described"]["b"] == "prefill on, accept threshold 0.99 (floor on the certified one)"
+    doc = w.client("viewer").get(f"{url}/{e['id']}").json()
+    a, b = doc["arms"]["a"]["auto_accept"], doc["arms"]["b"]["auto_accept"]
+    assert (a["accept_threshold"], b["accept_threshold"]) == (0.5, 0.99) and a["effective"] is None
+    assert a["share"]["n"] == 0 and a["share"]["value"] is None
+    assert a["share"]["reason"] == "no auto-accepted share observations"
+    assert doc["tests"]["auto_share"]["fisher_p"] is None and doc["auto_accept"]["runs"] == []
+    assert "no routing run (labelloop route)" in doc["auto_accept"]["notes"][0]
+    json.dumps(doc, allow_nan=False)
+    plain = w.client("manager").post(url, json={"name": "x", "a": {}, "b": {"prefill": False}})
+    assert plain.status_code == 409  # the items are taken by the running threshold experiment

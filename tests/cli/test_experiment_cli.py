@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from labelloop.cli.main import main
-from labelloop.core import LabelSchema, MediaRef, NewAnnotation, NewItem, content_hash
+from labelloop.core import LabelSchema, MediaRef, NewAnnotation, NewItem, NewSuggestion, content_hash
 from labelloop.storage import Store
 from labelloop.storage.experiments_repo import ExperimentRepo
+from labelloop.storage.routing_repo import RoutingRepo
 from tests.helpers import TEXT_SCHEMA
 
 
@@ -84,3 +85,65 @@ def test_refusals_name_the_input(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "the same one twice" in capsys.readouterr().err
     assert main(["--data-dir", str(data), "experiment", "show", "rev", "nope"]) == 3
     assert "experiment 'nope' not found" in capsys.readouterr().err
+
+
+def _suggest_and_audit(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Backend m suggests ``pos`` on every item (scores 0.5 to 0.99); routing audits 60% blind; people agree."""
+    store = Store.open(None, data)
+    try:
+        with store.transaction() as tx:
+            ids = [it.id for page in tx.items.iter_all(1) for it in page]
+            value = [{"id": "r", "control": "sentiment", "labels": ["pos"]}]
+            tx.labels.add_suggestions(1, [NewSuggestion(i, value, "m", "1", 0.5 + 0.49 * k / (len(ids) - 1))
+                                          for k, i in enumerate(ids)])  # fmt: skip
+    finally:
+        store.close()
+    assert main(["--data-dir", str(data), "route", "rev", "--audit-rate", "0.6"]) == 0
+    assert "nothing auto-accepted" in capsys.readouterr().out
+    _label_audits(data)
+
+
+def _label_audits(data: Path) -> None:
+    """A person labels every unlabelled audit item ``pos``."""
+    value = [{"id": "r", "control": "sentiment", "labels": ["pos"]}]
+    store = Store.open(None, data)
+    try:
+        with store.read() as tx:
+            audits = sorted(i for i, r in RoutingRepo(tx.conn).routes(1, 0, 10**9).items() if r.tier == "audit")
+            done = {a.item_id for a in tx.labels.for_items(audits)[1]}
+        with store.transaction() as tx:
+            tx.labels.add_annotations(1, [NewAnnotation(i, value, "ann") for i in audits if i not in done])
+    finally:
+        store.close()
+
+
+def test_threshold_arms_create_route_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    _store(data, 300)
+    _suggest_and_audit(data, capsys)
+    args = ["--data-dir", str(data), "experiment"]
+    assert main([*args, "create", "rev", "thr", "--a", "accept_threshold=0.5", "--b", "accept_threshold=0.9",
+                 "--unlabelled", "--seed", "3"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "arm a: prefill on, accept threshold 0.5 (floor on the certified one)" in out
+    assert "arm b: prefill on, accept threshold 0.9 (floor on the certified one)" in out
+    assert main([*args, "show", "rev", "thr"]) == 0
+    assert "no routing run (labelloop route) was made while the experiment ran" in capsys.readouterr().out
+    assert main(["--data-dir", str(data), "route", "rev", "--audit-rate", "0.1"]) == 0
+    assert "experiment 'thr': arm a " in capsys.readouterr().out
+    assert main([*args, "show", "rev", "thr"]) == 0
+    out = capsys.readouterr().out
+    assert "auto share" in out and "auto accuracy" in out and "effective" in out and "*: 0.9000" in out
+    assert "audits pending" in out and "auto-accept: floor = the arm's accept_threshold" in out
+    _label_audits(data)
+    assert main([*args, "show", "rev", "thr", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (run,) = doc["auto_accept"]["runs"]
+    certified = run["certified"]["*"]
+    a, b = doc["arms"]["a"]["auto_accept"], doc["arms"]["b"]["auto_accept"]
+    assert certified < 0.9 and a["effective"] == {"*": max(certified, 0.5)} and b["effective"] == {"*": 0.9}
+    assert a["accept_threshold"] == 0.5 and b["accept_threshold"] == 0.9
+    assert a["share"]["value"] > b["share"]["value"] and a["share"]["auto"] == run["auto"]["a"]
+    assert doc["tests"]["auto_share"]["diff"] < 0 and doc["auto_accept"]["notes"] == []
+    for x in (a, b):  # people labelled the audits as m suggested: every audited auto-accept label is right
+        assert x["pending_audits"] == 0 and x["audited_accuracy"]["n"] > 0 and x["audited_accuracy"]["value"] == 1.0

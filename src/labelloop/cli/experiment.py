@@ -135,7 +135,12 @@ def _print_readout(doc: dict[str, Any]) -> None:
     console.print(t)
     console.print(f"reference: {doc['reference_rule']}", markup=False, soft_wrap=True)
     if "auto_accept" in doc:
-        console.print(f"auto-accept: {doc['auto_accept']['rule']}", markup=False, soft_wrap=True)
+        console.print(
+            "auto-accept: floor = the arm's accept_threshold; effective = the threshold its items had to reach in the "
+            f"latest routing run (calibrated score); {doc['auto_accept']['rule']}",
+            markup=False,
+            soft_wrap=True,
+        )
         for note in doc["auto_accept"]["notes"]:
             console.print(f"note: {note}", markup=False, soft_wrap=True)
     console.print(f"unit: {doc['unit']}", markup=False, soft_wrap=True)
@@ -152,11 +157,11 @@ def _thresholds(eff: dict[str, Any] | None) -> str:
 def _auto_rows(t: Table, a: dict[str, Any], b: dict[str, Any], tests: dict[str, Any]) -> None:
     """The auto-accept rows of threshold arms: floor, effective threshold, share and audited accuracy."""
     floor = ["-" if x["accept_threshold"] is None else f"{x['accept_threshold']:g}" for x in (a, b)]
-    t.add_row("accept threshold (floor)", *floor, "", "")
-    t.add_row("effective threshold (latest run)", _thresholds(a["effective"]), _thresholds(b["effective"]), "", "")
+    t.add_row("floor", *floor, "", "")
+    t.add_row("effective", _thresholds(a["effective"]), _thresholds(b["effective"]), "", "")
     for key, label, test in (
-        ("share", "auto-accepted share", tests["auto_share"]),
-        ("audited_accuracy", "audited accuracy of auto-accepted", tests["auto_accuracy"]),
+        ("share", "auto share", tests["auto_share"]),
+        ("audited_accuracy", "auto accuracy", tests["auto_accuracy"]),
     ):
         cells = [f"{_fmt(x[key]['value'], True)} {_interval(x[key]['ci'], True)} (n {x[key]['n']})" for x in (a, b)]
         t.add_row(label, *cells, _fmt(test["diff"], True), _p(test, "fisher_p"))
