@@ -48,6 +48,7 @@ from labelloop.services.calibrate import suggestion_agrees
 from labelloop.services.experiments import ARMS, ArmStrategy, ExperimentInfo
 from labelloop.services.live_evidence import person_label
 from labelloop.storage import Store
+from labelloop.storage.experiments_repo import ExperimentRepo
 from labelloop.storage.routing_repo import RouteRun, RoutingRepo
 
 __all__ = ["RunArms", "ThresholdReadout", "threshold_readout"]
@@ -212,11 +213,8 @@ def threshold_readout(store: Store, info: ExperimentInfo, confidence: float) -> 
         return None
     found = _runs(store, info)
     runs = [_run_arms(run, s) for run, s in found]
-    audits: dict[int, tuple[str, int]] = {}
-    for _run, s in found:
-        for arm in ARMS:
-            for item, sid in s["arms"][arm]["audited_would_auto"]:
-                audits[int(item)] = (arm, int(sid))
+    with store.read() as tx:
+        audits = {a.item_id: (a.arm, a.suggestion_id) for a in ExperimentRepo(tx.conn).audits(info.id)}
     right, pending = _judge(store, info.project_id, audits)
     last = runs[-1] if runs else None
     auto = {a: 0 if last is None else last.auto[a] for a in ARMS}

@@ -15,8 +15,9 @@ for the first time or newly passing) is drawn *per stratum* for the items of a r
 with threshold arms: its arm and whether the item would have been auto-accepted under that arm's
 effective threshold, each at the audit rate and at least one item (:func:`labelloop.active.audit_sample`).
 So the auto-accepted share of each arm is audited in proportion, and its accuracy is measured;
-other items are sampled as before. The audited would-be-auto items of each arm are listed in the
-run's certificate (``experiments``) for the readout (:mod:`labelloop.services.experiment_arms`).
+other items are sampled as before. The run's certificate says per arm what it did, in counts
+(``experiments``); the audited would-be-auto items themselves are stored with the experiment
+(``experiment_audits``) for the readout (:mod:`labelloop.services.experiment_arms`).
 
 Example:
     >>> arms = ArmRouting({7: ThresholdExperiment(7, "thr", {"a": 0.5, "b": 0.99})}, {1: (7, "a"), 2: (7, "b")})
@@ -39,7 +40,7 @@ from labelloop.active import audit_sample
 from labelloop.services.experiments import ARMS, ArmStrategy
 from labelloop.services.live_evidence import ItemView
 from labelloop.storage import UnitOfWork
-from labelloop.storage.experiments_repo import RUNNING, ExperimentRepo
+from labelloop.storage.experiments_repo import RUNNING, AuditRow, ExperimentRepo
 
 __all__ = [
     "ArmRouting",
@@ -48,6 +49,7 @@ __all__ = [
     "audit_pick",
     "effective",
     "experiments_section",
+    "save_audits",
     "summary",
 ]
 
@@ -208,8 +210,9 @@ def experiments_section(
 
     Returns:
         One entry per experiment: its certified and effective thresholds per arm, routed items,
-        tiers, auto-accepted items, new audits, the audited would-be-auto ``[item, suggestion]``
-        pairs, and a note when the arms behaved the same.
+        tiers, auto-accepted items, new audits (of which would-be-auto), and a note when the arms
+        behaved the same. Counts only: which items were audited is stored apart
+        (:func:`save_audits`).
     """
     raw = {k: _finite(v) for k, v in thresholds.items()}
     cal = {k: None if v is None else float(calibrate(v)) for k, v in raw.items()}
@@ -224,16 +227,12 @@ def experiments_section(
         for arm in ARMS:
             mine = by_arm.get((eid, arm), [])
             counts = {t: sum(1 for v in mine if tiers[v.item_id] == t) for t in ("auto", "review", "manual", "audit")}
-            pairs = [
-                [v.item_id, v.suggestion.id]
-                for v in mine
-                if v.item_id in audited and v.item_id in passing and v.suggestion is not None
-            ]
+            would_auto = sum(1 for v in mine if v.item_id in audited and v.item_id in passing)
             section[arm] = {
                 "accept_threshold": exp.floors.get(arm), "effective": effective(raw, cal, exp.floors.get(arm)),
                 "routed": len(mine), "tiers": counts, "auto": counts["auto"],
                 "audit_new": sum(1 for v in mine if v.item_id in audited),
-                "held": sum(1 for v in mine if v.item_id in held), "audited_would_auto": pairs,
+                "held": sum(1 for v in mine if v.item_id in held), "audited_would_auto": would_auto,
             }  # fmt: skip
         note = _same_note(exp.name, cal, exp.floors)
         out.append({
@@ -241,6 +240,26 @@ def experiments_section(
             "same": note is not None, "note": note, "arms": section,
         })  # fmt: skip
     return out
+
+
+def save_audits(
+    tx: UnitOfWork, run_id: int, arms: ArmRouting, views: Sequence[ItemView], audited: set[int], passing: set[int]
+) -> int:
+    """Record the would-be-auto items this run sent to a blind audit, per experiment arm; return how many.
+
+    The readout (:mod:`labelloop.services.experiment_arms`) judges each arm's auto-accepted
+    accuracy by the person's label of these items.
+    """
+    rows: dict[int, list[AuditRow]] = {}
+    for v in views:
+        where = arms.arm_of.get(v.item_id)
+        if where is None or v.item_id not in audited or v.item_id not in passing or v.suggestion is None:
+            continue
+        rows.setdefault(where[0], []).append(AuditRow(v.item_id, where[1], run_id, v.suggestion.id))
+    repo = ExperimentRepo(tx.conn)
+    for eid, found in sorted(rows.items()):
+        repo.add_audits(eid, found)
+    return sum(len(r) for r in rows.values())
 
 
 def summary(sections: Sequence[Mapping[str, Any]]) -> str:

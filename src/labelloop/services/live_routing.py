@@ -68,7 +68,14 @@ from labelloop.core import Actor, LabelSchema, NewAnnotation, NewReview, ReviewV
 from labelloop.errors import InputRejected, LabelloopError
 from labelloop.plugins import PluginManager
 from labelloop.services.calibrate import Calibrated, load_calibrator
-from labelloop.services.live_arms import ArmRouting, arm_routing, audit_pick, experiments_section, summary
+from labelloop.services.live_arms import (
+    ArmRouting,
+    arm_routing,
+    audit_pick,
+    experiments_section,
+    save_audits,
+    summary,
+)
 from labelloop.services.live_certificate import Certification, certify, run_certificate
 from labelloop.services.live_evidence import ItemView, item_views, predicted_class
 from labelloop.storage import Store, UnitOfWork, now
@@ -419,10 +426,11 @@ def route_project(
         }  # fmt: skip
         sections = []
         if arms.experiments:
+            routed = [v for v in cands if v.item_id in mine]
             meta["experiments"] = sections = experiments_section(
-                arms, [v for v in cands if v.item_id in mine], plan.tier, plan.passing, plan.audited, plan.held,
-                thresholds, mapped,
-            )  # fmt: skip
+                arms, routed, plan.tier, plan.passing, plan.audited, plan.held, thresholds, mapped
+            )
+            save_audits(tx, run_id, arms, routed, plan.audited, plan.passing)
         certificate = run_certificate(
             cert, g.ev_scores, g.ev_correct, g.ev_classes, tiers=report.tiers, auto_by_class=auto_by_class,
             target=policy.target, confidence=policy.confidence, meta=meta,

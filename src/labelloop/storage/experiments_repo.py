@@ -41,6 +41,7 @@ __all__ = [
     "RUNNING",
     "STOPPED",
     "ArmSpell",
+    "AuditRow",
     "ExperimentRepo",
     "ExperimentRow",
     "TaskRules",
@@ -115,6 +116,16 @@ class ArmSpell:
     start: datetime
     end: datetime | None
     experiment_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """An item of an experiment's arm that a routing run would have auto-accepted and sent to a blind audit."""
+
+    item_id: int
+    arm: str
+    run_id: int
+    suggestion_id: int
 
 
 def _row(r: Any) -> ExperimentRow:
@@ -245,6 +256,27 @@ class ExperimentRepo:
             spell = ArmSpell(str(r.arm), strategy, r.created_at, r.stopped_at, int(r.experiment_id))
             out.setdefault(int(r.item_id), []).append(spell)
         return out
+
+    def add_audits(self, experiment_id: int, rows: Sequence[AuditRow]) -> None:
+        """Record would-be-auto items sent to a blind audit (an item is audited once: its tier stays ``audit``)."""
+        a = te.experiment_audits
+        for i in range(0, len(rows), _CHUNK):
+            values = [
+                {"experiment_id": experiment_id, "item_id": r.item_id, "arm": r.arm, "run_id": r.run_id,
+                 "suggestion_id": r.suggestion_id}
+                for r in rows[i : i + _CHUNK]
+            ]  # fmt: skip
+            self.conn.execute(insert(a), values)
+
+    def audits(self, experiment_id: int) -> list[AuditRow]:
+        """The experiment's audited would-be-auto items, by item id."""
+        a = te.experiment_audits
+        q = (
+            select(a.c.item_id, a.c.arm, a.c.run_id, a.c.suggestion_id)
+            .where(a.c.experiment_id == experiment_id)
+            .order_by(a.c.item_id)
+        )
+        return [AuditRow(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in self.conn.execute(q)]
 
     def has_suggestions(self, project_id: int, backend: str, model_version: str | None = None) -> bool:
         """Whether the backend (at that model version, when given) suggested anything in the project."""
