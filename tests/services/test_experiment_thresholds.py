@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from labelloop.core import Actor
+from labelloop.services.calibrate import calibrated_scores, fit_calibration
 from labelloop.services.experiment_readout import experiment_readout
 from labelloop.services.experiments import create_experiment, stop_experiment
 from labelloop.services.live_routing import RoutePolicy, RouteReport, route_project
@@ -188,3 +189,24 @@ def test_a_floor_reroutes_an_earlier_auto_label_of_its_arm(store: Store) -> None
     _check_every_item(store, w, r, floors)
     (section,) = r.certificate["experiments"]
     assert section["arms"]["a"]["accept_threshold"] is None and section["arms"]["b"]["effective"] == {"*": 1.0}
+
+
+def test_with_a_calibration_the_floor_reads_the_calibrated_score(store: Store) -> None:
+    """Isotonic calibration of this model maps the certified raw threshold to the top step (1.0): a floor of 0.9
+    then adds nothing, and the run says the arms behaved the same; no auto label is below either threshold."""
+    w = _certified(store)
+    fit_calibration(store, "digits", "image.classify", method="isotonic")
+    e = create_experiment(store, "digits", "cal", {}, {"accept_threshold": 0.9}, seed=4, scope="unlabelled")
+    split = _split(store, e.id)
+    r = route_project(store, "digits", "image.classify", policy=RoutePolicy(audit_rate=0.1))
+    t = r.certificate["thresholds"]["*"]
+    (cal_t,) = calibrated_scores(store, "digits", "image.classify", [t]).tolist()
+    (section,) = r.certificate["experiments"]
+    assert section["certified"] == {"*": t} and section["certified_calibrated"] == {"*": cal_t} and cal_t >= 0.9
+    assert section["arms"]["a"]["effective"] == section["arms"]["b"]["effective"] == {"*": cal_t}
+    assert section["same"] is True and "calibrated score" in section["note"]
+    all_routes = routes(store, w.pid)
+    auto_b = [i for i, a in split.items() if a == "b" and all_routes[i].tier == "auto"]
+    assert auto_b and r.certificate["calibration"] == "IsotonicCalibrator"
+    raw = [all_routes[i].score for i in auto_b]
+    assert min(raw) >= t and calibrated_scores(store, "digits", "image.classify", raw).min() >= 0.9
