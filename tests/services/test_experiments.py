@@ -23,7 +23,7 @@ from labelloop.services.qc import set_gold
 from labelloop.services.tasks import next_review, next_task, review, set_settings, submit
 from labelloop.storage import Store, now
 from labelloop.storage import tables_experiments as te
-from labelloop.storage.experiments_repo import ExperimentRepo
+from labelloop.storage.experiments_repo import AuditRow, ExperimentRepo
 from labelloop.storage.routing_repo import ItemRoute, RoutingRepo
 from tests.helpers import TEXT_SCHEMA
 
@@ -371,3 +371,17 @@ def test_the_database_keeps_an_item_in_one_running_experiment(store: Store) -> N
         e2 = repo.add(pid, "e2", arms, 1, "all", "u")
         repo.add_items(e2, pid, [(ids[0], "b")])
         assert repo.task_rules(ids[0]).experiment_id == e2 and repo.task_rules(ids[1]).experiment_id is None
+
+
+def test_audited_items_of_an_arm_are_stored_once(store: Store) -> None:
+    """The readout's record of audited would-be-auto items: a repeated item keeps its first row."""
+    pid, ids = _project(store, "p", 3)
+    with store.transaction() as tx:
+        sugg = {s.item_id: s.id for s in tx.labels.for_items(ids)[0]}
+        run = RoutingRepo(tx.conn).add_run(pid, "m", "1", {}, "user:test")
+        repo = ExperimentRepo(tx.conn)
+        eid = repo.add(pid, "e", {"a": {"accept_threshold": 0.5}, "b": {"accept_threshold": 0.9}}, 1, "all", "u")
+        repo.add_audits(eid, [AuditRow(ids[0], "a", run, sugg[ids[0]]), AuditRow(ids[1], "b", run, sugg[ids[1]])])
+        repo.add_audits(eid, [AuditRow(ids[0], "b", run, sugg[ids[0]]), AuditRow(ids[2], "a", run, sugg[ids[2]])])
+        got = repo.audits(eid)
+    assert [(a.item_id, a.arm) for a in got] == [(ids[0], "a"), (ids[1], "b"), (ids[2], "a")]

@@ -258,15 +258,24 @@ class ExperimentRepo:
         return out
 
     def add_audits(self, experiment_id: int, rows: Sequence[AuditRow]) -> None:
-        """Record would-be-auto items sent to a blind audit (an item is audited once: its tier stays ``audit``)."""
+        """Record would-be-auto items sent to a blind audit; an item recorded already keeps its first row.
+
+        (Routing leaves an ``audit`` item in that tier, so a second audit of it is not expected.)
+        """
         a = te.experiment_audits
         for i in range(0, len(rows), _CHUNK):
+            chunk = rows[i : i + _CHUNK]
+            q = select(a.c.item_id).where(
+                a.c.experiment_id == experiment_id, a.c.item_id.in_([r.item_id for r in chunk])
+            )
+            known = {int(r[0]) for r in self.conn.execute(q)}
             values = [
                 {"experiment_id": experiment_id, "item_id": r.item_id, "arm": r.arm, "run_id": r.run_id,
                  "suggestion_id": r.suggestion_id}
-                for r in rows[i : i + _CHUNK]
+                for r in chunk if r.item_id not in known
             ]  # fmt: skip
-            self.conn.execute(insert(a), values)
+            if values:
+                self.conn.execute(insert(a), values)
 
     def audits(self, experiment_id: int) -> list[AuditRow]:
         """The experiment's audited would-be-auto items, by item id."""
