@@ -33,8 +33,9 @@ from labelloop.core import (
     ReviewVerdict,
     Suggestion,
 )
-from labelloop.errors import Conflict, LabelloopError, NotFound, StorageError
+from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.storage import tables as t
+from labelloop.storage.bulk import ids_in_row_order, insert_many_sqlite, insert_step_pg
 from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, head_of, normal, record_inserted
 from labelloop.storage.rawsql import Raw, Sql
 from labelloop.storage.tables_provenance import item_holds
@@ -638,10 +639,15 @@ class LabelRepo:
         if len(rows) == 1 and table is t.annotations:  # one version: plain SQL on the driver
             ids = [self._insert_annotation_row(rows[0]).id]
         elif self.conn.dialect.name == "sqlite":
-            ids = _insert_many_sqlite(self.conn, table, rows)
-        else:  # PostgreSQL: multi-row INSERT ... RETURNING, ids in parameter order
-            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            ids = [r[0] for r in self.conn.execute(stmt, rows)]
+            ids = insert_many_sqlite(self.conn, table, rows)
+        else:  # PostgreSQL: the insert, the chain's lock and its head in one round trip; the event goes with the commit
+            raw = Raw(self.conn)
+            step = insert_step_pg(self.conn.dialect, table, rows, "item_id")
+            done = raw.batch([step, *ProvenanceRepo(self.conn).head_steps(project_id)])
+            ids = ids_in_row_order(done[0].rows, [r["item_id"] for r in rows], table.name)
+            head = head_of(done[-1].first())
+            record_inserted(self.conn, kind, table.name, project_id, rows, ids, head=head, defer=True)
+            return ids
         record_inserted(self.conn, kind, table.name, project_id, rows, ids)  # one provenance event per batch
         return ids
 
@@ -971,41 +977,6 @@ def annotation_from_raw(raw: Raw, r: Sequence[Any]) -> Annotation:
     return Annotation(
         r[0], r[1], r[2], raw.json_out(r[3]), r[4], AnnotationStatus(r[5]), r[6], r[7], r[8], _when(raw, r[9]), r[10]
     )
-
-
-def _insert_many_sqlite(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows (all with the same keys) with one ``executemany``; return their ids in order.
-
-    SQLAlchemy inserts one row per statement on SQLite when the ids must come back in order;
-    here the column types' own bind processors convert the values (each distinct timestamp
-    once) and the driver runs one prepared statement for the batch. The ids are the next
-    rowids: the write transaction holds the database lock (``BEGIN IMMEDIATE``) and the tables
-    have no AUTOINCREMENT, so the rows get ``max(id) + 1`` onwards, in order; the id range is
-    checked against ``max(id)`` after the insert.
-    """
-    cols = list(rows[0])
-    dialect = conn.dialect
-    procs = [table.c[c].type._cached_bind_processor(dialect) for c in cols]
-    columns: list[list[Any]] = []
-    for c, proc in zip(cols, procs, strict=True):
-        raw = [r[c] for r in rows]
-        if proc is None:
-            columns.append(raw)
-        elif c == "created_at":
-            memo: dict[Any, Any] = {}
-            columns.append([memo[v] if v in memo else memo.setdefault(v, proc(v)) for v in raw])
-        else:
-            columns.append([proc(v) for v in raw])
-    params = list(zip(*columns, strict=True))
-    key = table.c.id
-    last = select(func.coalesce(func.max(key), 0))
-    before = int(conn.execute(last).scalar_one())
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608 (constants)
-    conn.exec_driver_sql(sql, params)
-    after = int(conn.execute(last).scalar_one())
-    if after - before != len(rows):  # cannot happen under the write lock; refuse rather than mislabel
-        raise StorageError(f"{table.name}: inserted {len(rows)} rows but the ids moved by {after - before}")
-    return list(range(before + 1, after + 1))
 
 
 def _suggestion(r: Row[Any]) -> Suggestion:
