@@ -831,17 +831,22 @@ class LabelRepo:
             raise NotFound("annotation", annotation_id)
         return annotation_from_raw(raw, r)
 
-    def _no_suggestion_from(self, backend: str, model_version: str, after_id: int = 0) -> Any:
+    def _no_suggestion_from(self, project_id: int, backend: str, model_version: str, after_id: int = 0) -> Any:
         """``NOT EXISTS`` a suggestion from (backend, model_version) for the item, among items past ``after_id``.
 
-        The bound on ``suggestions.item_id`` repeats ``items.id > after_id`` where PostgreSQL can
-        use it: the planner does not carry an inequality across the join, so without it each
-        page's anti-join read every suggestion of the version from the first item on (a merge
-        join over ``ix_suggestions_item_id``, or with stale statistics a nested loop over all of
-        them per item: 650 ms a page at 10k items done), and a run slowed down as it went.
+        The conditions are those of ``ix_suggestions_project_model`` (project, backend, version,
+        item), the project's and the bound on ``item_id`` included although the join implies
+        them: PostgreSQL does not carry them across the join, and without them each page's
+        anti-join read every suggestion of the version from the first item on (with stale
+        statistics a nested loop over all of them per item: 650 ms a page at 10k items done).
         """
         s = t.suggestions
-        cond = [s.c.item_id == t.items.c.id, s.c.backend == backend, s.c.model_version == model_version]
+        cond = [
+            s.c.project_id == project_id,
+            s.c.backend == backend,
+            s.c.model_version == model_version,
+            s.c.item_id == t.items.c.id,
+        ]
         if after_id:
             cond.append(s.c.item_id > after_id)
         return ~select(s.c.id).where(*cond).exists()
@@ -859,7 +864,7 @@ class LabelRepo:
             .where(
                 t.items.c.project_id == project_id,
                 t.items.c.id > after_id,
-                self._no_suggestion_from(backend, model_version, after_id),
+                self._no_suggestion_from(project_id, backend, model_version, after_id),
                 _not_held(),
             )
             .order_by(t.items.c.id)
@@ -872,7 +877,11 @@ class LabelRepo:
         q = (
             select(func.count())
             .select_from(t.items)
-            .where(t.items.c.project_id == project_id, self._no_suggestion_from(backend, model_version), _not_held())
+            .where(
+                t.items.c.project_id == project_id,
+                self._no_suggestion_from(project_id, backend, model_version),
+                _not_held(),
+            )
         )
         return int(self.conn.execute(q).scalar_one())
 
