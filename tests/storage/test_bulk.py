@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from sqlalchemy import Connection, insert, select
@@ -31,6 +32,9 @@ VALUES: list[list[dict[str, Any]]] = [
     [{"id": "d", "nested": [{"k": [1, 2, 3], "none": None, "t": True}]}],
 ]
 SCORES = [None, 0, 1, 0.25, 1.0]
+# equal in Python, stored apart: a column is sent once only when its values are the same
+SAME_IN_PYTHON: list[list[dict[str, Any]]] = [[{"a": 1}], [{"a": True}], [{"a": 1.0}], [{"a": 1}], [{"a": 1}]]
+SAME_SCORES = [0.0, -0.0, 0.0, 0.0, 0.0]
 LABEL_KINDS = ("suggestion", "annotation", "review")
 
 
@@ -42,13 +46,17 @@ def _generic(conn: Connection, table: Any, rows: list[dict[str, Any]], project_i
     return ids
 
 
-def _new(table: str, ids: Sequence[int]) -> list[Any]:
-    """Five suggestions or annotations of the items ``ids``, or five reviews of the annotations ``ids``."""
+def _new(table: str, ids: Sequence[int], *, odd: bool = True) -> list[Any]:
+    """Five suggestions or annotations of the items ``ids``, or five reviews of the annotations ``ids``.
+
+    ``odd=False``: values equal in Python but stored apart (1, true, 1.0; 0.0 and -0.0).
+    """
+    values, scores = (VALUES, SCORES) if odd else (SAME_IN_PYTHON, SAME_SCORES)
     if table == "suggestions":
-        return [NewSuggestion(i, VALUES[k], "b1" if k < 3 else "b2", "1", SCORES[k]) for k, i in enumerate(ids)]
+        return [NewSuggestion(i, values[k], "b1" if k < 3 else "b2", "1", scores[k]) for k, i in enumerate(ids)]
     if table == "annotations":
-        leads: list[float | None] = [None, 0, 3, 2.5, None]
-        return [NewAnnotation(i, VALUES[k], f"ann{k % 2}", lead_time_s=leads[k]) for k, i in enumerate(ids)]
+        leads: list[float | None] = [None, 0, 3, 2.5, None] if odd else [-0.0, 0.0, 0.0, 0.0, 0.0]
+        return [NewAnnotation(i, values[k], f"ann{k % 2}", lead_time_s=leads[k]) for k, i in enumerate(ids)]
     comments = ["", ODD_TEXT, "ok", "", "x" * 500]
     return [NewReview(a, "rev", ReviewVerdict.ACCEPT, None, comments[k]) for k, a in enumerate(ids)]
 
@@ -73,13 +81,14 @@ def _write(store: Store, *, fast: bool) -> dict[str, list[int]]:
     items = [it.id for it in add_items(store, "p", "text", [text_ref(f"t{i}") for i in range(5)])]
     out: dict[str, list[int]] = {"suggestions": [], "annotations": [], "reviews": []}
     with store.transaction() as tx:
-        # per-row times and authors, then one of each for the batch (sent once)
-        for at, by in (
-            ([T0 + timedelta(seconds=k) for k in range(5)], [f"user:{k} {ODD_TEXT}" for k in range(5)]),
-            ([T0] * 5, ["user:same"] * 5),
+        # per-row times and authors, then one of each for the batch (sent once), then values equal in Python
+        for at, by, odd in (
+            ([T0 + timedelta(seconds=k) for k in range(5)], [f"user:{k} {ODD_TEXT}" for k in range(5)], True),
+            ([T0] * 5, ["user:same"] * 5, True),
+            ([T0] * 5, ["user:same"] * 5, False),
         ):
             for table, kind in (("suggestions", "suggestion"), ("annotations", "annotation"), ("reviews", "review")):
-                new = _new(table, out["annotations"][-5:] if table == "reviews" else items)
+                new = _new(table, out["annotations"][-5:] if table == "reviews" else items, odd=odd)
                 if fast:
                     add = {"suggestions": tx.labels.add_suggestions, "annotations": tx.labels.add_annotations}
                     if table == "reviews":
@@ -109,12 +118,15 @@ def test_pg_batch_inserts_write_what_the_generic_insert_wrote(pg_url_pair: tuple
     stores = [Store.open(url, tmp_path / f"d{k}") for k, url in enumerate(pg_url_pair)]
     try:
         ids = [_write(stores[0], fast=True), _write(stores[1], fast=False)]
-        assert ids[0] == ids[1] and all(len(v) == 10 for v in ids[0].values())
+        assert ids[0] == ids[1] and all(len(v) == 15 for v in ids[0].values())
         fast, generic = _stored(stores[0]), _stored(stores[1])
-        for table in ("suggestions", "annotations", "reviews"):
-            assert len(fast[table]) == 10 and fast[table] == generic[table], table
+        for table in ("suggestions", "annotations", "reviews"):  # as JSON: 1, 1.0 and true differ, 0.0 and -0.0 too
+            assert len(fast[table]) == 15 and orjson.dumps(fast[table]) == orjson.dumps(generic[table]), table
+        odd = fast["suggestions"][10:]
+        assert orjson.dumps([r[3] for r in odd]) == orjson.dumps(SAME_IN_PYTHON)
+        assert orjson.dumps([r[4] for r in odd]) == b"[0.0,-0.0,0.0,0.0,0.0]"
         # one event per batch, covering the same rows with the same digest
-        assert len(fast["events"]) == 6 and fast["events"] == generic["events"]
+        assert len(fast["events"]) == 9 and fast["events"] == generic["events"]
         assert all(verify(s, "p").ok for s in stores)
         with stores[0].read() as tx:
             back = {s.id: s for s in tx.labels.for_items(list(range(1, 6)))[0]}

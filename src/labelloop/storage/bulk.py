@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -124,11 +125,20 @@ def insert_sql_pg(dialect: Dialect, table: Table, cols: Sequence[str], constant:
     return _insert_sql_pg(dialect, table, tuple(cols), tuple(constant), check)
 
 
+_SAME_WHEN_EQUAL = (str, int, datetime)
+
+
 def _constant(values: list[Any]) -> bool:
-    """Whether a column holds one value, of one type, in every row."""
+    """Whether a column stores one value in every row.
+
+    Equal is not enough for floats (``0.0 == -0.0``) and JSON (``1 == 1.0 == True``, stored
+    apart): those count as constant when they are one object.
+    """
     first = values[0]
+    if all(v is first for v in values):
+        return True
     kind = type(first)
-    return values.count(first) == len(values) and all(type(v) is kind for v in values)
+    return kind in _SAME_WHEN_EQUAL and values.count(first) == len(values) and all(type(v) is kind for v in values)
 
 
 def insert_step_pg(dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]], check: str) -> Step:
