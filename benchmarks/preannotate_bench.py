@@ -7,8 +7,12 @@ backend runs ``--repeat`` times (default 3) on a fresh store, direct then engine
 each is compared (wall clock, and CPU time of this process, steadier on a shared machine). The
 engine's cost per item is the difference.
 
+``--db-url URL`` runs the store on that database instead of a SQLite file; a PostgreSQL URL
+(``postgresql+psycopg://postgres@127.0.0.1:5432/test``) gets a fresh schema per run, dropped
+afterwards (blobs stay in a temporary directory either way).
+
 Run: ``PYTHONPATH=src:. .venv/bin/python benchmarks/preannotate_bench.py [--quick] [--repeat N]
-[--only text.rules,text.ner]``
+[--only text.rules,text.ner] [--db-url URL]``
 """
 
 from __future__ import annotations
@@ -16,9 +20,14 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from labelloop.backends.geometry3d import Box3D, recall_at_iou
 from labelloop.backends.image_classify import FewShotClassifier
@@ -34,6 +43,27 @@ from tests.backends.factories import CLOUD_SCHEMA, TEXT_SCHEMA, add_items, cloud
 QUICK = "--quick" in sys.argv
 REPEAT = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 3
 ONLY = set(sys.argv[sys.argv.index("--only") + 1].split(",")) if "--only" in sys.argv else None
+DB_URL = sys.argv[sys.argv.index("--db-url") + 1] if "--db-url" in sys.argv else None
+
+
+@contextmanager
+def database_url() -> Iterator[str | None]:
+    """The store's URL for one run: None (SQLite in the data dir) or a fresh PostgreSQL schema."""
+    if DB_URL is None or make_url(DB_URL).get_backend_name() != "postgresql":
+        yield DB_URL
+        return
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(DB_URL)
+    with admin.begin() as c:
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield make_url(DB_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+    finally:
+        with admin.begin() as c:
+            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 RULES = {
     "rules": [
         {
@@ -81,8 +111,8 @@ def _one_run(name: str, schema: dict, field: str, refs_fn, config: dict, batch: 
     Returns:
         The item count and [direct wall, direct CPU, engine wall, engine CPU] seconds.
     """
-    with tempfile.TemporaryDirectory() as d:
-        store = Store.open(None, Path(d))
+    with tempfile.TemporaryDirectory() as d, database_url() as url:
+        store = Store.open(url, Path(d))
         s = make_project(store, "p", schema)
         items = add_items(store, "p", field, refs_fn(store))
         pm = PluginManager()
@@ -108,8 +138,9 @@ def engine_vs_direct(name: str, schema: dict, field: str, refs_fn, config: dict,
     n = runs[0][0]
     t_direct, c_direct, t_engine, c_engine = (min(r[1][k] for r in runs) for k in range(4))
     per = 1e6 / n
+    db = "sqlite" if DB_URL is None else make_url(DB_URL).get_backend_name()
     print(
-        f"{name:18s} {n:6d} items (batch {batch}, best of {REPEAT}): direct {n / t_direct:8.1f} items/s, "
+        f"{name:18s} [{db}] {n:6d} items (batch {batch}, best of {REPEAT}): direct {n / t_direct:8.1f} items/s, "
         f"engine {n / t_engine:8.1f} items/s; overhead {t_engine / t_direct - 1:+.1%} wall, "
         f"{c_engine / c_direct - 1:+.1%} CPU; per item: backend {t_direct * per:.1f} us, "
         f"engine adds {(t_engine - t_direct) * per:.1f} us "

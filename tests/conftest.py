@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,14 +47,17 @@ def pg_problem() -> str | None:
     return _PG_PROBLEM
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+def _require_pg() -> None:
     problem = pg_problem()
     if problem is not None:
         if os.environ.get("LABELLOOP_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {problem}")
         pytest.skip(f"no PostgreSQL at {PG_URL}: {problem}")
+
+
+@contextmanager
+def _fresh_schema() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a new schema, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
     with admin.begin() as c:
@@ -65,6 +69,22 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as c:
             c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    _require_pg()
+    with _fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url_pair() -> Iterator[tuple[str, str]]:
+    """Two PostgreSQL URLs of two fresh schemas (the same writes through two paths), dropped afterwards."""
+    _require_pg()
+    with _fresh_schema() as first, _fresh_schema() as second:
+        yield first, second
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

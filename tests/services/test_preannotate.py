@@ -15,9 +15,10 @@ from labelloop.cli.main import main
 from labelloop.core import Control, ControlKind, Item, LabelSchema, Medium, NewAnnotation, NewSuggestion
 from labelloop.core.plugins import BackendCapabilities
 from labelloop.errors import BackendUnavailable, PluginError
+from labelloop.services.audit import verify
 from labelloop.services.preannotate import preannotate
 from labelloop.services.samples import make_scene
-from labelloop.storage import Store
+from labelloop.storage import Store, repositories
 from tests.backends.factories import (
     CLOUD_SCHEMA,
     IMAGE_SCHEMA,
@@ -90,14 +91,38 @@ def test_resume_skips_done_work(store: Store) -> None:
     assert sugg[0].value[0]["text"] == "北京" and sugg[0].value[0]["start"] == 1
 
 
-def test_a_killed_run_keeps_finished_batches(sqlite_store: Store) -> None:
-    _texts(sqlite_store, ["a", "b", "c", "interrupt", "d"])
+def test_a_killed_run_keeps_finished_batches(store: Store) -> None:
+    _texts(store, ["a", "b", "c", "interrupt", "d"])
     with pytest.raises(KeyboardInterrupt):
-        preannotate(sqlite_store, "p", "", backend=Scripted(), batch_size=3)
-    with sqlite_store.read() as tx:
+        preannotate(store, "p", "", backend=Scripted(), batch_size=3)
+    with store.read() as tx:
         assert tx.labels.count_without_suggestion(1, "test.scripted", "7") == 2  # first batch committed
-    resumed = preannotate(sqlite_store, "p", "", backend=_Healed(), batch_size=3)
+    resumed = preannotate(store, "p", "", backend=_Healed(), batch_size=3)
     assert (resumed.skipped, resumed.suggestions) == (3, 2)
+
+
+def test_a_run_killed_while_committing_loses_only_that_batch(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed between a batch's insert and its commit: the batch rolls back whole, the chain stays valid."""
+    _texts(store, [f"去北京 {i}" for i in range(7)])
+    real, calls = repositories.record_inserted, []
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:  # the second batch: its rows are inserted, its event not yet written
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(repositories, "record_inserted", dying)
+    with pytest.raises(KeyboardInterrupt):
+        preannotate(store, "p", "text.rules", config=RULES, batch_size=3)
+    monkeypatch.undo()
+    with store.read() as tx:
+        assert tx.labels.count_without_suggestion(1, "text.rules", "1.0") == 4
+    assert verify(store, "p").ok
+    resumed = preannotate(store, "p", "text.rules", config=RULES, batch_size=3)
+    assert (resumed.skipped, resumed.suggestions, resumed.batches) == (3, 4, 2)
+    report = verify(store, "p")
+    assert report.ok and report.chains[0].rows == 7 + 7  # the items' import and the suggestions
 
 
 class _Healed(Scripted):
@@ -105,10 +130,10 @@ class _Healed(Scripted):
         return [self.ok(it, [], score=None) for it in batch]
 
 
-def test_bad_items_are_isolated_with_clear_errors(sqlite_store: Store) -> None:
-    items = _texts(sqlite_store, ["ok1", "raise", "garbage", "label", "past", "score", "refuse", "numpy", "ok2"])
+def test_bad_items_are_isolated_with_clear_errors(store: Store) -> None:
+    items = _texts(store, ["ok1", "raise", "garbage", "label", "past", "score", "refuse", "numpy", "ok2"])
     backend = Scripted()
-    r = preannotate(sqlite_store, "p", "", backend=backend, batch_size=4)
+    r = preannotate(store, "p", "", backend=backend, batch_size=4)
     assert (r.suggestions, r.failed, r.retried_batches) == (2, 7, 1)
     assert backend.calls == [4, 1, 1, 1, 1, 4, 1]  # a raising batch is retried item by item
     by_item = {e.source: e.reason for e in r.errors}
@@ -122,15 +147,15 @@ def test_bad_items_are_isolated_with_clear_errors(sqlite_store: Store) -> None:
     assert "not plain JSON" in by_item[f"item {ids['numpy']}"]
     assert all(e.code == "LL-BACKEND" for e in r.errors)
     # failed items are retried by the next run
-    assert preannotate(sqlite_store, "p", "", backend=_Healed()).suggestions == 7
+    assert preannotate(store, "p", "", backend=_Healed()).suggestions == 7
 
 
-def test_anti_join_counts_only_the_same_version(sqlite_store: Store) -> None:
-    items = _texts(sqlite_store, ["x", "y", "z"])
-    with sqlite_store.transaction() as tx:
+def test_anti_join_counts_only_the_same_version(store: Store) -> None:
+    items = _texts(store, ["x", "y", "z"])
+    with store.transaction() as tx:
         tx.labels.add_suggestions(1, [NewSuggestion(items[0].id, [], "text.rules", "0.9")])
         tx.labels.add_suggestions(1, [NewSuggestion(items[1].id, [], "text.rules", "1.0")])
-    with sqlite_store.read() as tx:
+    with store.read() as tx:
         todo = tx.labels.items_without_suggestion(1, "text.rules", "1.0", after_id=0, limit=10)
         assert [it.id for it in todo] == [items[0].id, items[2].id]
         assert tx.labels.items_without_suggestion(1, "text.rules", "1.0", after_id=items[0].id, limit=1) == [todo[1]]
@@ -209,9 +234,9 @@ class _NumpyFloats(Scripted):
         ]
 
 
-def test_numpy_floats_in_values_are_refused_per_item(sqlite_store: Store) -> None:
-    _texts(sqlite_store, ["a", "np", "b"])
-    r = preannotate(sqlite_store, "p", "", backend=_NumpyFloats())
+def test_numpy_floats_in_values_are_refused_per_item(store: Store) -> None:
+    _texts(store, ["a", "np", "b"])
+    r = preannotate(store, "p", "", backend=_NumpyFloats())
     assert (r.suggestions, r.failed) == (2, 1)
     reason = str(r.errors[0])
     assert "not plain JSON" in reason or "Extra inputs" in reason

@@ -253,10 +253,6 @@ class ProvenanceRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def _lock(self, raw: Raw, chain: int) -> None:
-        if raw.pg:
-            raw.run(_ADVISORY_LOCK, (_LOCK_CLASS, chain))
-
     def head(self, chain: int) -> tuple[int, str]:
         """Return ``(seq, hash)`` of a chain's last event, ``(0, GENESIS)`` when empty."""
         return _head_of(Raw(self.conn).one(_HEAD, (chain,)))
@@ -289,9 +285,8 @@ class ProvenanceRepo:
         """
         chain = project_id or 0
         raw = Raw(self.conn)
-        if head is None:
-            self._lock(raw, chain)
-            head = self.head(chain)
+        if head is None:  # lock and read in one round trip
+            head = _head_of(raw.batch(self.head_steps(chain))[-1].first())
         seq, prev = head
         ts = datetime.now(UTC).isoformat()
         e = Event(0, chain, seq + 1, ts, actor[:200], kind, project_id, subject or {}, payload or {}, prev, "")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Insert, LargeBinary, Row, String, Text, func, insert, select, type_coerce, update
+from sqlalchemy import Connection, Insert, Row, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -33,8 +33,9 @@ from labelloop.core import (
     ReviewVerdict,
     Suggestion,
 )
-from labelloop.errors import Conflict, LabelloopError, NotFound, StorageError
+from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.storage import tables as t
+from labelloop.storage.bulk import ids_in_row_order, insert_many_sqlite, insert_step_pg
 from labelloop.storage.provenance_repo import ProvenanceRepo, batch_actor, head_of, normal, record_inserted
 from labelloop.storage.rawsql import Raw, Sql
 from labelloop.storage.tables_provenance import item_holds
@@ -455,6 +456,22 @@ _ITEM_WITH_PROJECT_VISIBLE = Sql(f"{_WITH_PROJECT} AND {_NOT_HELD}")
 _PAGE = f"SELECT {_ITEM_I} FROM items i WHERE i.project_id = ? AND i.id > ?"  # noqa: S608 (constants only)
 _ITEM_PAGE = Sql(f"{_PAGE} ORDER BY i.id LIMIT ?")
 _ITEM_PAGE_VISIBLE = Sql(f"{_PAGE} AND {_NOT_HELD} ORDER BY i.id LIMIT ?")
+# Items of a project past an id without a suggestion from (backend, version), not held. The
+# anti-join repeats the project and the id bound on ``suggestions`` although the join implies
+# them: PostgreSQL does not carry them across it, and with them each page is one range of
+# ix_suggestions_project_model (project, backend, version, item) whatever the statistics say
+# (without them a page read every suggestion of the version: 650 ms at 10k items done).
+_PENDING = (
+    "i.project_id = ? AND i.id > ? AND NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.project_id = ?"  # noqa: S608
+    f" AND s.backend = ? AND s.model_version = ? AND s.item_id = i.id AND s.item_id > ?) AND {_NOT_HELD}"
+)
+_PENDING_PAGE = Sql(
+    f"SELECT {_ITEM_I} FROM items i WHERE {_PENDING} ORDER BY i.id LIMIT ?",  # noqa: S608 (constants only)
+    # JSON as text: orjson parses it faster than the driver's jsonb loader
+    pg=f"SELECT {_ITEM_I.replace('i.data', 'i.data::text').replace('i.meta', 'i.meta::text')} FROM items i"  # noqa: S608
+    f" WHERE {_PENDING} ORDER BY i.id LIMIT ?",
+)
+_PENDING_COUNT = Sql(f"SELECT count(*) FROM items i WHERE {_PENDING}")  # noqa: S608 (constants only)
 
 
 def item_with_project_step(project_id: int, item_id: int, *, visible_only: bool = False) -> tuple[Sql, tuple[int, int]]:
@@ -549,24 +566,6 @@ def item_row(new: NewItem) -> ItemRow:
     return (new.key, new.content_hash, data, meta, new.source)
 
 
-# The items columns with their stored values as the driver gives them (no result processors):
-# :func:`_items_raw` converts a page at once, which costs a fraction of SQLAlchemy's per-value
-# processing (its SQLite datetime parser above all). JSON comes as text from SQLite and already
-# parsed from PostgreSQL (psycopg loads jsonb).
-_RAW_ITEM_COLUMNS = (
-    t.items.c.id,
-    t.items.c.project_id,
-    type_coerce(t.items.c.data, Text),
-    type_coerce(t.items.c.content_hash, LargeBinary),
-    t.items.c.key,
-    t.items.c.source,
-    type_coerce(t.items.c.meta, Text),
-    t.items.c.import_id,
-    type_coerce(t.items.c.created_at, String),
-    t.items.c.created_by,
-)
-
-
 def _utc(v: Any, memo: dict[Any, datetime]) -> datetime:
     """A ``created_at`` as stored: naive UTC text on SQLite, an aware datetime on PostgreSQL."""
     got = memo.get(v)
@@ -577,7 +576,12 @@ def _utc(v: Any, memo: dict[Any, datetime]) -> datetime:
 
 
 def _items_raw(rows: Iterable[Sequence[Any]]) -> list[Item]:
-    """Items from rows of :data:`_RAW_ITEM_COLUMNS` (same values as :func:`_item` gives)."""
+    """Items from raw rows in :data:`ITEM_COLUMNS_I` order (same values as :func:`_item` gives).
+
+    A page is converted at once, a fraction of SQLAlchemy's per-value processing (its SQLite
+    datetime parser above all): JSON as text (``::text`` on PostgreSQL) or already parsed,
+    each distinct timestamp once.
+    """
     memo: dict[Any, datetime] = {}  # items imported together share one timestamp
     from_json = MediaRef.from_json
     loads = orjson.loads
@@ -632,10 +636,15 @@ class LabelRepo:
         if len(rows) == 1 and table is t.annotations:  # one version: plain SQL on the driver
             ids = [self._insert_annotation_row(rows[0]).id]
         elif self.conn.dialect.name == "sqlite":
-            ids = _insert_many_sqlite(self.conn, table, rows)
-        else:  # PostgreSQL: multi-row INSERT ... RETURNING, ids in parameter order
-            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            ids = [r[0] for r in self.conn.execute(stmt, rows)]
+            ids = insert_many_sqlite(self.conn, table, rows)
+        else:  # PostgreSQL: the insert, the chain's lock and its head in one round trip; the event goes with the commit
+            raw = Raw(self.conn)
+            step = insert_step_pg(self.conn.dialect, table, rows, "item_id")
+            done = raw.batch([step, *ProvenanceRepo(self.conn).head_steps(project_id)])
+            ids = ids_in_row_order(done[0].rows, [r["item_id"] for r in rows], table.name)
+            head = head_of(done[-1].first())
+            record_inserted(self.conn, kind, table.name, project_id, rows, ids, head=head, defer=True)
+            return ids
         record_inserted(self.conn, kind, table.name, project_id, rows, ids)  # one provenance event per batch
         return ids
 
@@ -819,43 +828,22 @@ class LabelRepo:
             raise NotFound("annotation", annotation_id)
         return annotation_from_raw(raw, r)
 
-    def _no_suggestion_from(self, backend: str, model_version: str) -> Any:
-        s = t.suggestions
-        return ~(
-            select(s.c.id)
-            .where(s.c.item_id == t.items.c.id, s.c.backend == backend, s.c.model_version == model_version)
-            .exists()
-        )
-
     def items_without_suggestion(
         self, project_id: int, backend: str, model_version: str, *, after_id: int = 0, limit: int = 100
     ) -> list[Item]:
         """Items with id > ``after_id`` that have no suggestion from (backend, model_version).
 
         An anti-join (``NOT EXISTS``) paginated by item id, so a resumed pre-annotation run skips
-        done work and each page costs the same however far the run has got.
+        done work and each page costs the same however far the run has got (plain SQL on the
+        driver: a page is read per batch of a pre-annotation run).
         """
-        q = (
-            select(*_RAW_ITEM_COLUMNS)
-            .where(
-                t.items.c.project_id == project_id,
-                t.items.c.id > after_id,
-                self._no_suggestion_from(backend, model_version),
-                _not_held(),
-            )
-            .order_by(t.items.c.id)
-            .limit(limit)
-        )
-        return _items_raw(self.conn.execute(q).all())
+        params = (project_id, after_id, project_id, backend, model_version, after_id, limit)
+        return _items_raw(Raw(self.conn).all(_PENDING_PAGE, params))
 
     def count_without_suggestion(self, project_id: int, backend: str, model_version: str) -> int:
         """How many items of a project have no suggestion from (backend, model_version)."""
-        q = (
-            select(func.count())
-            .select_from(t.items)
-            .where(t.items.c.project_id == project_id, self._no_suggestion_from(backend, model_version), _not_held())
-        )
-        return int(self.conn.execute(q).scalar_one())
+        row = Raw(self.conn).one(_PENDING_COUNT, (project_id, 0, project_id, backend, model_version, 0))
+        return int(row[0])
 
     def latest_submitted(
         self, project_id: int, *, after_item_id: int = 0, limit: int = 1000
@@ -958,41 +946,6 @@ def annotation_from_raw(raw: Raw, r: Sequence[Any]) -> Annotation:
     return Annotation(
         r[0], r[1], r[2], raw.json_out(r[3]), r[4], AnnotationStatus(r[5]), r[6], r[7], r[8], _when(raw, r[9]), r[10]
     )
-
-
-def _insert_many_sqlite(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows (all with the same keys) with one ``executemany``; return their ids in order.
-
-    SQLAlchemy inserts one row per statement on SQLite when the ids must come back in order;
-    here the column types' own bind processors convert the values (each distinct timestamp
-    once) and the driver runs one prepared statement for the batch. The ids are the next
-    rowids: the write transaction holds the database lock (``BEGIN IMMEDIATE``) and the tables
-    have no AUTOINCREMENT, so the rows get ``max(id) + 1`` onwards, in order; the id range is
-    checked against ``max(id)`` after the insert.
-    """
-    cols = list(rows[0])
-    dialect = conn.dialect
-    procs = [table.c[c].type._cached_bind_processor(dialect) for c in cols]
-    columns: list[list[Any]] = []
-    for c, proc in zip(cols, procs, strict=True):
-        raw = [r[c] for r in rows]
-        if proc is None:
-            columns.append(raw)
-        elif c == "created_at":
-            memo: dict[Any, Any] = {}
-            columns.append([memo[v] if v in memo else memo.setdefault(v, proc(v)) for v in raw])
-        else:
-            columns.append([proc(v) for v in raw])
-    params = list(zip(*columns, strict=True))
-    key = table.c.id
-    last = select(func.coalesce(func.max(key), 0))
-    before = int(conn.execute(last).scalar_one())
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"  # noqa: S608 (constants)
-    conn.exec_driver_sql(sql, params)
-    after = int(conn.execute(last).scalar_one())
-    if after - before != len(rows):  # cannot happen under the write lock; refuse rather than mislabel
-        raise StorageError(f"{table.name}: inserted {len(rows)} rows but the ids moved by {after - before}")
-    return list(range(before + 1, after + 1))
 
 
 def _suggestion(r: Row[Any]) -> Suggestion:
