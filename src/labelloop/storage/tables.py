@@ -186,7 +186,7 @@ suggestions = Table(
     Column("model_version", String(200), nullable=False),
     _when(),
     _who(),
-    # by item last: the pending-items anti-join of pre-annotation is one range (migration 0014)
+    # by item last: the pending-items anti-join of pre-annotation is one range (migration 0015)
     Index("ix_suggestions_project_model", "project_id", "backend", "model_version", "item_id"),
     Index("ix_suggestions_project_item", "project_id", "item_id"),  # labels of a page of items
 )

@@ -6,8 +6,8 @@ PostgreSQL whatever the planner's statistics say (with stale ones it read every 
 the version per page, and a run slowed down as it went). Queries on the first three columns
 use it as before.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-26
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
