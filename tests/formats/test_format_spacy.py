@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from labelloop.core import LabelSchema
 from labelloop.formats._base import ExportRecord
 from labelloop.formats.spacy_docbin import blank_nlp, export_spacy
@@ -137,3 +139,17 @@ def test_shards_are_the_bytes_spacy_docbin_writes(tmp_path: Path) -> None:
         assert written == _stock_bin(records, schema, lang), name
         docs = list(DocBin().from_bytes(written).get_docs(blank_nlp(lang).vocab))
         assert [d.text for d in docs] == [r.item.data["text"].text for r in records]
+
+
+def test_pipeline_is_kept_lent_to_one_export_and_dropped_once_grown(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelloop.formats import spacy_docbin
+
+    with spacy_docbin._pipeline("en") as kept, spacy_docbin._pipeline("en") as other:
+        assert other is not kept  # lent: a concurrent export builds its own
+    with spacy_docbin._pipeline("en") as again:
+        assert again is kept
+    monkeypatch.setattr(spacy_docbin, "PIPELINE_MAX_STRINGS", len(kept.vocab.strings) - 1)
+    with spacy_docbin._pipeline("en") as grown:
+        assert grown is kept
+    with spacy_docbin._pipeline("en") as fresh:
+        assert fresh is not kept

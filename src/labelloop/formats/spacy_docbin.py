@@ -27,7 +27,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +66,38 @@ def blank_nlp(lang: str = "en") -> Language:
     if lang == "zh":
         return spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}})
     return spacy.blank(lang)
+
+
+# A pipeline kept between exports grows by every new word; past this many strings it is dropped.
+PIPELINE_MAX_STRINGS = 300_000
+_pipelines: dict[str, Language] = {}
+_pipelines_lock = threading.Lock()
+
+
+@contextmanager
+def _pipeline(lang: str) -> Iterator[Language]:
+    """Lend the process's blank pipeline for ``lang`` to one export at a time.
+
+    Building ``spacy.blank`` costs about 0.1 s (its tokenizer loads over a thousand special
+    cases): kept, it is paid once per process instead of once per export. Tokenisation is
+    deterministic, so a kept pipeline tokenises exactly as a new one. An export that finds
+    the pipelines lent (a concurrent export) builds its own; a pipeline that has grown past
+    :data:`PIPELINE_MAX_STRINGS` strings (every new word adds some) is dropped after use.
+    """
+    if not _pipelines_lock.acquire(blocking=False):
+        yield blank_nlp(lang)
+        return
+    try:
+        nlp = _pipelines.get(lang)
+        if nlp is None:
+            nlp = _pipelines[lang] = blank_nlp(lang)
+        try:
+            yield nlp
+        finally:
+            if len(nlp.vocab.strings) > PIPELINE_MAX_STRINGS:
+                del _pipelines[lang]
+    finally:
+        _pipelines_lock.release()
 
 
 def _field(schema: LabelSchema, spans: list[Control], cats: list[Control]) -> str:
@@ -230,10 +264,9 @@ def export_spacy(
     labels = [label for c in cats for label in c.labels]
     if len(set(labels)) != len(labels):
         raise FormatError("classification labels must be unique across controls to become doc.cats")
-    nlp = blank_nlp(lang)
     plan = _Plan.of(schema, field_name)
     report = ExportReport(out)
-    with atomic_dir(out) as tmp:
+    with _pipeline(lang) as nlp, atomic_dir(out) as tmp:
         shards = _Shards(tmp, max(1, shard_size))
         for rec in records:
             try:
