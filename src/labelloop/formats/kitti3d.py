@@ -230,7 +230,7 @@ def cuboid_line(r: dict[str, Any], calib: KittiCalib, proj: _Projection | None =
 def fmt_nums9(values: list[float]) -> str:
     """``" ".join(fmt_num(round(v, 9)) for v in values)``, about three times faster.
 
-    For ``1e-4 <= |v| < 1e6`` (and zero), ``"%.9f" % v`` without its trailing zeros is that
+    For ``1e-4 <= |v| < 1e6``, ``f"{v:.9f}"`` without its trailing zeros is that
     text: both round the exact binary value to 9 decimals, and a decimal of at most 15
     significant digits is the shortest text of the float nearest to it. Other values (tiny,
     huge, not finite) take the exact path.
@@ -241,9 +241,10 @@ def fmt_nums9(values: list[float]) -> str:
     """
     out = []
     for v in values:
-        if (-1e6 < v < 1e6 and not -1e-4 < v < 1e-4) or v == 0:  # NaN fails both tests
-            text = ("%.9f" % v).rstrip("0").rstrip(".")  # noqa: UP031  (printf rounding is the point)
-            out.append("0" if text == "-0" else text)
+        if v == 0:  # -0.0 too; common (no 2D box without a camera, no truncation)
+            out.append("0")
+        elif -1e6 < v < 1e6 and not -1e-4 < v < 1e-4:  # NaN fails the first test
+            out.append(f"{v:.9f}".rstrip("0").rstrip("."))
         else:
             out.append(fmt_num(round(v, 9)))
     return " ".join(out)
