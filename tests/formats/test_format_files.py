@@ -48,3 +48,16 @@ def test_write_new_refuses_an_existing_file(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         write_new(target, b"two")
     assert target.read_bytes() == b"one"
+
+
+def test_write_new_finishes_short_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = os.write
+    calls: list[int] = []
+
+    def short_write(fd: int, data: bytes | memoryview) -> int:  # as a pipe or a full disk may answer
+        calls.append(len(data))
+        return real_write(fd, bytes(data[:3]))
+
+    monkeypatch.setattr(os, "write", short_write)
+    write_new(tmp_path / "f", b"0123456789")
+    assert (tmp_path / "f").read_bytes() == b"0123456789" and calls == [10, 7, 4, 1]

@@ -7,10 +7,12 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from labelloop.core import ItemError, LabelSchema, MediaRef, Medium
-from labelloop.formats._base import ExportRecord, ImportedItem
-from labelloop.formats.kitti3d import KittiCalib, export_kitti3d, import_kitti3d
+from labelloop.formats._base import ExportRecord, ImportedItem, fmt_num
+from labelloop.formats.kitti3d import KittiCalib, export_kitti3d, fmt_nums9, import_kitti3d
 from labelloop.formats.openlabel import export_openlabel
 from tests.formats.fmt_helpers import MediaStore, make_item
 
@@ -34,6 +36,31 @@ CUBOIDS = [
     _cub("c1", "Car", [10.0, 2.0, -0.8], [4.2, 1.8, 1.5], 0.3),
     _cub("c2", "Pedestrian", [5, -3, 0], [0.6, 0.5, 1.7], -2.5),
 ]
+
+
+_EDGES = [0.0, -0.0, 1e-4, -1e-4, 0.00009999999995, 8.459776330097977e-05, 1.23456e-5, 5e-10, -4e-10]
+_EDGES += [999999.9999999999, -999999.123456789, 1e6, 12345678.123456789, 1e16, 1e22]
+_NUMBERS = st.one_of(
+    st.floats(),
+    st.floats(min_value=-1e7, max_value=1e7),
+    st.floats(min_value=-1e-3, max_value=1e-3),
+    st.integers(min_value=-(10**7), max_value=10**7),
+    st.sampled_from(_EDGES),
+)
+
+
+def _fmt_nums9_slow(values: list[float]) -> str:
+    return " ".join(fmt_num(round(v, 9)) for v in values)
+
+
+def test_fmt_nums9_on_the_edges_of_its_fast_path() -> None:
+    values = [x * s * k for x in _EDGES for s in (1, -1) for k in (1, 1.0000001, 0.9999999)]
+    assert fmt_nums9(values) == _fmt_nums9_slow(values)
+
+
+@given(st.lists(_NUMBERS, max_size=16))
+def test_fmt_nums9_is_fmt_num_of_the_rounded_values(values: list[float]) -> None:
+    assert fmt_nums9(values) == _fmt_nums9_slow(values)
 
 
 def _records(tmp_path: Path) -> tuple[list[ExportRecord], dict[str, Path]]:

@@ -6,9 +6,11 @@ import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from labelloop.core import ItemError
-from labelloop.formats._base import ExportRecord, ImportedItem
+from labelloop.core import ItemError, LabelSchema
+from labelloop.formats._base import ExportRecord, ImportedItem, fmt_num
 from labelloop.formats.voc import ENTITIES_REFUSED, export_voc, import_voc, parse_voc_xml
 from tests.formats.fmt_helpers import BOX_SCHEMA, MediaStore, box, close, geometry, make_item
 
@@ -48,6 +50,50 @@ def test_export_is_valid_voc_read_by_defusedxml_and_supervision(tmp_path: Path) 
     assert got == [("cat", (0, 0, 100, 50)), ("dog", (10, 5, 50, 45))]
     b = dets["b.png"].xyxy[0].tolist()
     assert b == pytest.approx([1.5, 2.25, 33.3, 63.9], abs=1e-4)  # float32 in supervision
+
+
+FLAG_SCHEMA = LabelSchema.model_validate(
+    {
+        "media": [{"name": "image", "kind": "image"}],
+        "controls": [
+            {
+                "name": "objects",
+                "kind": "boxes",
+                "target": "image",
+                "labels": ["cat", "dog"],
+                "attributes": [{"name": "truncated", "type": "bool"}, {"name": "difficult", "type": "bool"}],
+            }
+        ],
+    }
+)
+
+
+def test_truncated_and_difficult_come_from_bool_attributes(tmp_path: Path) -> None:
+    from defusedxml import ElementTree as DefusedET
+
+    store = MediaStore(tmp_path / "blobs")
+    flags = [{"truncated": True}, {"difficult": True, "truncated": False}, {}, None]
+    value = [box(f"b{i}", "cat", [1, 2, 3.5, 4.25]) | {"attributes": a} for i, a in enumerate(flags)]
+    rec = ExportRecord(make_item(1, store.image(10, 10), "x.png"), value)
+    report = export_voc([rec], FLAG_SCHEMA, tmp_path / "v", store)
+    assert report.ok, report.errors
+    objs = DefusedET.parse(tmp_path / "v" / "Annotations" / "x.xml").getroot().findall("object")
+    got_flags = [(o.findtext("truncated"), o.findtext("difficult")) for o in objs]
+    assert got_flags == [("1", "0"), ("0", "1"), ("0", "0"), ("0", "0")]
+    assert [o.findtext("bndbox/xmax") for o in objs] == ["3.5"] * 4
+    (got,) = import_voc(tmp_path / "v", FLAG_SCHEMA)
+    assert isinstance(got, ImportedItem)
+    assert [r.get("attributes") for r in got.regions] == [
+        {"difficult": False, "truncated": True},
+        {"difficult": True, "truncated": False},
+        {"difficult": False, "truncated": False},
+        {"difficult": False, "truncated": False},
+    ]
+
+
+@given(st.one_of(st.integers(min_value=-(10**300), max_value=10**300), st.sampled_from([2**53 - 1, 2**53, 2**53 + 1])))
+def test_fmt_num_of_an_int_is_that_of_its_float(v: int) -> None:
+    assert fmt_num(v) == fmt_num(float(v))
 
 
 def test_round_trip_with_our_importer(tmp_path: Path) -> None:

@@ -60,6 +60,7 @@ MediaPath = Callable[[str], Path]
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _SPLIT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_EXACT_INT = 2**53  # ints below this in magnitude are exact as floats
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +353,8 @@ def fmt_num(v: float) -> str:
         >>> fmt_num(3.0), fmt_num(0.1), fmt_num(5e-05)
         ('3', '0.1', '0.00005')
     """
+    if type(v) is int and -_EXACT_INT < v < _EXACT_INT:  # what the float path gives, without it
+        return str(v)
     s = repr(float(v))
     if s.endswith(".0"):  # an integral value below 1e16
         return "0" if s == "-0.0" else s[:-2]

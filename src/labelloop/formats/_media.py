@@ -114,9 +114,11 @@ def write_new(path: str | Path, data: bytes) -> None:
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        done = os.write(fd, data)
+        if done < len(data):  # a short write: the rest, without copying (small files take one write)
+            view = memoryview(data)[done:]
+            while view:
+                view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 

@@ -51,7 +51,7 @@ from labelloop.formats._base import (
 )
 from labelloop.formats._media import MediaWriter, write_new
 
-__all__ = ["KittiCalib", "cam_yaw", "export_kitti3d", "import_kitti3d"]
+__all__ = ["KittiCalib", "cam_yaw", "export_kitti3d", "fmt_nums9", "import_kitti3d"]
 
 Mat = list[list[float]]
 _AXES: Mat = [[0.0, -1.0, 0.0, 0.0], [0.0, 0.0, -1.0, 0.0], [1.0, 0.0, 0.0, 0.0]]
@@ -224,8 +224,30 @@ def cuboid_line(r: dict[str, Any], calib: KittiCalib, proj: _Projection | None =
     attrs = r.get("attributes") or {}
     trunc = float(attrs.get("truncated") or 0.0)
     occl = int(attrs.get("occluded") or 0)
-    vals = [trunc, occl, alpha, *bbox, ht, wd, ln, x, y, z, ry]
-    return " ".join([r["label"], *(fmt_num(round(v, 9)) for v in vals)])
+    return f"{r['label']} {fmt_nums9([trunc, occl, alpha, *bbox, ht, wd, ln, x, y, z, ry])}"
+
+
+def fmt_nums9(values: list[float]) -> str:
+    """``" ".join(fmt_num(round(v, 9)) for v in values)``, about three times faster.
+
+    For ``1e-4 <= |v| < 1e6``, ``f"{v:.9f}"`` without its trailing zeros is that
+    text: both round the exact binary value to 9 decimals, and a decimal of at most 15
+    significant digits is the shortest text of the float nearest to it. Other values (tiny,
+    huge, not finite) take the exact path.
+
+    Example:
+        >>> fmt_nums9([0.0, -0.0, 2, 1.25, 1e-12, -1.0000000004, 5e-05])
+        '0 0 2 1.25 0 -1 0.00005'
+    """
+    out = []
+    for v in values:
+        if v == 0:  # -0.0 too; common (no 2D box without a camera, no truncation)
+            out.append("0")
+        elif -1e6 < v < 1e6 and not -1e-4 < v < 1e-4:  # NaN fails the first test
+            out.append(f"{v:.9f}".rstrip("0").rstrip("."))
+        else:
+            out.append(fmt_num(round(v, 9)))
+    return " ".join(out)
 
 
 def _cuboids(schema: LabelSchema, control: str | None) -> Control:

@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,10 +45,13 @@ from labelloop.formats._base import (
     controls_of,
     safe_split,
 )
+from labelloop.formats._media import write_new
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc, DocBin
+    from spacy.tokens import Doc, Span
+
+    from labelloop.formats._spacy_bin import DocBinWriter
 
 __all__ = ["blank_nlp", "export_spacy", "record_doc"]
 
@@ -62,6 +66,38 @@ def blank_nlp(lang: str = "en") -> Language:
     if lang == "zh":
         return spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}})
     return spacy.blank(lang)
+
+
+# A pipeline kept between exports grows by every new word; past this many strings it is dropped.
+PIPELINE_MAX_STRINGS = 300_000
+_pipelines: dict[str, Language] = {}
+_pipelines_lock = threading.Lock()
+
+
+@contextmanager
+def _pipeline(lang: str) -> Iterator[Language]:
+    """Lend the process's blank pipeline for ``lang`` to one export at a time.
+
+    Building ``spacy.blank`` costs about 0.1 s (its tokenizer loads over a thousand special
+    cases): kept, it is paid once per process instead of once per export. Tokenisation is
+    deterministic, so a kept pipeline tokenises exactly as a new one. An export that finds
+    the pipelines lent (a concurrent export) builds its own; a pipeline that has grown past
+    :data:`PIPELINE_MAX_STRINGS` strings (every new word adds some) is dropped after use.
+    """
+    if not _pipelines_lock.acquire(blocking=False):
+        yield blank_nlp(lang)
+        return
+    try:
+        nlp = _pipelines.get(lang)
+        if nlp is None:
+            nlp = _pipelines[lang] = blank_nlp(lang)
+        try:
+            yield nlp
+        finally:
+            if len(nlp.vocab.strings) > PIPELINE_MAX_STRINGS:
+                del _pipelines[lang]
+    finally:
+        _pipelines_lock.release()
 
 
 def _field(schema: LabelSchema, spans: list[Control], cats: list[Control]) -> str:
@@ -96,15 +132,40 @@ class _Plan:
 def record_doc(
     nlp: Language, schema: LabelSchema, rec: ExportRecord, field_name: str, plan: _Plan | None = None
 ) -> tuple[Doc, int, int]:
-    """Build the ``Doc`` of one record; returns it, the regions written and those ignored.
+    """Build the annotated ``Doc`` of one record; returns it, the regions written and those ignored.
 
-    ``plan`` is ``_Plan.of(schema, field_name)``, passed by the exporter so it is built once.
+    The exporter stores the same parts without annotating a doc (:func:`_record_parts`).
 
     Raises:
         ValueError: when the value is invalid or a span does not align with token edges.
     """
-    from spacy.tokens import Span
+    parts = _record_parts(nlp, schema, rec, field_name, plan or _Plan.of(schema, field_name))
+    doc = parts.doc
+    for name, spans in parts.groups.items():
+        doc.spans[name] = spans
+    doc.cats = parts.cats
+    doc.user_data.update(parts.user_data)
+    return doc, parts.written, parts.ignored
 
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """One record's tokenised doc (entities set) and what else annotates it."""
+
+    doc: Doc
+    groups: dict[str, list[Span]]
+    cats: dict[str, float]
+    user_data: dict[str, Any]
+    written: int
+    ignored: int
+
+
+def _record_parts(nlp: Language, schema: LabelSchema, rec: ExportRecord, field_name: str, plan: _Plan) -> _Parts:
+    """Tokenise one record's text and align its spans (``char_span``, strict) and categories.
+
+    Raises:
+        ValueError: when the value is invalid or a span does not align with token edges.
+    """
     ref = rec.item.data.get(field_name)
     if ref is None or ref.kind != Medium.TEXT or ref.text is None:
         raise ValueError(f"the item has no text in field {field_name!r}")
@@ -112,9 +173,7 @@ def record_doc(
     problems = check_problems(schema, field_name, value, {"text": ref.text})
     if problems:
         raise ValueError("invalid annotation: " + "; ".join(problems))
-    plan = plan or _Plan.of(schema, field_name)
     doc = nlp.make_doc(ref.text)
-    ents_control = plan.ents_control
     groups: dict[str, list[Span]] = {name: [] for name in plan.span_controls}
     cats = dict.fromkeys(plan.cat_labels, 0.0)
     written = 0
@@ -131,14 +190,10 @@ def record_doc(
             for label in r["labels"]:
                 cats[label] = 1.0
             written += 1
-    for name, spans in groups.items():
-        doc.spans[name] = spans
-    if ents_control is not None:
-        doc.ents = sorted(groups[ents_control], key=lambda s: s.start)
-    doc.cats = cats
-    doc.user_data["labelloop_id"] = rec.item.id
-    doc.user_data["labelloop_key"] = rec.item.key
-    return doc, written, len(value) - written
+    if plan.ents_control is not None:
+        doc.set_ents(sorted(groups[plan.ents_control], key=lambda s: s.start))
+    user_data = {"labelloop_id": rec.item.id, "labelloop_key": rec.item.key}
+    return _Parts(doc, groups, cats, user_data, written, len(value) - written)
 
 
 class _Shards:
@@ -146,16 +201,16 @@ class _Shards:
 
     def __init__(self, root: Path, size: int) -> None:
         self.root, self.size = root, size
-        self.bins: dict[str, DocBin] = {}
+        self.bins: dict[str, DocBinWriter] = {}
         self.counts: dict[str, int] = {}
 
-    def add(self, split: str, doc: Doc) -> None:
-        from spacy.tokens import DocBin
-
+    def add(self, split: str, parts: _Parts) -> None:
         db = self.bins.get(split)
         if db is None:
-            db = self.bins[split] = DocBin(store_user_data=True)
-        db.add(doc)
+            from labelloop.formats._spacy_bin import DocBinWriter
+
+            db = self.bins[split] = DocBinWriter()
+        db.add_parts(parts.doc, parts.groups, parts.cats, parts.user_data)
         if len(db) >= self.size:
             self.flush(split)
 
@@ -166,31 +221,12 @@ class _Shards:
         n = self.counts.get(split, 0)
         folder = self.root / split
         folder.mkdir(parents=True, exist_ok=True)
-        db.to_disk(folder / f"{n:04d}.spacy")
+        write_new(folder / f"{n:04d}.spacy", db.to_bytes())
         self.counts[split] = n + 1
 
     def close(self) -> None:
         for split in list(self.bins):
             self.flush(split)
-
-
-@contextmanager
-def _msgpack_encoders_once() -> Iterator[None]:
-    """Look srsly's msgpack encoders up once for the whole export, not once per document.
-
-    ``DocBin.add`` serialises each doc's span groups with a new msgpack ``Packer``, and each
-    ``Packer`` asks ``catalogue`` for every registered encoder, which scans the entry points of
-    all installed distributions: milliseconds per document in a large environment (10k docs
-    took 116 s, 98% of it there). The registry is restored when the export ends.
-    """
-    from srsly.msgpack import msgpack_encoders  # type: ignore[import-untyped]
-
-    found = msgpack_encoders.get_all()
-    msgpack_encoders.get_all = lambda: found  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        del msgpack_encoders.get_all  # the instance attribute; the class method shows through again
 
 
 def export_spacy(
@@ -228,22 +264,21 @@ def export_spacy(
     labels = [label for c in cats for label in c.labels]
     if len(set(labels)) != len(labels):
         raise FormatError("classification labels must be unique across controls to become doc.cats")
-    nlp = blank_nlp(lang)
     plan = _Plan.of(schema, field_name)
     report = ExportReport(out)
-    with atomic_dir(out) as tmp, _msgpack_encoders_once():
+    with _pipeline(lang) as nlp, atomic_dir(out) as tmp:
         shards = _Shards(tmp, max(1, shard_size))
         for rec in records:
             try:
                 split = safe_split(rec.split_name)
-                doc, written, ignored = record_doc(nlp, schema, rec, field_name, plan)
+                parts = _record_parts(nlp, schema, rec, field_name, plan)
             except ValueError as exc:
                 report.errors.append(ItemError(rec.where, str(exc), code="LL-FORMAT"))
                 continue
-            shards.add(split, doc)
+            shards.add(split, parts)
             report.items += 1
-            report.regions += written
-            report.ignored_regions += ignored
+            report.regions += parts.written
+            report.ignored_regions += parts.ignored
         shards.close()
         _write_meta(tmp, lang, field_name, spans, cats)
     return report
