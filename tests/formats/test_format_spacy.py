@@ -108,6 +108,7 @@ def test_shards_are_the_bytes_spacy_docbin_writes(tmp_path: Path) -> None:
     from spacy.tokens import DocBin
 
     texts = ["I don't like N.Y.C. at 5pm :)", "Barack Obama visited Acme Corp today.", "", "Ünïcödé  sp\tand\nlines 😀"]
+    texts.append("Don't e-mail ME at a.b@c.com or https://x.io/y?z=1 -- it's 3,000.50$ (ca. 2x) ain't it?")
     ner = [
         ExportRecord(text_item(i, t, f"k{i}"), [span("a", "PER", 0, 1)] if t.startswith("I ") else None)
         for i, t in enumerate(texts, 1)
