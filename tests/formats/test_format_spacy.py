@@ -154,3 +154,15 @@ def test_pipeline_is_kept_lent_to_one_export_and_dropped_once_grown(monkeypatch:
         assert grown is kept
     with spacy_docbin._pipeline("en") as fresh:
         assert fresh is not kept
+
+
+def test_writer_refuses_a_token_string_its_vocab_lacks() -> None:
+    from spacy.strings import StringStore
+
+    from labelloop.formats._spacy_bin import DocBinWriter
+
+    db = DocBinWriter()
+    db.add_parts(blank_nlp("en").make_doc("unheard-of wordz"), {}, {}, {})
+    db._stores = [StringStore()]  # as if the doc came from a vocab that lost its strings
+    with pytest.raises(ValueError, match="has no string in the vocab"):
+        db.to_bytes()

@@ -167,7 +167,7 @@ def record_doc(
     return doc, parts.written, parts.ignored
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__
 class _Parts:
     """One record's tokenised doc (entities set) and what else annotates it."""
 
