@@ -108,6 +108,7 @@ def test_shards_are_the_bytes_spacy_docbin_writes(tmp_path: Path) -> None:
     from spacy.tokens import DocBin
 
     texts = ["I don't like N.Y.C. at 5pm :)", "Barack Obama visited Acme Corp today.", "", "Ünïcödé  sp\tand\nlines 😀"]
+    texts.append("Don't e-mail ME at a.b@c.com or https://x.io/y?z=1 -- it's 3,000.50$ (ca. 2x) ain't it?")
     ner = [
         ExportRecord(text_item(i, t, f"k{i}"), [span("a", "PER", 0, 1)] if t.startswith("I ") else None)
         for i, t in enumerate(texts, 1)
@@ -153,3 +154,15 @@ def test_pipeline_is_kept_lent_to_one_export_and_dropped_once_grown(monkeypatch:
         assert grown is kept
     with spacy_docbin._pipeline("en") as fresh:
         assert fresh is not kept
+
+
+def test_writer_refuses_a_token_string_its_vocab_lacks() -> None:
+    from spacy.strings import StringStore
+
+    from labelloop.formats._spacy_bin import DocBinWriter
+
+    db = DocBinWriter()
+    db.add_parts(blank_nlp("en").make_doc("unheard-of wordz"), {}, {}, {})
+    db._stores = [StringStore()]  # as if the doc came from a vocab that lost its strings
+    with pytest.raises(ValueError, match="has no string in the vocab"):
+        db.to_bytes()

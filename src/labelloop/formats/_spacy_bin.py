@@ -117,10 +117,13 @@ class DocBinWriter(DocBin):
         """
         if self.tokens:
             cols = [i for i, attr in enumerate(self.attrs) if attr in _STRING_ATTRS]
+            strings, stores = self.strings, [(s, _hashes(s)) for s in self._stores]
             for h in numpy.unique(numpy.vstack(self.tokens)[:, cols]).tolist():
-                store = next((s for s in self._stores if h in _hashes(s)), None)
-                if store is None:
+                for store, known in stores:
+                    if h in known:
+                        strings.add(store[h])
+                        break
+                else:  # get_docs could not load such a file
                     raise ValueError(f"token attribute hash {h} has no string in the vocab")
-                self.strings.add(store[h])
         data: bytes = super().to_bytes()
         return data

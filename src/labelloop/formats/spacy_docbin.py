@@ -68,6 +68,25 @@ def blank_nlp(lang: str = "en") -> Language:
     return spacy.blank(lang)
 
 
+def _export_nlp(lang: str) -> Language:
+    """:func:`blank_nlp` whose new words get only the lexeme attribute an export writes (``NORM``).
+
+    A new word's lexeme runs every lexical attribute getter of the language (shape, prefix,
+    suffix, stop word, like-number, like-URL, ... : about 20 Python functions), a third of
+    tokenising an unseen word. A ``.spacy`` file stores per token only its text and norm of
+    the lexical attributes (the rest are token attributes), so the export's pipeline keeps
+    the ``NORM`` getter alone: the files are the same bytes (test_format_spacy compares them
+    with ``DocBin.add`` over a full pipeline).
+    """
+    from spacy.attrs import NORM
+
+    nlp = blank_nlp(lang)
+    vocab: Any = nlp.vocab  # lex_attr_getters is a public Vocab attribute the stub omits
+    getters = vocab.lex_attr_getters
+    vocab.lex_attr_getters = {NORM: getters[NORM]} if NORM in getters else {}
+    return nlp
+
+
 # A pipeline kept between exports grows by every new word; past this many strings it is dropped.
 PIPELINE_MAX_STRINGS = 300_000
 _pipelines: dict[str, Language] = {}
@@ -85,12 +104,12 @@ def _pipeline(lang: str) -> Iterator[Language]:
     :data:`PIPELINE_MAX_STRINGS` strings (every new word adds some) is dropped after use.
     """
     if not _pipelines_lock.acquire(blocking=False):
-        yield blank_nlp(lang)
+        yield _export_nlp(lang)
         return
     try:
         nlp = _pipelines.get(lang)
         if nlp is None:
-            nlp = _pipelines[lang] = blank_nlp(lang)
+            nlp = _pipelines[lang] = _export_nlp(lang)
         try:
             yield nlp
         finally:
@@ -148,7 +167,7 @@ def record_doc(
     return doc, parts.written, parts.ignored
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__
 class _Parts:
     """One record's tokenised doc (entities set) and what else annotates it."""
 
