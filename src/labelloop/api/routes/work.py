@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Header, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelloop.api.deps import ProjectAccess, StoreDep, action
+from labelloop.api.responses import FastJSON
 from labelloop.services import tasks
 
 router = APIRouter(prefix="/api/projects/{pid}", tags=["work"])
@@ -44,8 +44,8 @@ class ReviewIn(_In):
     comment: str = Field(default="", max_length=10_000)
 
 
-def _task_or_204(task: dict[str, Any] | None) -> Any:
-    return Response(status_code=204) if task is None else {"task": task}
+def _task_or_204(task: dict[str, Any] | None) -> Response:
+    return Response(status_code=204) if task is None else FastJSON({"task": task})
 
 
 @router.post("/next", openapi_extra=action("task.next"), response_model=None)
@@ -62,13 +62,13 @@ def put_draft(iid: int, body: DraftIn, access: ProjectAccess, store: StoreDep) -
 
 
 @router.post("/items/{iid}/annotations", status_code=201, openapi_extra=action("annotation.submit"))
-def submit(iid: int, body: SubmitIn, access: ProjectAccess, store: StoreDep, key: str = KeyHeader) -> JSONResponse:
+def submit(iid: int, body: SubmitIn, access: ProjectAccess, store: StoreDep, key: str = KeyHeader) -> FastJSON:
     """Submit an annotation; a retry with the same Idempotency-Key returns the same body."""
     done = tasks.submit(
         store, access.project_id, iid, access.user, access.role, body.value,
         base_version=body.base_version, idempotency_key=key, lead_time_s=body.lead_time_s,
     )  # fmt: skip
-    return JSONResponse({"annotation": done.annotation}, status_code=201)
+    return FastJSON({"annotation": done.annotation}, status_code=201)
 
 
 @router.post("/review/next", openapi_extra=action("review.next"), response_model=None)
@@ -89,9 +89,9 @@ def post_review(iid: int, body: ReviewIn, access: ProjectAccess, store: StoreDep
 @router.post("/suggestions/{sid}/accept", status_code=201, openapi_extra=action("suggestion.accept"))
 def accept_suggestion(
     sid: int, access: ProjectAccess, store: StoreDep, key: str | None = Header(None, alias="Idempotency-Key")
-) -> JSONResponse:
+) -> FastJSON:
     """Turn a suggestion into the caller's annotation (Idempotency-Key optional here)."""
     done = tasks.accept_suggestion(
         store, access.project_id, sid, access.user, access.role, key or f"accept-suggestion-{sid}"
     )
-    return JSONResponse({"annotation": done.annotation}, status_code=201)
+    return FastJSON({"annotation": done.annotation}, status_code=201)
