@@ -63,3 +63,36 @@ def test_image_classify_matches_its_suggestions(store: Store) -> None:
     assert sorted(out.classes) == ["dark", "light"] and out.features is not None and len(out.features) == 4
     assert [out.classes[int(i)] for i in out.proba.argmax(axis=1)] == [p.value[0]["labels"][0] for p in preds]
     assert np.allclose(out.proba.max(axis=1), [p.score for p in preds])
+
+
+def test_text_classify_embeds_each_text_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training, prediction and the samplers' probabilities share each text's vector (a learning round's path)."""
+    schema = LabelSchema.model_validate(TOPICS)
+    make_project(store, "p", TOPICS)
+    items = add_items(store, "p", "text", [text_ref(t) for t, _, _ in TRAIN] + [text_ref(t) for t, _ in TEST])
+    train, test = items[: len(TRAIN)], items[len(TRAIN) :]
+    values = [[{"id": "t", "control": "topic", "labels": [y]}] for _, y, _ in TRAIN]
+    b = create_text({"encoder": "minilm"})
+    b.setup(BackendContext(media=StoreMedia(store)))
+    real = b._encoder("minilm")
+    embedded: list[str] = []
+
+    class Counting:
+        model_id = real.model_id
+
+        def encode(self, texts: list[str], *, query: bool = True) -> Any:
+            embedded.extend(texts)
+            return real.encode(texts, query=query)
+
+    monkeypatch.setattr(b, "_encoder", lambda kind: Counting())
+    b.fit(train, values, schema)
+    out = b.predict(test, schema, [schema.control("topic")])
+    probs = b.class_probabilities(test, schema.control("topic"))
+    texts = [t for t, _, _ in TRAIN] + [t for t, _ in TEST]
+    assert sorted(t for t in embedded if t in texts) == sorted(texts)  # each once; label prompts aside
+    best = [int(np.argmax(row)) for row in probs.proba]
+    assert [o.value[0]["labels"] for o in out] == [[probs.classes[i]] for i in best]
+    fresh = create_text({"encoder": "minilm"})  # the shared vectors are the ones a fresh backend computes
+    fresh.setup(BackendContext(media=StoreMedia(store)))
+    fresh.fit(train, values, schema)
+    np.testing.assert_allclose(fresh.class_probabilities(test, schema.control("topic")).proba, probs.proba, atol=1e-6)

@@ -100,3 +100,26 @@ def test_samplers_cancel_and_refusals(store: Store) -> None:
     with pytest.raises(BackendUnavailable, match="not trainable"):
         rules = {"rules": [{"name": "z", "kind": "dictionary", "control": "digit", "label": "0", "terms": ["zero"]}]}
         run_learning_round(store, "digits", "text.rules", config=rules)
+
+
+def test_a_round_computes_each_image_s_features_once(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fit, predict and the sampler's probabilities share one feature row per image (no second inference)."""
+    from labelloop.backends.image_classify import FewShotClassifier
+
+    w = digits_project(store)
+    policy = RoutePolicy(audit_rate=0.0)
+    first = run_learning_round(store, "digits", "image.classify", batch=8, sampler="margin", policy=policy)
+    label(store, w.pid, first.batch, w.truth)  # new labels: the next round fits a new version and predicts again
+    computed: list[int] = []
+    real = FewShotClassifier.features
+
+    def counting(self: FewShotClassifier, images: list[object]) -> object:
+        computed.append(len(images))
+        return real(self, images)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FewShotClassifier, "features", counting)
+    r = run_learning_round(store, "digits", "image.classify", batch=8, sampler="margin", policy=policy)
+    assert r.trained_on == len(w.trained) + 8 and r.predicted > 300 and len(r.batch) == 8
+    with store.read() as tx:
+        images = {i.data["image"].sha256 for i in tx.items.page(w.pid, limit=10_000)}
+    assert sum(computed) == len(images)  # each image once: training, prediction and the sampler's pool

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labelloop.backends.base import BaseBackend, ClassProbabilities, media_of
+from labelloop.backends.memo import VectorMemo
 from labelloop.core import Control, ControlKind, Item, LabelSchema, Medium
 from labelloop.core.plugins import BackendCapabilities, BackendOutput
 from labelloop.errors import BackendUnavailable, InvalidSchema
@@ -82,12 +83,16 @@ class FewShotClassifier:
 
     def fit(self, images: Sequence[NDArray[Any]], labels: Sequence[str]) -> Self:
         """Learn from labelled images (at least two classes)."""
+        return self.fit_features(self.features(images), labels)
+
+    def fit_features(self, feats: NDArray[np.float64], labels: Sequence[str]) -> Self:
+        """:meth:`fit` on feature rows already computed by :meth:`features`."""
         from sklearn.linear_model import LogisticRegression
 
         if len(set(labels)) < 2:
             raise ValueError(f"at least two classes are needed to train, got {sorted(set(labels))}")
         self._model = LogisticRegression(C=self.c, max_iter=2000)
-        self._model.fit(self.features(images), list(labels))
+        self._model.fit(feats, list(labels))
         self.classes_ = [str(c) for c in self._model.classes_]
         return self
 
@@ -96,7 +101,13 @@ class FewShotClassifier:
         if self._model is None:
             raise ValueError("FewShotClassifier is not fitted")
         feats = self.features(images)
-        return np.asarray(self._model.predict_proba(feats), dtype=np.float64), feats
+        return self.proba_of(feats), feats
+
+    def proba_of(self, feats: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Class probabilities (columns follow ``classes_``) of feature rows from :meth:`features`."""
+        if self._model is None:
+            raise ValueError("FewShotClassifier is not fitted")
+        return np.asarray(self._model.predict_proba(feats), dtype=np.float64)
 
     def predict(self, images: Sequence[NDArray[Any]]) -> tuple[list[str], NDArray[np.float64]]:
         """Return the predicted class and its probability per image."""
@@ -121,6 +132,20 @@ class ImageClassifyBackend(BaseBackend):
         super().__init__()
         self.config = config
         self.models: dict[str, FewShotClassifier] = {}
+        # (image sha256, size) -> features: an image's features are computed once (fit, predict, samplers)
+        self._features = VectorMemo()
+
+    def _feats(self, batch: Sequence[Item], ctl: Control) -> NDArray[np.float64]:
+        """The feature rows of each item's image for ``ctl`` (read and computed once per image)."""
+        by_key = {(media_of(item, ctl).sha256, self.config.size): item for item in batch}
+        featurizer = FewShotClassifier(self.config.size, self.config.c)
+
+        def compute(keys: list[tuple[str, int]]) -> NDArray[np.float64]:
+            return featurizer.features([self._load(by_key[k], ctl) for k in keys])
+
+        keys = [(media_of(item, ctl).sha256, self.config.size) for item in batch]
+        rows: NDArray[np.float64] = self._features.rows(keys, compute)
+        return rows
 
     def _load(self, item: Item, ctl: Control) -> NDArray[Any]:
         from labelloop.modalities import load_image
@@ -139,11 +164,12 @@ class ImageClassifyBackend(BaseBackend):
         for ctl in schema.controls:
             if not self.capabilities.supports(ctl, schema):
                 continue
-            images, labels = [], []
+            images: list[Item] = []
+            labels: list[str] = []
             for item, value in zip(items, values, strict=True):
                 label = next((r["labels"][0] for r in value if r.get("control") == ctl.name and r.get("labels")), None)
                 if label is not None and ctl.target in item.data:
-                    images.append(self._load(item, ctl))
+                    images.append(item)
                     labels.append(str(label))
                     digest.update(f"{ctl.name}\0{item.content_hash}\0{label}\n".encode())
             counts = {lab: labels.count(lab) for lab in set(labels)}
@@ -153,7 +179,8 @@ class ImageClassifyBackend(BaseBackend):
                 continue
             keep = [i for i, lab in enumerate(labels) if lab in usable]
             clf = FewShotClassifier(self.config.size, self.config.c)
-            self.models[ctl.name] = clf.fit([images[i] for i in keep], [labels[i] for i in keep])
+            feats = self._feats([images[i] for i in keep], ctl)
+            self.models[ctl.name] = clf.fit_features(feats, [labels[i] for i in keep])
         if not self.models:
             raise BackendUnavailable(
                 f"image.classify needs human labels of at least two classes to train; found {'; '.join(problems)}"
@@ -167,11 +194,13 @@ class ImageClassifyBackend(BaseBackend):
         fitted = [c for c in controls if c.name in self.models]
         per_item: dict[int, tuple[list[dict[str, Any]], list[float]]] = {it.id: ([], []) for it in batch}
         for ctl in fitted:
-            images = [self._load(item, ctl) for item in batch]
-            if not images:
+            if not batch:
                 continue
-            labels, probs = self.models[ctl.name].predict(images)
-            for item, label, p in zip(batch, labels, probs, strict=True):
+            model = self.models[ctl.name]
+            proba = model.proba_of(self._feats(batch, ctl))
+            best = proba.argmax(axis=1)
+            for item, b, p in zip(batch, best, proba[np.arange(len(best)), best], strict=True):
+                label = model.classes_[int(b)]
                 per_item[item.id][0].append({"id": ctl.name, "control": ctl.name, "labels": [label]})
                 per_item[item.id][1].append(float(p))
         return [
@@ -188,8 +217,8 @@ class ImageClassifyBackend(BaseBackend):
         model = self.models.get(control.name)
         if model is None:
             raise BackendUnavailable(f"image.classify: no model fitted for control {control.name!r}")
-        proba, feats = model.predict_proba([self._load(item, control) for item in batch])
-        return ClassProbabilities(list(model.classes_), proba, feats)
+        feats = self._feats(batch, control)
+        return ClassProbabilities(list(model.classes_), model.proba_of(feats), feats)
 
 
 def create(config: Mapping[str, Any]) -> ImageClassifyBackend:

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labelloop.backends._common import parse_config
 from labelloop.backends.base import BaseBackend, ClassProbabilities, media_of
+from labelloop.backends.memo import VectorMemo
 from labelloop.backends.text_embed import TextEncoder, has_han, load_encoder
 from labelloop.core import Control, ControlKind, Item, LabelSchema, Medium
 from labelloop.core.plugins import BackendCapabilities, BackendContext, BackendOutput
@@ -202,6 +203,7 @@ class TextClassifyBackend(BaseBackend):
         self._examples: dict[str, tuple[list[str], list[list[str]]]] = {}  # control -> (texts, label lists)
         self._fitted: dict[tuple[str, str], EmbeddingClassifier] = {}  # (control, encoder) -> model
         self._labels: dict[tuple[str, str], Vectors] = {}  # (control, encoder) -> label vectors
+        self._vectors = VectorMemo()  # (encoder, text) -> vector: a text is embedded once (fit, predict, samplers)
         self.model_version = self._version(b"")
 
     def _version(self, labels_digest: bytes) -> str:
@@ -223,6 +225,14 @@ class TextClassifyBackend(BaseBackend):
 
     def _encoder(self, kind: str) -> TextEncoder:
         return load_encoder(kind, self.config.threads if kind == "minilm" else 0)
+
+    def _encode(self, kind: str, texts: Sequence[str]) -> Vectors:
+        """The ``kind`` encoder's vectors of ``texts``, each text embedded once while this backend lives."""
+        enc = self._encoder(kind)
+        if not texts:
+            return enc.encode([])
+        vectors: Vectors = self._vectors.rows([(kind, t) for t in texts], lambda keys: enc.encode([t for _, t in keys]))
+        return vectors
 
     def fit(self, items: Sequence[Item], values: Sequence[list[dict[str, Any]]], schema: LabelSchema) -> None:
         """Keep the labelled texts of every text classification control; models train lazily per encoder.
@@ -267,7 +277,7 @@ class TextClassifyBackend(BaseBackend):
             usable = {lab for s in label_sets for lab in s}
             counts = {lab: sum(lab in s for s in label_sets) for lab in usable}
             rows = [i for i, s in enumerate(label_sets) if any(counts[lab] >= self.config.min_per_class for lab in s)]
-            vectors = self._encoder(kind).encode([texts[i] for i in rows])
+            vectors = self._encode(kind, [texts[i] for i in rows])
             targets = [[lab for lab in label_sets[i] if counts[lab] >= self.config.min_per_class] for i in rows]
             clf = EmbeddingClassifier(ctl.multi, self.config.c, self.config.multi_threshold)
             self._fitted[key] = clf.fit(vectors, targets if ctl.multi else [t[0] for t in targets])
@@ -288,7 +298,7 @@ class TextClassifyBackend(BaseBackend):
         for i, text in enumerate(texts):
             groups.setdefault(self._encoder_for(text), []).append(i)
         for kind, idx in groups.items():
-            vectors = self._encoder(kind).encode([texts[i] for i in idx])
+            vectors = self._encode(kind, [texts[i] for i in idx])
             if ctl.name in self._examples:
                 decided = self._few_shot(ctl, kind).predict(vectors)
             else:
@@ -318,7 +328,7 @@ class TextClassifyBackend(BaseBackend):
             groups.setdefault(self._encoder_for(text), []).append(i)
         vectors: Vectors | None = None
         for kind, idx in groups.items():
-            v = self._encoder(kind).encode([texts[i] for i in idx])
+            v = self._encode(kind, [texts[i] for i in idx])
             if len(groups) == 1:
                 vectors = v
             if control.name in self._examples:
