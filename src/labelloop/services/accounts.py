@@ -26,11 +26,12 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -39,14 +40,17 @@ from labelloop.core.accounts import Membership, Role, User
 from labelloop.errors import InputRejected, LabelloopError, NotFound, PermissionDenied
 from labelloop.storage import Store, UnitOfWork, now
 from labelloop.storage.accounts_repo import AccountRepo, accounts_generation, advance_accounts_generation
+from labelloop.storage.login_attempts_repo import LoginAttemptRepo
 
 __all__ = [
     "CALLER_TTL_S",
     "SESSION_HOURS",
+    "AttemptLimiter",
     "AuthFailed",
     "LoginLimiter",
     "LoginResult",
     "RateLimited",
+    "SharedLoginLimiter",
     "add_member",
     "authenticate",
     "authenticate_session",
@@ -114,16 +118,21 @@ def load_secret(data_dir: Path, configured: str | None = None) -> bytes:
         return configured.encode()
     path = data_dir / "secret.key"
     data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if path.stat().st_mode & 0o077:
-            raise InputRejected(
-                str(path), "a secret key file readable by its owner only (chmod 600)", "wider permissions"
-            ) from None
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(32))
+    if not path.exists():
+        # written in full under a private name, then linked into place: server processes starting
+        # together never read a half-written key, and the first link wins for all of them
+        tmp = data_dir / f".secret.key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            tmp.unlink(missing_ok=True)
+    if path.stat().st_mode & 0o077:
+        raise InputRejected(str(path), "a secret key file readable by its owner only (chmod 600)", "wider permissions")
     return path.read_bytes().strip()
 
 
@@ -177,6 +186,11 @@ class LoginLimiter:
         with self._lock:
             self._refuse_when_full(username, ip, time.monotonic())
 
+    def clear(self) -> None:
+        """Forget every attempt."""
+        with self._lock:
+            self._hits.clear()
+
     def _refuse_when_full(self, username: str, ip: str, t: float) -> None:
         for key, limit in (((username.lower(), ip), self.per_user), (("", ip), self.per_ip)):
             q = self._hits.setdefault(key, deque())
@@ -184,6 +198,72 @@ class LoginLimiter:
                 q.popleft()
             if len(q) >= limit:
                 raise RateLimited("too many login attempts; retry later", int(q[0] + self.window_s - t) + 1)
+
+
+class AttemptLimiter(Protocol):
+    """What :func:`login` and :func:`change_own_password` need of a rate limiter."""
+
+    def hit(self, username: str, ip: str) -> None:
+        """Count an attempt; raise :class:`RateLimited` once a limit is exceeded."""
+        ...
+
+    def check(self, username: str, ip: str) -> None:
+        """Raise :class:`RateLimited` when a limit is already reached, without counting an attempt."""
+        ...
+
+
+@dataclass(slots=True)
+class SharedLoginLimiter:
+    """:class:`LoginLimiter`'s limits, counted in the database: one limit for every server process.
+
+    ``labelloop serve --workers N`` runs N processes; a limit kept in memory would let an
+    attacker try N times as often. Attempts older than the window are pruned as new ones come.
+    Two processes counting the same address at the same instant may each let one attempt
+    through at the limit: the limit holds to within the number of processes.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> store = Store.open("sqlite://", Path(tempfile.mkdtemp()))
+        >>> a, b = SharedLoginLimiter(store, per_user=2), SharedLoginLimiter(store, per_user=2)
+        >>> a.hit("x", "1.2.3.4"); b.hit("x", "1.2.3.4")  # two processes, one count
+        >>> try:
+        ...     a.hit("x", "1.2.3.4")
+        ... except RateLimited as e:
+        ...     e.http_status
+        429
+    """
+
+    store: Store
+    per_user: int = 5
+    per_ip: int = 30
+    window_s: float = 60.0
+    clock: Callable[[], float] = time.time
+
+    def hit(self, username: str, ip: str) -> None:
+        """Count an attempt; raise :class:`RateLimited` once a limit is exceeded."""
+        t = self.clock()
+        with self.store.transaction() as tx:
+            repo = LoginAttemptRepo(tx.conn)
+            self._refuse_when_full(repo, username, ip, t)
+            repo.add(username, ip, t)
+            repo.prune(before=t - self.window_s)
+
+    def check(self, username: str, ip: str) -> None:
+        """Raise :class:`RateLimited` when a limit is already reached, without counting an attempt."""
+        with self.store.read() as tx:
+            self._refuse_when_full(LoginAttemptRepo(tx.conn), username, ip, self.clock())
+
+    def clear(self) -> None:
+        """Forget every attempt (tests; an administrator lifting the limit)."""
+        with self.store.transaction() as tx:
+            LoginAttemptRepo(tx.conn).clear()
+
+    def _refuse_when_full(self, repo: LoginAttemptRepo, username: str, ip: str, t: float) -> None:
+        seen = repo.recent(username, ip, since=t - self.window_s)
+        for n, first, limit in ((seen.user, seen.user_first, self.per_user), (seen.ip, seen.ip_first, self.per_ip)):
+            if n >= limit and first is not None:
+                raise RateLimited("too many login attempts; retry later", int(first + self.window_s - t) + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +280,7 @@ def login(
     password: str,
     *,
     ip: str,
-    limiter: LoginLimiter | None = None,
+    limiter: AttemptLimiter | None = None,
     replaces: str | None = None,
 ) -> LoginResult:
     """Check credentials and open a new session (a new token every time: no session fixation).
@@ -372,7 +452,7 @@ def change_own_password(
     *,
     ip: str,
     keep_session: str | None = None,
-    limiter: LoginLimiter | None = None,
+    limiter: AttemptLimiter | None = None,
 ) -> None:
     """A user changes their own password: the current one must be given.
 

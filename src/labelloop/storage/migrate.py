@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD", "current_revision", "head_revision", "upgrade"]
 
-HEAD = "0015"
+HEAD = "0016"
 """The newest revision in ``migrations/versions`` (the chain is linear; a test checks they agree)."""
 
 

@@ -5,6 +5,7 @@ their argon2 hash. ``task_slots`` is the work queue: one row per (item, overlap 
 ``next`` is one index range scan over ``(project_id, state, queue_rank, item_id, slot)``.
 ``label_skill`` holds each annotator's evidence per label type (gold and reviews);
 ``review_locks`` which reviewer holds which annotation for review, until when.
+``login_attempts`` the recent log-in attempts the rate limit counts (shared by every server process).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "gold_items",
     "idempotency_keys",
     "label_skill",
+    "login_attempts",
     "media_grants",
     "memberships",
     "refusals",
@@ -186,4 +188,18 @@ refusals = Table(
     Column("code", String(40), nullable=False),
     Column("reason", String(300), nullable=False),
     Column("suppressed", Integer, nullable=False, default=0),
+)
+
+
+# Log-in attempts within the rate limit's window (older rows are pruned as attempts arrive).
+# ``at`` is wall-clock seconds since the epoch: every server process of an instance compares them.
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False),  # lower-cased, as typed
+    Column("ip", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_login_attempts_ip_at", "ip", "at"),
+    Index("ix_login_attempts_at", "at"),
 )
