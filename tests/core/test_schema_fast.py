@@ -64,11 +64,32 @@ VALID: list[dict[str, Any]] = [
 ODD_VALUES: list[Any] = [
     None, True, False, 0, 1, -1, 3.0, 2.5, -0.0, float("nan"), float("inf"), 10**20, "", "x", "Ann",
     "\udc80", "pos", "PER", "en", [], [1], [1, 2], (1, 2), {}, {"a": 1}, [[0, 0]], ["pos"], ["pos", "pos"],
+    [1, 2, 3], [0.5, -1, 2], (1.0, 2.0, 3.0), [1, 2, float("nan")], "lidar", "x" * 65,
+]  # fmt: skip
+CLOUD = LabelSchema.model_validate(
+    {
+        "media": [{"name": "cloud", "kind": "pointcloud"}],
+        "controls": [
+            {"name": "objects", "kind": "cuboids", "target": "cloud", "labels": ["car", "pedestrian"]},
+            {
+                "name": "tagged", "kind": "cuboids", "target": "cloud", "labels": ["sign"], "required": True,
+                "attributes": [{"name": "occluded", "type": "bool", "required": True}],
+            },
+        ],
+    }
+)  # fmt: skip
+CLOUD_MEDIA = {"cloud": MediaRef(Medium.POINTCLOUD, "1" * 64, "application/x-pcd", None, {"points": 1000})}
+CLOUD_VALID: list[dict[str, Any]] = [
+    {"id": "c1", "control": "objects", "label": "car", "center": [1.5, -2, 0.8], "size": [4.2, 1.8, 1.5], "yaw": 0.3},
+    {"id": "c2", "control": "objects", "label": "pedestrian", "center": (0, 0, 0), "size": [0.6, 0.6, 1.8],
+     "frame": "lidar_top", "frame_index": 2, "track": "p7"},
+    {"id": "s", "control": "tagged", "label": "sign", "center": [5, 5, 2], "size": [0, 0.1, 1.0],
+     "attributes": {"occluded": False}},
 ]  # fmt: skip
 
 
-def _full(value: Any) -> list[str]:
-    return SCHEMA._full_problems(value, MEDIA)
+def _full(value: Any, schema: LabelSchema = SCHEMA, media: dict[str, MediaRef] = MEDIA) -> list[str]:
+    return schema._full_problems(value, media)
 
 
 def _mutate(rng: random.Random, value: list[dict[str, Any]]) -> list[Any]:
@@ -85,9 +106,8 @@ def _mutate(rng: random.Random, value: list[dict[str, Any]]) -> list[Any]:
         elif op == 1 and isinstance(region, dict) and region:  # drop a field
             region.pop(rng.choice(sorted(region)))
         elif op == 2 and isinstance(region, dict):  # add a field
-            region[rng.choice(["extra", "attributes", "text", "frame_index", "track", "labels", "label"])] = rng.choice(
-                ODD_VALUES
-            )
+            key = rng.choice(["extra", "attributes", "text", "frame_index", "track", "labels", "label", "yaw", "frame"])
+            region[key] = rng.choice(ODD_VALUES)
         elif op == 3:  # duplicate a region (same id, or a twin with a new id)
             twin = copy.deepcopy(region)
             if isinstance(twin, dict) and rng.random() < 0.5:
@@ -99,13 +119,15 @@ def _mutate(rng: random.Random, value: list[dict[str, Any]]) -> list[Any]:
             for key in ("start", "end"):
                 if isinstance(region.get(key), int):
                     region[key] += rng.choice([-3, -1, 1, 7, 40])
-            for key in ("xyxy", "points"):
+            if isinstance(region.get("yaw"), float | int):
+                region["yaw"] = rng.choice([-1e300, 1e308 * 10, 7, -0.0])
+            for key in ("xyxy", "points", "center", "size"):
                 if isinstance(region.get(key), list) and region[key]:
                     i = rng.randrange(len(region[key]))
                     region[key][i] = rng.choice([-1, 0, 200, [0, 0], [1.5, 2.5], 7])
         elif op == 6 and isinstance(region, dict) and isinstance(region.get("attributes"), dict):
             attrs = region["attributes"]
-            attrs[rng.choice(["transcript", "lang", "conf", "hand", "other"])] = rng.choice(ODD_VALUES)
+            attrs[rng.choice(["transcript", "lang", "conf", "hand", "occluded", "other"])] = rng.choice(ODD_VALUES)
     return out
 
 
@@ -161,3 +183,53 @@ def test_overlaps_duplicates_and_required_controls_are_left_to_the_full_validato
     for value in (overlap, dup_id, two_moods, no_required, wrong_text):
         assert not SCHEMA.is_known_good(value, MEDIA)
         assert _full(value) != []
+
+
+def test_cuboids_take_the_fast_path() -> None:
+    assert _full(CLOUD_VALID, CLOUD, CLOUD_MEDIA) == []
+    assert CLOUD.is_known_good(CLOUD_VALID, CLOUD_MEDIA)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_cuboid_acceptance_implies_full_validity(seed: int) -> None:
+    rng = random.Random(seed)
+    accepted = refused = 0
+    for _ in range(1500):
+        value = _mutate(rng, CLOUD_VALID)
+        if CLOUD.is_known_good(value, CLOUD_MEDIA):
+            accepted += 1
+            assert _full(value, CLOUD, CLOUD_MEDIA) == [], value
+            orjson.dumps(value)
+        else:
+            refused += 1
+            assert CLOUD.validate_value(value, CLOUD_MEDIA) == _full(value, CLOUD, CLOUD_MEDIA)
+    assert accepted > 100 and refused > 100
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        {"id": "k", "control": "objects", "label": "car", "center": [0, 0], "size": [1, 1, 1]},  # two numbers
+        {"id": "k", "control": "objects", "label": "car", "center": [0, 0, 0], "size": [1, -1, 1]},  # negative size
+        {"id": "k", "control": "objects", "label": "car", "center": [0, 0, float("nan")], "size": [1, 1, 1]},
+        {"id": "k", "control": "objects", "label": "car", "center": [0, 0, 0], "size": [1, 1, 1], "yaw": None},
+        {"id": "k", "control": "objects", "label": "car", "center": [0, 0, 0], "size": [1, 1, 1], "frame": ""},
+        {"id": "k", "control": "objects", "label": "car", "center": ["0", 0, 0], "size": [1, 1, 1]},  # coercible
+        {"id": "k", "control": "objects", "label": "bus", "center": [0, 0, 0], "size": [1, 1, 1]},  # unknown label
+        {"id": "k", "control": "objects", "label": "car", "center": [0, 0, 0], "size": [True, 1, 1]},
+    ],
+)
+def test_odd_cuboids_fall_back(region: dict[str, Any]) -> None:
+    value = [*CLOUD_VALID, region]
+    assert not CLOUD.is_known_good(value, CLOUD_MEDIA)
+    assert CLOUD.validate_value(value, CLOUD_MEDIA) == _full(value, CLOUD, CLOUD_MEDIA)
+
+
+@pytest.mark.parametrize("big", [10**20, -(2**63) - 1])
+def test_values_json_cannot_hold_are_refused_with_a_reason(big: int) -> None:
+    """A valid-looking value the store could not write (orjson: 64-bit integers) is a problem, not a crash."""
+    value = [*CLOUD_VALID, {"id": "k", "control": "objects", "label": "car", "center": [big, 0, 0], "size": [1, 1, 1]}]
+    assert not CLOUD.is_known_good(value, CLOUD_MEDIA)
+    assert CLOUD.validate_value(value, CLOUD_MEDIA) == [
+        "regions: cannot be stored as JSON (Integer exceeds 64-bit range)"
+    ]

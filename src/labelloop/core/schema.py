@@ -48,6 +48,7 @@ from functools import cached_property
 from itertools import pairwise
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -349,7 +350,13 @@ class LabelSchema(_Strict):
         except ValidationError as exc:
             tags = {c.name for c in self.controls}
             return [_format_error(e, tags) for e in exc.errors()]
-        return _semantic_problems(self, regions, media or {})
+        problems = _semantic_problems(self, regions, media or {})
+        if not problems:  # valid, and stored as given: it must be JSON the store can write
+            try:
+                orjson.dumps(value)
+            except TypeError as exc:  # an integer beyond 64 bits, a tuple key, a numpy scalar ...
+                problems.append(f"regions: cannot be stored as JSON ({exc})")
+        return problems
 
 
 # ---------------------------------------------------------------------- model building

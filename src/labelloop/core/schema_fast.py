@@ -5,7 +5,7 @@ item-aware checks; for a pre-annotation backend that takes microseconds per item
 more than the prediction. :class:`KnownGood` answers one question cheaply: *is this value
 certainly valid?* It walks plain dicts and lists with exact type checks (``type(x) is int``,
 no coercion) for the region kinds backends produce most (classification, spans, text fields,
-boxes, polygons, with or without attributes) and runs the same item-aware checks (text length
+boxes, polygons, cuboids, with or without attributes) and runs the same item-aware checks (text length
 and span text, image bounds, overlaps, duplicate ids, one classification per control,
 required controls and attributes).
 
@@ -50,6 +50,7 @@ _KEYS: dict[str, frozenset[str]] = {
     "text_field": frozenset({"text"}),
     "boxes": frozenset({"label", "xyxy"}) | _GEOMETRY_EXTRA,
     "polygons": frozenset({"label", "points"}) | _GEOMETRY_EXTRA,
+    "cuboids": frozenset({"label", "center", "size", "yaw", "frame"}) | _GEOMETRY_EXTRA,
 }
 _REQUIRED: dict[str, frozenset[str]] = {
     "classification": frozenset({"id", "control", "labels"}),
@@ -57,14 +58,20 @@ _REQUIRED: dict[str, frozenset[str]] = {
     "text_field": frozenset({"id", "control", "text"}),
     "boxes": frozenset({"id", "control", "label", "xyxy"}),
     "polygons": frozenset({"id", "control", "label", "points"}),
+    "cuboids": frozenset({"id", "control", "label", "center", "size"}),
 }
 _MAX_TEXT = 100_000
 _MAX_ATTR_TEXT = 10_000
+_MAX_FRAME = 64
+
+
+_I64 = 2**63
 
 
 def _finite(x: Any) -> bool:
+    """An exact ``int`` that JSON writers take (64-bit), or a finite ``float``."""
     t = type(x)
-    return (t is int) or (t is float and math.isfinite(x))
+    return (t is int and -_I64 <= x < _I64) or (t is float and math.isfinite(x))
 
 
 def _text(x: Any, most: int) -> bool:
@@ -185,7 +192,7 @@ class _ControlCheck:
         label, start, end = r["label"], r["start"], r["end"]
         if type(label) is not str or label not in self.labels:
             return False
-        if type(start) is not int or type(end) is not int or not 0 <= start < end:
+        if type(start) is not int or type(end) is not int or not 0 <= start < end < _I64:
             return False
         span_text = r.get("text")
         full = ref.text if ref is not None else None
@@ -206,7 +213,7 @@ class _ControlCheck:
         if type(label) is not str or label not in self.labels:
             return False
         fi, track = r.get("frame_index"), r.get("track")
-        if fi is not None and (type(fi) is not int or fi < 0):
+        if fi is not None and (type(fi) is not int or not 0 <= fi < _I64):
             return False
         return track is None or _text(track, 128)
 
@@ -226,6 +233,26 @@ class _ControlCheck:
         if type(points) is not list or len(points) < self.ctl.min_points or not all(_point_ok(p) for p in points):
             return False
         return _area_nonzero(points) and _inside(points, ref)
+
+    def _cuboids(self, r: dict[str, Any], ref: MediaRef | None) -> bool:
+        if not self._geometry_head(r) or not _triple(r["center"]) or not _triple(r["size"], nonneg=True):
+            return False
+        if "yaw" in r and not _finite(r["yaw"]):  # (optional, but not null)
+            return False
+        if "frame" in r:
+            frame = r["frame"]
+            return type(frame) is str and 0 < len(frame) <= _MAX_FRAME and _text(frame, _MAX_FRAME)
+        return True
+
+
+def _triple(v: Any, *, nonneg: bool = False) -> bool:
+    """Three finite numbers (``nonneg``: none below zero), as a list or tuple."""
+    if type(v) not in (list, tuple) or len(v) != 3:
+        return False
+    a, b, c = v
+    if not (_finite(a) and _finite(b) and _finite(c)):
+        return False
+    return not nonneg or (a >= 0 and b >= 0 and c >= 0)
 
 
 class KnownGood:
