@@ -1,6 +1,7 @@
 // Hash router: #/login, #/projects, #/p/ID, #/p/ID/dashboard, #/p/ID/label, #/p/ID/review, #/p/ID/releases,
 // #/p/ID/fix (the next correction task), #/p/ID/fix/TASK, #/p/ID/routing (certificate, routing and
-// learning), #/account (password, API tokens).
+// learning), #/p/ID/experiments (A/B experiments), #/p/ID/experiments/EID (a readout), #/account
+// (password, API tokens).
 import { ApiError, loadSession, logout, user } from "./api.js";
 import { h, replace, toast } from "./dom.js";
 import { loginView } from "./views/login.js";
@@ -11,6 +12,7 @@ import { taskView } from "./views/task.js";
 import { releasesView } from "./views/releases.js";
 import { fixView } from "./views/fix.js";
 import { routingView } from "./views/routing.js";
+import { experimentsView, experimentView } from "./views/experiments.js";
 import { accountView } from "./views/account.js";
 
 const routes = [
@@ -23,6 +25,8 @@ const routes = [
   [/^#\/p\/(\d+)\/releases$/, (m) => releasesView(+m[1])],
   [/^#\/p\/(\d+)\/fix(?:\/(\d+))?$/, (m) => fixView(+m[1], m[2] ? +m[2] : null)],
   [/^#\/p\/(\d+)\/routing$/, (m) => routingView(+m[1])],
+  [/^#\/p\/(\d+)\/experiments$/, (m) => experimentsView(+m[1])],
+  [/^#\/p\/(\d+)\/experiments\/(\d+)$/, (m) => experimentView(+m[1], +m[2])],
   [/^#\/account$/, () => accountView()],
 ];
 

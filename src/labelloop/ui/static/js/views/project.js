@@ -56,7 +56,8 @@ export async function projectView(pid) {
     CAN_REVIEW.has(role) ? h("a.button", { href: `#/p/${pid}/fix`, id: "start-fix" }, "Correction tasks") : null,
     h("a.button", { href: `#/p/${pid}/dashboard`, id: "open-dashboard" }, "Dashboard"),
     role !== "annotator" ? h("a.button", { href: `#/p/${pid}/releases`, id: "open-releases" }, "Releases") : null,
-    role !== "annotator" ? h("a.button", { href: `#/p/${pid}/routing`, id: "open-routing" }, "Routing & learning") : null);
+    role !== "annotator" ? h("a.button", { href: `#/p/${pid}/routing`, id: "open-routing" }, "Routing & learning") : null,
+    role !== "annotator" ? h("a.button", { href: `#/p/${pid}/experiments`, id: "open-experiments" }, "Experiments") : null);
 
   const progress = stats && stats.progress ? h("dl.counts", { id: "progress" },
     Object.entries(stats.progress).filter(([, v]) => typeof v === "number").map(([k, v]) => [h("dt", null, k.replace(/_/g, " ")), h("dd", null, String(v))])) : null;
