@@ -210,3 +210,35 @@ def test_with_a_calibration_the_floor_reads_the_calibrated_score(store: Store) -
     assert auto_b and r.certificate["calibration"] == "IsotonicCalibrator"
     raw = [all_routes[i].score for i in auto_b]
     assert min(raw) >= t and calibrated_scores(store, "digits", "image.classify", raw).min() >= 0.9
+
+
+def test_runs_of_two_models_are_read_out_apart(store: Store) -> None:
+    """Routing a second model version during the experiment: the headline is the latest run's, named; each apart."""
+    from labelloop.services.preannotate import preannotate
+
+    w = _certified(store)
+    create_experiment(store, "digits", "two", {"accept_threshold": 0.5}, {"accept_threshold": 0.99}, seed=4,
+                      scope="unlabelled")  # fmt: skip
+    first = route_project(store, "digits", "image.classify", policy=RoutePolicy(audit_rate=0.1))
+    label(store, w.pid, in_tier(store, w.pid, "audit"), w.truth)  # more labels: the model refits to a new version
+    newer = preannotate(store, "digits", "image.classify")
+    assert newer.model_version != first.model_version
+    second = route_project(store, "digits", "image.classify", model_version=newer.model_version,
+                           policy=RoutePolicy(audit_rate=0.1))  # fmt: skip
+    r = experiment_readout(store, "digits", "two")
+    th = r.thresholds
+    assert th is not None and [x.run_id for x in th.runs] == [first.run_id, second.run_id]
+    models = [f"image.classify@{first.model_version}", f"image.classify@{newer.model_version}"]
+    assert list(th.by_model) == models
+    for (run_id, c), run in zip(th.by_model.values(), th.runs, strict=True):
+        assert run_id == run.run_id and (c.a.k, c.a.n, c.b.k, c.b.n) == (
+            run.auto["a"],
+            run.routed["a"],
+            run.auto["b"],
+            run.routed["b"],
+        )
+    assert (th.share.a.k, th.share.a.n) == (th.runs[-1].auto["a"], th.runs[-1].routed["a"])  # the headline: latest
+    assert any(f"latest run ({second.run_id}, {models[1]})" in n and models[0] in n for n in th.notes), th.notes
+    wire = r.to_json()["auto_accept"]["by_model"]
+    assert list(wire) == models and wire[models[0]]["run_id"] == first.run_id
+    assert wire[models[1]]["a"]["auto"] == th.runs[-1].auto["a"]

@@ -6,7 +6,9 @@ Read from the certificates of the routing runs made while the experiment ran (th
 * **Effective thresholds** per run and arm: ``max(cal(certified), T)`` per class on the
   calibrated score (None: that class was never auto-accepted), beside the certified ones.
 * **Auto-accepted share** per arm: of the arm's items the latest such run routed, those in tier
-  ``auto`` after it.
+  ``auto`` after it. When runs of more than one model (backend and version) were made, the
+  latest run of each model is also given apart (``by_model``) and a note says which one the
+  headline share is.
 * **Audited accuracy of auto-accepted labels** per arm: each run audits a random share of every
   arm's would-be-auto items (blind: the person does not see the suggestion); of those a person
   has labelled, the share whose label agrees with the suggestion, judged as routing judges its
@@ -38,7 +40,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -112,6 +114,8 @@ class ThresholdReadout:
         accuracy: Audited accuracy of the would-be-auto labels per arm, and the test.
         pending: Per arm, audited would-be-auto items no person has labelled yet.
         notes: Plain sentences (no run; the arms behaved the same; ...).
+        by_model: Per model routed (``backend@version``, oldest first): its latest run's id and
+            its auto-accepted share per arm, with the test.
     """
 
     floors: dict[str, float | None]
@@ -120,6 +124,7 @@ class ThresholdReadout:
     accuracy: ProportionComparison
     pending: dict[str, int]
     notes: list[str]
+    by_model: dict[str, tuple[int, ProportionComparison]] = field(default_factory=dict)
 
     def arm_json(self, arm: str) -> dict[str, Any]:
         """One arm's part of the wire form (estimates as the readout writes them, see ``estimate``)."""
@@ -224,4 +229,18 @@ def threshold_readout(store: Store, info: ExperimentInfo, confidence: float) -> 
     accuracy = compare_proportions(
         sum(ra), len(ra), sum(rb), len(rb), confidence, what="audited accuracy of auto-accepted labels"
     )
-    return ThresholdReadout(floors, runs, share, accuracy, pending, _notes(info, runs))
+    latest = {f"{r.backend}@{r.model_version}": r for r in runs}  # oldest first: each model's latest run wins
+    by_model = {
+        model: (r.run_id, compare_proportions(
+            r.auto["a"], r.routed["a"], r.auto["b"], r.routed["b"], confidence, what=f"auto-accepted share ({model})"
+        ))
+        for model, r in latest.items()
+    }  # fmt: skip
+    notes = _notes(info, runs)
+    if len(latest) > 1 and last is not None:
+        notes.append(
+            f"routing runs of {len(latest)} models were made while the experiment ran ({', '.join(latest)}): the "
+            f"auto-accepted share is that of the latest run ({last.run_id}, {last.backend}@{last.model_version}); "
+            "each model's latest run is given apart"
+        )
+    return ThresholdReadout(floors, runs, share, accuracy, pending, notes, by_model)

@@ -171,6 +171,13 @@ class ExperimentReadout:
             tests["auto_accuracy"] = _proportion_test(self.thresholds.accuracy, alpha)
             out["auto_accept"] = {
                 "rule": AUTO_RULE, "notes": self.thresholds.notes, "runs": [r.to_json() for r in self.thresholds.runs],
+                "by_model": {
+                    model: {
+                        "run_id": run_id, "a": {**_estimate(c.a), "auto": c.a.k},
+                        "b": {**_estimate(c.b), "auto": c.b.k}, "test": _proportion_test(c, alpha),
+                    }
+                    for model, (run_id, c) in self.thresholds.by_model.items()
+                },
             }  # fmt: skip
         return out
 

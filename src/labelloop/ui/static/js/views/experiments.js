@@ -145,8 +145,11 @@ export async function experimentView(pid, eid) {
       const x = r.arms[name].auto_accept || {};
       return [`Arm ${name.toUpperCase()}`, estimate(x.share), estimate(x.audited_accuracy)];
     });
+    const models = Object.entries(r.auto_accept.by_model || {});
     auto = h("section.card", { id: "exp-auto" }, h("h2", null, "Auto-accept"), h("p.note", null, r.auto_accept.rule),
       table("exp-auto-table", ["Arm", "Auto-accepted share", "Audited accuracy"], rows),
+      models.length > 1 ? table("exp-auto-models", ["Model (latest run)", "Run", "Share A", "Share B", "p-value"],
+        models.map(([m, x]) => [m, `#${x.run_id}`, estimate(x.a), estimate(x.b), pvalue(x.test.fisher_p)])) : null,
       (r.auto_accept.notes || []).map((n) => h("p.note", null, n)));
   }
   const stopOut = h("div.error", { id: "exp-stop-error", role: "alert", hidden: true });
