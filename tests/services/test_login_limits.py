@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labelloop.services.accounts import RateLimited, SharedLoginLimiter, load_secret
+from labelloop.services.accounts import LoginLimiter, RateLimited, load_secret
 from labelloop.storage import Store
 from labelloop.storage.login_attempts_repo import LoginAttemptRepo
 
@@ -22,7 +22,7 @@ class Clock:
 
 def test_two_processes_share_one_limit_per_user_and_address(store: Store) -> None:
     clock = Clock()
-    a, b = (SharedLoginLimiter(store, per_user=3, per_ip=5, clock=clock) for _ in range(2))
+    a, b = (LoginLimiter(store, per_user=3, per_ip=5, clock=clock) for _ in range(2))
     a.hit("Ann", "10.0.0.1")
     b.hit("ann", "10.0.0.1")  # names compare lower-cased
     a.check("ann", "10.0.0.1")  # a check does not count
@@ -47,7 +47,7 @@ def test_two_processes_share_one_limit_per_user_and_address(store: Store) -> Non
 
 def test_old_attempts_are_pruned(store: Store) -> None:
     clock = Clock()
-    lim = SharedLoginLimiter(store, clock=clock)
+    lim = LoginLimiter(store, clock=clock)
     for i in range(20):
         lim.hit(f"user{i}", f"10.0.{i}.1")
     clock.t += 61
@@ -63,7 +63,7 @@ def test_old_attempts_are_pruned(store: Store) -> None:
 
 
 def test_long_names_and_addresses_are_cut_to_their_columns(store: Store) -> None:
-    lim = SharedLoginLimiter(store, per_user=1)
+    lim = LoginLimiter(store, per_user=1)
     lim.hit("x" * 500, "1" * 300)
     with pytest.raises(RateLimited):
         lim.hit("x" * 500, "1" * 300)

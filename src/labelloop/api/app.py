@@ -38,7 +38,7 @@ from labelloop.api.routes import (
 )
 from labelloop.config import Settings
 from labelloop.errors import InvalidAnnotation, LabelloopError
-from labelloop.services.accounts import RateLimited, SharedLoginLimiter, load_secret
+from labelloop.services.accounts import LoginLimiter, RateLimited, load_secret
 from labelloop.services.jobs import JobRunner
 from labelloop.services.refusals import RefusalLog
 from labelloop.services.web_imports import clean_stale_uploads
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         own = store is None
         app.state.store = store or Store.open(settings.database_url, settings.data_dir)
         app.state.secret = load_secret(app.state.store.data_dir, settings.secret_key)
-        app.state.login_limiter = SharedLoginLimiter(app.state.store)  # one limit for every worker process
+        app.state.login_limiter = LoginLimiter(app.state.store)  # one limit for every worker process
         app.state.refusals = RefusalLog()
         clean_stale_uploads(app.state.store)
         app.state.jobs = JobRunner(app.state.store, workers=settings.job_workers).start()

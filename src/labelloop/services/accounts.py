@@ -23,15 +23,12 @@ import hmac
 import os
 import re
 import secrets
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -45,12 +42,10 @@ from labelloop.storage.login_attempts_repo import LoginAttemptRepo
 __all__ = [
     "CALLER_TTL_S",
     "SESSION_HOURS",
-    "AttemptLimiter",
     "AuthFailed",
     "LoginLimiter",
     "LoginResult",
     "RateLimited",
-    "SharedLoginLimiter",
     "add_member",
     "authenticate",
     "authenticate_session",
@@ -153,71 +148,11 @@ def create_user(store: Store, username: str, password: str, *, is_admin: bool = 
 
 @dataclass(slots=True)
 class LoginLimiter:
-    """Sliding-window limits on login attempts, per (username, ip) and per ip.
+    """Sliding-window limits on log-in attempts, per (user name, address) and per address.
 
-    Example:
-        >>> lim = LoginLimiter(per_user=2)
-        >>> lim.hit("a", "1.2.3.4"); lim.hit("a", "1.2.3.4")
-        >>> try:
-        ...     lim.hit("a", "1.2.3.4")
-        ... except RateLimited as e:
-        ...     e.http_status
-        429
-    """
-
-    per_user: int = 5
-    per_ip: int = 30
-    window_s: float = 60.0
-    _hits: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def hit(self, username: str, ip: str) -> None:
-        """Count an attempt; raise :class:`RateLimited` once a limit is exceeded."""
-        t = time.monotonic()
-        with self._lock:
-            self._refuse_when_full(username, ip, t)
-            for key in ((username.lower(), ip), ("", ip)):
-                self._hits[key].append(t)
-            if len(self._hits) > 100_000:  # forget idle keys so memory stays bounded
-                self._hits = {k: q for k, q in self._hits.items() if q and q[-1] > t - self.window_s}
-
-    def check(self, username: str, ip: str) -> None:
-        """Raise :class:`RateLimited` when a limit is already reached, without counting an attempt."""
-        with self._lock:
-            self._refuse_when_full(username, ip, time.monotonic())
-
-    def clear(self) -> None:
-        """Forget every attempt."""
-        with self._lock:
-            self._hits.clear()
-
-    def _refuse_when_full(self, username: str, ip: str, t: float) -> None:
-        for key, limit in (((username.lower(), ip), self.per_user), (("", ip), self.per_ip)):
-            q = self._hits.setdefault(key, deque())
-            while q and q[0] <= t - self.window_s:
-                q.popleft()
-            if len(q) >= limit:
-                raise RateLimited("too many login attempts; retry later", int(q[0] + self.window_s - t) + 1)
-
-
-class AttemptLimiter(Protocol):
-    """What :func:`login` and :func:`change_own_password` need of a rate limiter."""
-
-    def hit(self, username: str, ip: str) -> None:
-        """Count an attempt; raise :class:`RateLimited` once a limit is exceeded."""
-        ...
-
-    def check(self, username: str, ip: str) -> None:
-        """Raise :class:`RateLimited` when a limit is already reached, without counting an attempt."""
-        ...
-
-
-@dataclass(slots=True)
-class SharedLoginLimiter:
-    """:class:`LoginLimiter`'s limits, counted in the database: one limit for every server process.
-
-    ``labelloop serve --workers N`` runs N processes; a limit kept in memory would let an
-    attacker try N times as often. Attempts older than the window are pruned as new ones come.
+    They are counted in the database, so every server process keeps one limit: ``labelloop
+    serve --workers N`` runs N processes, and a limit kept in memory would let an attacker try N
+    times as often. Attempts older than the window are pruned as new ones come.
     Two processes counting the same address at the same instant may each let one attempt
     through at the limit: the limit holds to within the number of processes.
 
@@ -225,7 +160,7 @@ class SharedLoginLimiter:
         >>> import tempfile
         >>> from pathlib import Path
         >>> store = Store.open("sqlite://", Path(tempfile.mkdtemp()))
-        >>> a, b = SharedLoginLimiter(store, per_user=2), SharedLoginLimiter(store, per_user=2)
+        >>> a, b = LoginLimiter(store, per_user=2), LoginLimiter(store, per_user=2)
         >>> a.hit("x", "1.2.3.4"); b.hit("x", "1.2.3.4")  # two processes, one count
         >>> try:
         ...     a.hit("x", "1.2.3.4")
@@ -280,7 +215,7 @@ def login(
     password: str,
     *,
     ip: str,
-    limiter: AttemptLimiter | None = None,
+    limiter: LoginLimiter | None = None,
     replaces: str | None = None,
 ) -> LoginResult:
     """Check credentials and open a new session (a new token every time: no session fixation).
@@ -452,7 +387,7 @@ def change_own_password(
     *,
     ip: str,
     keep_session: str | None = None,
-    limiter: AttemptLimiter | None = None,
+    limiter: LoginLimiter | None = None,
 ) -> None:
     """A user changes their own password: the current one must be given.
 
