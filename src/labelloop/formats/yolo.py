@@ -35,7 +35,6 @@ from labelloop.formats._base import (
     ImportedItem,
     MediaPath,
     Value,
-    atomic_dir,
     check_problems,
     controls_of,
     fmt_num,
@@ -43,7 +42,8 @@ from labelloop.formats._base import (
     resolve_inside,
     safe_split,
 )
-from labelloop.formats._media import MediaWriter, image_size, probe_image, write_new
+from labelloop.formats._media import MediaWriter, image_size, probe_image
+from labelloop.formats._output import atomic_output, is_zip_target
 
 __all__ = ["export_yolo", "import_yolo", "yolo_box_line"]
 
@@ -118,8 +118,8 @@ def export_yolo(
     classes = {label: i for i, label in enumerate(ctl.labels)}
     report = ExportReport(out)
     splits: set[str] = set()
-    with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link, write=with_media)
+    with atomic_output(out) as dest:
+        media = MediaWriter(dest, media_path, link=link, write=with_media)
         for rec in records:
             try:
                 split = safe_split(rec.split_name)
@@ -146,22 +146,20 @@ def export_yolo(
             name = media.name_for(rec.item, ref, f"images/{split}", src)
             media.place(src, f"images/{split}", name)
             label_file = media.folder(f"labels/{split}") + name.rsplit(".", 1)[0] + ".txt"
-            write_new(label_file, "".join(f"{ln}\n" for ln in lines).encode())
+            dest.write(label_file, "".join(f"{ln}\n" for ln in lines).encode())
             splits.add(split)
             report.items += 1
             report.regions += len(lines)
             report.ignored_regions += len(value) - len(lines)
         train = "train" if "train" in splits or not splits else sorted(splits)[0]
-        data: dict[str, Any] = {
-            "path": str(out.resolve()),
-            "train": f"images/{train}",
-            "val": f"images/{'val' if 'val' in splits else train}",
-        }
+        data: dict[str, Any] = {} if is_zip_target(out) else {"path": str(out.resolve())}
+        data["train"] = f"images/{train}"
+        data["val"] = f"images/{'val' if 'val' in splits else train}"
         if "test" in splits:
             data["test"] = "images/test"
         data["nc"] = len(ctl.labels)
         data["names"] = dict(enumerate(ctl.labels))
-        (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        dest.write("data.yaml", yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode())
     return report
 
 
