@@ -216,7 +216,7 @@ class ZipOutput(ExportOutput):
     def open(self, rel: str) -> IO[bytes]:
         if rel in self._names or any(rel == p for p, _ in self._pending):
             raise FileExistsError(f"{rel!r}: already in the zip")
-        spool = _Spool(tempfile.TemporaryFile(dir=self.out.parent, buffering=_CHUNK), self, rel)
+        spool = _Spool(tempfile.TemporaryFile(dir=self.out.parent, buffering=_CHUNK), self, rel)  # noqa: SIM115
         return cast("IO[bytes]", spool)
 
     def place(self, src: str | Path, rel: str, *, link: bool = False) -> None:
@@ -265,6 +265,7 @@ class ZipOutput(ExportOutput):
         for _, raw in self._pending:
             raw.close()
         self._pending.clear()
+        self.zip.fp = None  # the partial file is removed: no central directory to write, now or on collection
 
 
 def _check_free(out: Path) -> None:
