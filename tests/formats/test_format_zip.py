@@ -158,6 +158,7 @@ def test_the_zip_holds_the_folder_byte_for_byte(tmp_path: Path, fmt: str) -> Non
     assert dirs <= folders  # directory entries only for folders the folder output has
     assert all(n.endswith((".png", ".parquet", ".spacy")) for n in stored), stored  # text is deflated
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
+    _unzip_test(tmp_path / "export.zip")
 
 
 @pytest.mark.parametrize("fmt", [f for f in sorted(EXPORTERS) if takes_option(f, "with_media")])
@@ -316,3 +317,42 @@ def test_copy_file_stops_at_the_source_size(tmp_path: Path, size: int, monkeypat
     assert (tmp_path / "dest").read_bytes() == src.read_bytes()
     if sys.platform.startswith("linux"):
         assert counts == ([size] if size else [])  # one call per file, no final zero-length read
+
+
+def _unzip_test(path: Path) -> None:
+    """Check the archive with Info-ZIP's ``unzip -t`` too, where it is installed."""
+    import shutil
+    import subprocess
+
+    if shutil.which("unzip"):
+        done = subprocess.run(["unzip", "-tq", str(path)], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("zip64", [False, True])
+def test_the_zip_writer_writes_standard_archives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, zip64: bool) -> None:
+    from labelloop.formats import _zipwrite
+
+    if zip64:  # every size, offset and count past the limits: ZIP64 records throughout
+        monkeypatch.setattr(_zipwrite, "ZIP64_LIMIT", 100)
+        monkeypatch.setattr(_zipwrite, "ZIP64_COUNT", 3)
+    big = os.urandom(3 << 20)  # streamed: flushed before its header is patched (pwrite)
+    (tmp_path / "big.bin").write_bytes(big)
+    out = tmp_path / "w.zip"
+    with atomic_output(out) as dest:
+        dest.write("small.txt", b"x" * 50)
+        dest.write("text/ünïcode.json", b'{"a": 1}' * 100)
+        dest.makedirs("empty/dir")
+        dest.place(tmp_path / "big.bin", "media/big.bin")
+        dest.place(tmp_path / "big.bin", "media/big.png")  # stored
+        with dest.open_text("spooled.txt") as fh:
+            fh.write("line\n" * 1000)
+    with zipfile.ZipFile(out) as zf:
+        assert zf.testzip() is None
+        assert zf.read("media/big.bin") == zf.read("media/big.png") == big
+        assert zf.read("text/ünïcode.json") == b'{"a": 1}' * 100 and zf.read("spooled.txt") == b"line\n" * 1000
+        assert zf.getinfo("media/big.png").compress_type == zipfile.ZIP_STORED
+        assert zf.getinfo("spooled.txt").compress_type == zipfile.ZIP_DEFLATED
+        assert "empty/dir/" in zf.namelist() and zf.getinfo("empty/dir/").is_dir()
+        assert zf.getinfo("small.txt").external_attr >> 16 == 0o100644
+    _unzip_test(out)

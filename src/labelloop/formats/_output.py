@@ -36,7 +36,6 @@ import os
 import shutil
 import tempfile
 import time
-import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +44,7 @@ from typing import IO, Any, cast
 
 from labelloop.errors import FormatError
 from labelloop.formats._media import copy_file, write_new
+from labelloop.formats._zipwrite import ZipWriter
 
 __all__ = ["STORED_SUFFIXES", "ExportOutput", "FolderOutput", "ZipOutput", "atomic_output", "is_zip_target"]
 
@@ -58,8 +58,6 @@ STORED_SUFFIXES = frozenset(
 """Suffixes of formats that are compressed already: deflating them again costs time for nothing."""
 
 _CHUNK = 1 << 20
-_FILE_MODE = (0o100644 & 0xFFFF) << 16
-_DIR_MODE = ((0o040755 & 0xFFFF) << 16) | 0x10
 
 
 def is_zip_target(out: Path) -> bool:
@@ -192,80 +190,62 @@ class ZipOutput(ExportOutput):
     (:meth:`finish`), so exporters may keep several open while writing others.
     """
 
-    def __init__(self, out: Path, fh: IO[bytes]) -> None:
+    def __init__(self, out: Path, fd: int) -> None:
         super().__init__(out)
-        self.zip = zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
-        self.date_time = time.localtime(time.time())[:6]
+        self.zip = ZipWriter(fd, time.localtime(time.time())[:6])  # type: ignore[arg-type]
         self._pending: list[tuple[str, IO[bytes]]] = []
-        self._names: set[str] = set()
 
-    def _info(self, rel: str) -> zipfile.ZipInfo:
-        if rel in self._names or not rel or rel.startswith("/") or rel.endswith("/"):
-            raise FileExistsError(f"{rel!r}: already in the zip (or not a file name)")
-        self._names.add(rel)
-        info = zipfile.ZipInfo(rel, self.date_time)
-        info.external_attr = _FILE_MODE
+    @staticmethod
+    def _deflate(rel: str) -> bool:
         dot = rel.rfind(".")
-        stored = dot > rel.rfind("/") and rel[dot:].lower() in STORED_SUFFIXES
-        info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-        return info
+        return not (dot > rel.rfind("/") and rel[dot:].lower() in STORED_SUFFIXES)
 
     def write(self, rel: str, data: bytes) -> None:
-        self.zip.writestr(self._info(rel), data)
+        self.zip.add_bytes(rel, data, compress=self._deflate(rel))
 
     def open(self, rel: str) -> IO[bytes]:
-        if rel in self._names or any(rel == p for p, _ in self._pending):
+        if any(rel == p for p, _ in self._pending):
             raise FileExistsError(f"{rel!r}: already in the zip")
         spool = _Spool(tempfile.TemporaryFile(dir=self.out.parent, buffering=_CHUNK), self, rel)  # noqa: SIM115
         return cast("IO[bytes]", spool)
 
     def place(self, src: str | Path, rel: str, *, link: bool = False) -> None:
         del link  # the zip holds the bytes either way
-        info = self._info(rel)
         fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
-        with open(fd, "rb", buffering=0) as fi:  # noqa: PTH123
+        try:
             size = os.fstat(fd).st_size
             if size <= _CHUNK:
-                self.zip.writestr(info, fi.read(size))
-                return
-            info.file_size = size
-            with self.zip.open(info, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as dest:
-                while block := fi.read(_CHUNK):
-                    dest.write(block)
-
-    def _add_file(self, rel: str, raw: IO[bytes]) -> None:
-        size = raw.seek(0, os.SEEK_END)
-        raw.seek(0)
-        info = self._info(rel)
-        info.file_size = size
-        with self.zip.open(info, "w", force_zip64=size >= zipfile.ZIP64_LIMIT) as dest:
-            while block := raw.read(_CHUNK):
-                dest.write(block)
+                data = os.read(fd, size)
+                while len(data) < size and (more := os.read(fd, size - len(data))):
+                    data += more
+                self.zip.add_bytes(rel, data, compress=self._deflate(rel))
+            else:
+                self.zip.add_stream(rel, lambda n: os.read(fd, n), size, compress=self._deflate(rel))
+        finally:
+            os.close(fd)
 
     def makedirs(self, rel: str) -> None:
-        parts = rel.strip("/").split("/") if rel.strip("/") else []
+        parts = [p for p in rel.split("/") if p]
         for i in range(1, len(parts) + 1):
             name = "/".join(parts[:i]) + "/"
-            if name not in self._names:
-                self._names.add(name)
-                info = zipfile.ZipInfo(name, self.date_time)
-                info.external_attr = _DIR_MODE
-                self.zip.writestr(info, b"")
+            if name not in self.zip:
+                self.zip.add_dir(name)
 
     def finish(self) -> None:
         """Add the spooled files (in the order they were closed) and write the central directory."""
-        while self._pending:
-            rel, raw = self._pending.pop(0)
-            with raw:
-                self._add_file(rel, raw)
+        for rel, fh in self._pending:
+            with fh:
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(0)
+                self.zip.add_stream(rel, fh.read, size, compress=self._deflate(rel))
+        self._pending.clear()
         self.zip.close()
 
     def discard(self) -> None:
         """Drop the spooled files (a failed export)."""
-        for _, raw in self._pending:
-            raw.close()
+        for _, fh in self._pending:
+            fh.close()
         self._pending.clear()
-        self.zip.fp = None  # the partial file is removed: no central directory to write, now or on collection
 
 
 def _check_free(out: Path) -> None:
@@ -306,14 +286,16 @@ def atomic_output(out: Path) -> Iterator[ExportOutput]:
     fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
     tmp_file = Path(name)
     try:
-        with open(fd, "wb", buffering=_CHUNK) as fh:  # noqa: PTH123
-            dest = ZipOutput(out, fh)
+        try:
+            dest = ZipOutput(out, fd)
             try:
                 yield dest
                 dest.finish()
             except BaseException:
                 dest.discard()
                 raise
+        finally:
+            os.close(fd)
         tmp_file.chmod(0o644)
         os.replace(tmp_file, out)
     except BaseException:
