@@ -356,3 +356,12 @@ def test_the_zip_writer_writes_standard_archives(tmp_path: Path, monkeypatch: py
         assert "empty/dir/" in zf.namelist() and zf.getinfo("empty/dir/").is_dir()
         assert zf.getinfo("small.txt").external_attr >> 16 == 0o100644
     _unzip_test(out)
+
+
+def test_docs_run() -> None:
+    import doctest
+
+    from labelloop.formats import _output, _zipwrite
+
+    for module in (_output, _zipwrite):
+        assert doctest.testmod(module).failed == 0
