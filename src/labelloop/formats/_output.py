@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -39,6 +40,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -46,7 +48,7 @@ from labelloop.errors import FormatError
 from labelloop.formats._media import copy_file, write_new
 from labelloop.formats._zipwrite import ZipWriter
 
-__all__ = ["STORED_SUFFIXES", "ExportOutput", "FolderOutput", "ZipOutput", "atomic_output", "is_zip_target"]
+__all__ = ["STORED_SUFFIXES", "ExportOutput", "FolderOutput", "ZipOutput", "atomic_output", "is_zip_target", "nested"]
 
 STORED_SUFFIXES = frozenset(
     {
@@ -58,6 +60,7 @@ STORED_SUFFIXES = frozenset(
 """Suffixes of formats that are compressed already: deflating them again costs time for nothing."""
 
 _CHUNK = 1 << 20
+_NESTED: ContextVar[dict[Path, ExportOutput]] = ContextVar("_NESTED", default={})  # noqa: B039  (never mutated)
 
 
 def is_zip_target(out: Path) -> bool:
@@ -162,11 +165,14 @@ class _Spool(io.BufferedIOBase):
         self._fh = fh
         self._owner = owner
         self._rel = rel
+        self._sha = hashlib.sha256() if owner.hashes is not None else None
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any, /) -> int:
+        if self._sha is not None:
+            self._sha.update(data)
         return self._fh.write(data)
 
     def tell(self) -> int:
@@ -180,6 +186,8 @@ class _Spool(io.BufferedIOBase):
         if not self.closed:
             self._fh.flush()
             self._owner._pending.append((self._rel, self._fh))
+            if self._sha is not None and self._owner.hashes is not None:
+                self._owner.hashes[self._rel] = (self._sha.hexdigest(), self._fh.tell())
         super().close()
 
 
@@ -190,10 +198,12 @@ class ZipOutput(ExportOutput):
     (:meth:`finish`), so exporters may keep several open while writing others.
     """
 
-    def __init__(self, out: Path, fd: int) -> None:
+    def __init__(self, out: Path, fd: int, *, hashes: bool = False) -> None:
         super().__init__(out)
         self.zip = ZipWriter(fd, time.localtime(time.time())[:6])  # type: ignore[arg-type]
         self._pending: list[tuple[str, IO[bytes]]] = []
+        self.hashes: dict[str, tuple[str, int]] | None = {} if hashes else None
+        """``{path: (sha256 hex, size)}`` of every file, when asked for (a signed release lists them)."""
 
     @staticmethod
     def _deflate(rel: str) -> bool:
@@ -202,6 +212,8 @@ class ZipOutput(ExportOutput):
 
     def write(self, rel: str, data: bytes) -> None:
         self.zip.add_bytes(rel, data, compress=self._deflate(rel))
+        if self.hashes is not None:
+            self.hashes[rel] = (hashlib.sha256(data).hexdigest(), len(data))
 
     def open(self, rel: str) -> IO[bytes]:
         if any(rel == p for p, _ in self._pending):
@@ -218,9 +230,19 @@ class ZipOutput(ExportOutput):
                 data = os.read(fd, size)
                 while len(data) < size and (more := os.read(fd, size - len(data))):
                     data += more
-                self.zip.add_bytes(rel, data, compress=self._deflate(rel))
-            else:
-                self.zip.add_stream(rel, lambda n: os.read(fd, n), size, compress=self._deflate(rel))
+                self.write(rel, data)
+                return
+            sha = hashlib.sha256() if self.hashes is not None else None
+
+            def read(n: int) -> bytes:
+                block = os.read(fd, n)
+                if sha is not None:
+                    sha.update(block)
+                return block
+
+            self.zip.add_stream(rel, read, size, compress=self._deflate(rel))
+            if sha is not None and self.hashes is not None:
+                self.hashes[rel] = (sha.hexdigest(), size)
         finally:
             os.close(fd)
 
@@ -255,11 +277,13 @@ def _check_free(out: Path) -> None:
 
 
 @contextmanager
-def atomic_output(out: Path) -> Iterator[ExportOutput]:
+def atomic_output(out: Path, *, hashes: bool = False) -> Iterator[ExportOutput]:
     """Yield the artifact for ``out``: a zip when ``out`` ends in ``.zip``, else a folder.
 
     On success the temporary folder or file is renamed to ``out``; when the body raises it
-    is removed and nothing is published.
+    is removed and nothing is published. ``hashes``: a zip records every file's SHA-256 and
+    size (:attr:`ZipOutput.hashes`). Inside :func:`nested`, ``out`` may name a folder of an
+    enclosing artifact: that part is yielded as is.
 
     Raises:
         FormatError: when ``out`` already holds something.
@@ -272,6 +296,10 @@ def atomic_output(out: Path) -> Iterator[ExportOutput]:
         >>> (out / "a" / "b.txt").read_bytes()
         b'x'
     """
+    inner = _NESTED.get().get(out)
+    if inner is not None:  # a part of an enclosing artifact: published with it
+        yield inner
+        return
     _check_free(out)
     if not is_zip_target(out):
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
@@ -287,7 +315,7 @@ def atomic_output(out: Path) -> Iterator[ExportOutput]:
     tmp_file = Path(name)
     try:
         try:
-            dest = ZipOutput(out, fd)
+            dest = ZipOutput(out, fd, hashes=hashes)
             try:
                 yield dest
                 dest.finish()
@@ -301,3 +329,53 @@ def atomic_output(out: Path) -> Iterator[ExportOutput]:
     except BaseException:
         tmp_file.unlink(missing_ok=True)
         raise
+
+
+class _Part(ExportOutput):
+    """The folder ``prefix`` of another output."""
+
+    def __init__(self, parent: ExportOutput, prefix: str) -> None:
+        super().__init__(parent.out / prefix)
+        self.parent, self.prefix = parent, prefix.strip("/") + "/"
+
+    def write(self, rel: str, data: bytes) -> None:
+        self.parent.write(self.prefix + rel, data)
+
+    def open(self, rel: str) -> IO[bytes]:
+        return self.parent.open(self.prefix + rel)
+
+    def open_text(self, rel: str, *, newline: str | None = None) -> IO[str]:
+        return self.parent.open_text(self.prefix + rel, newline=newline)
+
+    def place(self, src: str | Path, rel: str, *, link: bool = False) -> None:
+        self.parent.place(src, self.prefix + rel, link=link)
+
+    def makedirs(self, rel: str) -> None:
+        self.parent.makedirs(self.prefix + rel)
+
+    def scratch(self) -> IO[bytes]:
+        return self.parent.scratch()
+
+
+@contextmanager
+def nested(parent: ExportOutput, prefix: str) -> Iterator[Path]:
+    """A path that, given to an exporter, makes it write into ``prefix/`` of ``parent``.
+
+    The exporter's :func:`atomic_output` yields that part instead of a new artifact, so a
+    format's files land inside an enclosing zip (a signed release) without a folder on disk.
+
+    Example:
+        >>> import tempfile, pathlib, zipfile
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "release.zip"
+        >>> with atomic_output(out) as dest, nested(dest, "data") as data:
+        ...     with atomic_output(data) as inner:
+        ...         inner.write("a.txt", b"x")
+        >>> zipfile.ZipFile(out).namelist()
+        ['data/a.txt']
+    """
+    part = _Part(parent, prefix)
+    token = _NESTED.set({**_NESTED.get(), part.out: part})
+    try:
+        yield part.out
+    finally:
+        _NESTED.reset(token)
