@@ -55,9 +55,11 @@ STORED_SUFFIXES = frozenset(
         ".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif", ".heic",
         ".mp3", ".ogg", ".opus", ".flac", ".m4a", ".aac", ".mp4", ".webm",
         ".zip", ".gz", ".bz2", ".xz", ".zst", ".7z", ".parquet", ".npz", ".spacy",
+        ".wav", ".bin", ".pcd", ".ply", ".las", ".laz",
     }
 )  # fmt: skip
-"""Suffixes of formats that are compressed already: deflating them again costs time for nothing."""
+"""Suffixes stored, not deflated: formats compressed already, and sensor samples (PCM audio, float
+point clouds) that deflate by a few percent at a high CPU cost."""
 
 _CHUNK = 1 << 20
 _NESTED: ContextVar[dict[Path, ExportOutput]] = ContextVar("_NESTED", default={})  # noqa: B039  (never mutated)
@@ -216,7 +218,7 @@ class ZipOutput(ExportOutput):
             self.hashes[rel] = (hashlib.sha256(data).hexdigest(), len(data))
 
     def open(self, rel: str) -> IO[bytes]:
-        if any(rel == p for p, _ in self._pending):
+        if rel in self.zip or any(rel == p for p, _ in self._pending):
             raise FileExistsError(f"{rel!r}: already in the zip")
         spool = _Spool(tempfile.TemporaryFile(dir=self.out.parent, buffering=_CHUNK), self, rel)  # noqa: SIM115
         return cast("IO[bytes]", spool)

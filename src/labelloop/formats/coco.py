@@ -167,7 +167,7 @@ def export_coco(
     Args:
         records: The items to export, each with its chosen value (``None``: no annotations).
         schema: The project's label schema.
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps an image's SHA-256 to its file.
         field: The image field (default: the target of the first geometric control).
         link: Hard-link images instead of copying them.

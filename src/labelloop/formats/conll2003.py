@@ -100,7 +100,7 @@ def export_conll2003(
     Args:
         records: The items to export (text items; ``split`` from the record or ``item.meta``).
         schema: The project's label schema.
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Unused (text is inline); accepted for the common exporter signature.
         control: The spans control (default: the first one).
 

@@ -151,7 +151,7 @@ def export_hf_parquet(
     Args:
         records: The items to export (``split`` from the record or ``item.meta``).
         schema: The label schema (its media fields and controls give the columns).
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps a blob's SHA-256 to its file.
         row_group_size: Rows buffered per row group (the memory bound: images are embedded).
 

@@ -271,7 +271,7 @@ def export_kitti3d(
     Args:
         records: Point cloud items (``split`` from the record or ``item.meta``).
         schema: The label schema (a cuboids control on a point cloud field).
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps a point cloud blob's SHA-256 to its file.
         calib: The sensor calibration (default: the identity calibration, see the module).
         control: The cuboids control (default: the first).

@@ -195,7 +195,7 @@ def export_label_studio(
     Args:
         records: The items to export; unannotated items get no annotation.
         schema: The project's label schema.
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps a blob's SHA-256 to its file.
         media_prefix: Put before ``media/...`` in ``data`` (e.g. ``/data/local-files/?d=``
             for a Label Studio local-storage root).

@@ -100,7 +100,7 @@ def export_nemo(
     Args:
         records: Audio items (``split`` from the record or ``item.meta``).
         schema: The label schema (a segments control, usually with ``transcript``).
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps an audio blob's SHA-256 to its file.
         per: ``"segment"`` (a line per segment, with ``offset``) or ``"item"``.
         control: The segments control (default: the first with transcripts).

@@ -186,7 +186,7 @@ def export_openlabel(
     Args:
         records: The items to export (``split`` from the record or ``item.meta``).
         schema: The label schema (cuboids, boxes, polygons and links are carried).
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps a blob's SHA-256 to its file.
         link: Hard-link media instead of copying.
         with_media: Write the media files (False: a labels-only export whose label

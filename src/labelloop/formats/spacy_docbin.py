@@ -260,7 +260,7 @@ def export_spacy(
     Args:
         records: Text items (``split`` from the record or ``item.meta``).
         schema: The label schema (spans and/or classification controls on one text field).
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Unused (text is inline); accepted for the common exporter signature.
         lang: The ``spacy.blank`` language (``zh``: character segmentation).
         shard_size: Docs per ``.spacy`` file (memory bound of the export).

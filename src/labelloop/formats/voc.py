@@ -98,7 +98,7 @@ def export_voc(
     Args:
         records: The items to export (``split`` from the record or ``item.meta``).
         schema: The project's label schema.
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps an image's SHA-256 to its file.
         control: The boxes control (default: the first one).
         link: Hard-link images instead of copying them.

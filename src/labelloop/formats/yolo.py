@@ -1,9 +1,10 @@
 """YOLO (Ultralytics) detect and segment: exporter and importer.
 
 Layout: ``images/<split>/<name>``, ``labels/<split>/<stem>.txt`` (same stem), ``data.yaml``
-with ``path`` (the published folder, absolute), ``train``, ``val`` (the train images when no
-record is in ``val``), ``test`` when present, and ``names`` (``{id: name}``, 0-based in label
-order of the exported control).
+with ``path`` (the published folder, absolute; left out of a ``.zip`` export, which has no
+folder yet: Ultralytics then takes the yaml's folder), ``train``, ``val`` (the train images
+when no record is in ``val``), ``test`` when present, and ``names`` (``{id: name}``, 0-based
+in label order of the exported control).
 
 One line per region: ``class cx cy w h`` (detect) or ``class x1 y1 ... xn yn`` (segment), all
 normalised by the image width/height and written with exact (shortest round-trip) decimals.
@@ -98,7 +99,7 @@ def export_yolo(
     Args:
         records: The items to export (``split`` from the record or ``item.meta``).
         schema: The project's label schema.
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps an image's SHA-256 to its file.
         task: ``detect`` (boxes) or ``segment`` (polygons); default from the schema.
         control: The control to export (default: the first of the task's kind).
