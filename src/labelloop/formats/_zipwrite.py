@@ -62,7 +62,8 @@ class ZipWriter:
     def __init__(self, fd: int, date_time: tuple[int, int, int, int, int, int]) -> None:
         self.fd = fd
         self._time, self._date = _dos(date_time)
-        self._buf = bytearray()
+        self._buf = bytearray(_BUFFER)
+        self._n = 0  # bytes in the buffer
         self._flushed = 0  # bytes already handed to the file
         self._central: list[bytes] = []
         self._names: set[str] = set()
@@ -74,21 +75,31 @@ class ZipWriter:
     @property
     def offset(self) -> int:
         """Bytes written so far (flushed or buffered)."""
-        return self._flushed + len(self._buf)
+        return self._flushed + self._n
 
     def _out(self, data: bytes | bytearray | memoryview) -> None:
-        self._buf += data
-        if len(self._buf) >= _BUFFER:
+        k = len(data)
+        if self._n + k > _BUFFER:
             self.flush()
+            if k >= _BUFFER // 2:  # a large block goes to the file as is
+                self._write_all(data)
+                self._flushed += k
+                return
+        self._buf[self._n : self._n + k] = data  # into the fixed buffer: no reallocation
+        self._n += k
+
+    def _write_all(self, data: bytes | bytearray | memoryview) -> None:
+        with memoryview(data) as view:
+            done = 0
+            while done < len(view):
+                done += os.write(self.fd, view[done:])
 
     def flush(self) -> None:
         """Hand the buffered bytes to the file."""
-        done = 0
         with memoryview(self._buf) as view:
-            while done < len(view):
-                done += os.write(self.fd, view[done:])
-        self._flushed += len(self._buf)
-        self._buf.clear()
+            self._write_all(view[: self._n])
+        self._flushed += self._n
+        self._n = 0
 
     def _patch(self, at: int, data: bytes) -> None:
         if at >= self._flushed:
