@@ -4,14 +4,16 @@ r"""Where an exporter writes: a folder or one zip file, published atomically eit
 (a temporary sibling folder renamed to ``out``, as :func:`~labelloop.formats._base.atomic_dir`)
 or, when ``out`` ends in ``.zip``, a :class:`ZipOutput` (a temporary sibling file renamed to
 ``out``). Exporters name files by their ``/``-separated path relative to the artifact's root,
-so both give the same layout: a zip member for every file of the folder, byte for byte. A
-format that writes a file per item costs one file on disk in zip mode.
+so both give the same layout: a zip member for every file of the folder, byte for byte (YOLO's
+``data.yaml`` alone differs: a zip's has no absolute ``path``). A format that writes a file per
+item costs one file on disk in zip mode; members are written by
+:class:`~labelloop.formats._zipwrite.ZipWriter` (a few µs each).
 
 * :meth:`ExportOutput.write` — a new file with the given bytes.
 * :meth:`ExportOutput.open` — a new file to stream into (in a zip: spooled to an anonymous
   temporary file and added when the export completes, so several can be open at once).
 * :meth:`ExportOutput.place` — a media file: copied or hard-linked into a folder, streamed
-  into a zip (already-compressed suffixes stored, everything else deflated).
+  into a zip (:data:`STORED_SUFFIXES` stored, everything else deflated).
 * :meth:`ExportOutput.makedirs` — a folder (a directory entry in a zip).
 * :meth:`ExportOutput.scratch` — an anonymous temporary file beside the artifact, not part of it.
 
