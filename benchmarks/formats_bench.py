@@ -4,6 +4,7 @@
     python benchmarks/formats_bench.py --n 1000 --stream 50000   # quick (CI)
     python benchmarks/formats_bench.py --dir DATA_DISK --link-media  # media hard-linked
     python benchmarks/formats_bench.py --dir DATA_DISK --no-media    # labels only (as Label Studio's export)
+    python benchmarks/formats_bench.py --dir DATA_DISK --zip --parts 1   # each format into one zip file
 
 Three parts, each printed as it finishes:
 
@@ -14,7 +15,9 @@ Three parts, each printed as it finishes:
    Label Studio's 40 s figure is for). Target: at most 1 s per format for 10k tasks. Formats
    that write a file per item (YOLO, VOC, KITTI, OpenLABEL, and every format's media copies)
    depend on the file system: the part first prints what creating one small file costs in
-   ``--dir`` (tens of µs on a local disk; some temp folders cost a millisecond).
+   ``--dir`` (tens of µs on a local disk; some temp folders cost a millisecond). With ``--zip``
+   each format writes one ``.zip`` file instead of a folder (same members), so a file per item
+   costs nothing on disk.
 2. **from the store**: ``--n`` text tasks imported into a fresh SQLite store, then the whole
    path: ``export_dataset`` in the text formats, and a release created, exported (signed,
    hashed) and verified.
@@ -178,22 +181,25 @@ def create_cost_us(folder: Path, n: int = 2000) -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
-def every_format(n: int, work: Path, link: bool, no_media: bool = False) -> None:
+def every_format(n: int, work: Path, link: bool, no_media: bool = False, as_zip: bool = False) -> None:
     media = Media(work / "media", 64)
     how = "left out (--no-media)" if no_media else "hard-linked (--link-media)" if link else "copied"
-    print(f"== every format: {n:,} tasks each (media {how}) ==")
+    if as_zip and not no_media:
+        how = "streamed into the zip"
+    print(f"== every format: {n:,} tasks each (media {how}; output: {'one zip file' if as_zip else 'a folder'}) ==")
+    ext = ".zip" if as_zip else ""
     print(f"file system: {create_cost_us(work / 'probe'):.0f} µs to create one small file in {work.parent}")
     worst = 0.0
     for fmt, exporter in sorted(EXPORTERS.items()):
         kind = FAMILY.get(fmt, "image")
         t0 = time.perf_counter()  # warm-up: the first call imports the format's libraries
-        exporter(records(kind, 10, media), SCHEMAS[kind], work / f"warm-{fmt}", media)
+        exporter(records(kind, 10, media), SCHEMAS[kind], work / f"warm-{fmt}{ext}", media)
         first = time.perf_counter() - t0
         t0, c0 = time.perf_counter(), time.process_time()
         options: dict[str, bool] = {"link": True} if link and takes_option(fmt, "link") else {}
         if no_media and takes_option(fmt, "with_media"):
             options["with_media"] = False
-        rep = exporter(records(kind, n, media), SCHEMAS[kind], work / f"out-{fmt}", media, **options)
+        rep = exporter(records(kind, n, media), SCHEMAS[kind], work / f"out-{fmt}{ext}", media, **options)
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         worst = max(worst, dt)
         flag = "ok" if dt <= n / 10_000 else "SLOW"
@@ -286,6 +292,7 @@ def main() -> None:
     ap.add_argument("--dir", default=None, help="where to write (default: the system temp folder)")
     ap.add_argument("--link-media", action="store_true", help="part 1: hard-link media instead of copying")
     ap.add_argument("--no-media", action="store_true", help="part 1: labels only (formats that embed media keep them)")
+    ap.add_argument("--zip", action="store_true", help="part 1: write each format as one .zip file, not a folder")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--work", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -295,7 +302,7 @@ def main() -> None:
     parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="labelloop-fbench-", dir=args.dir) as tmp:
         if "1" in parts:
-            every_format(args.n, Path(tmp) / "formats", args.link_media, args.no_media)
+            every_format(args.n, Path(tmp) / "formats", args.link_media, args.no_media, args.zip)
         if "2" in parts:
             from_store(args.n, Path(tmp) / "store")
     if "3" in parts:

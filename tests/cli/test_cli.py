@@ -212,3 +212,33 @@ def test_a_labels_only_export_names_the_media_it_leaves_out(cli, tmp_path: Path,
             assert a == b, name
         else:
             assert data == full[name], name
+
+
+def test_export_as_a_zip_and_import_it_back(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    from tests.helpers import png_bytes, write
+
+    cli("project", "create", "pets", "--media", "image", "--control", "objects:boxes:image:cat,dog")
+    write(tmp_path / "ds" / "a.png", png_bytes())
+    value = [{"id": "b", "control": "objects", "label": "dog", "xyxy": [1, 1, 9, 9]}]
+    write(
+        tmp_path / "ds" / "m.jsonl", json.dumps({"image": "a.png", "annotations": [{"annotator": "a", "value": value}]})
+    )
+    assert cli("import", "pets", str(tmp_path / "ds" / "m.jsonl"))[0] == 0
+    code, out, _ = cli("export", "pets", str(tmp_path / "yolo"), "--format", "yolo", "--zip")
+    assert code == 0 and "exported 1 items, 1 regions as yolo" in out and "yolo.zip" in out
+    assert not (tmp_path / "yolo").exists()
+    with zipfile.ZipFile(tmp_path / "yolo.zip") as zf:
+        names = set(zf.namelist())
+        assert {"data.yaml", "images/train/item-1.png", "labels/train/item-1.txt"} <= names
+        assert zf.read("images/train/item-1.png") == png_bytes()
+    assert cli("export", "pets", str(tmp_path / "coco.zip"), "--format", "coco")[0] == 0  # the name says zip
+    assert zipfile.is_zipfile(tmp_path / "coco.zip")
+    cli("project", "create", "pets2", "--media", "image", "--control", "objects:boxes:image:cat,dog")
+    code, out, _ = cli("import", "pets2", str(tmp_path / "yolo.zip"), "--format", "yolo")
+    assert code == 0 and "1 items" in out and "1 annotations" in out
+    code, _, err = cli("export", "pets", str(tmp_path / "n"), "--zip")
+    assert code == 2 and "--zip: expected a training format" in err
+    code, _, err = cli("export", "pets", str(tmp_path / "coco.zip"), "--format", "coco")
+    assert code != 0 and "already exists" in err

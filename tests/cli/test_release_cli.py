@@ -122,3 +122,18 @@ def test_import_format_native_into_an_existing_project(pets, tmp_path: Path) -> 
     assert code == 0 and "3 items, 0 duplicates skipped, 3 annotations" in out, err
     code, out, _ = pets("import", "copy", str(tmp_path / "backup"), "--format", "native")
     assert code == 0 and "0 items, 3 duplicates skipped" in out
+
+
+def test_export_a_release_as_a_zip_and_verify_it(pets, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    assert pets("release", "create", "pets", "v1")[0] == 0
+    code, out, err = pets("release", "export", "pets", "v1", "--format", "yolo", "--out", str(tmp_path / "v1"), "--zip")
+    assert code == 0 and "3 items, 3 regions" in out and "v1.zip" in out, err
+    assert not (tmp_path / "v1").exists()
+    with zipfile.ZipFile(tmp_path / "v1.zip") as zf:
+        names = zf.namelist()
+    assert {"release.json", "labels.jsonl", "data/data.yaml"} <= set(names)
+    assert sum(n.startswith("data/labels/") and n.endswith(".txt") for n in names) == 3
+    code, out, err = pets("release", "verify", str(tmp_path / "v1.zip"))
+    assert code == 0 and "verified release 'v1' of 'pets': 3 label records" in out, err

@@ -240,3 +240,56 @@ def test_lineage_pages_by_item_cursor(pets: Store) -> None:
     rest = [r["item_id"] for r in iter_lineage(pets, "pets", "v1", after_item_id=first[-1], limit=3)]
     assert first + rest == whole and len(first) == 3 and len(rest) == 1
     assert list(iter_lineage(pets, "pets", "v1", after_item_id=whole[-1])) == []
+
+
+def _zip_files(path: Path) -> dict[str, bytes]:
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "voc", "native"])
+def test_a_release_exported_as_a_zip_holds_the_folder_and_verifies(pets: Store, tmp_path: Path, fmt: str) -> None:
+    create_release(pets, "pets", "v1", "user:test")
+    folder = export_release(pets, "pets", "v1", fmt, tmp_path / "v1")
+    packed = export_release(pets, "pets", "v1", fmt, tmp_path / "v1.zip")
+    assert (packed.items, packed.files, packed.merkle_root) == (folder.items, folder.files, folder.merkle_root)
+    files = {
+        p.relative_to(tmp_path / "v1").as_posix(): p.read_bytes() for p in (tmp_path / "v1").rglob("*") if p.is_file()
+    }
+    members = _zip_files(tmp_path / "v1.zip")
+    assert sorted(members) == sorted(files)
+    manifests = [json.loads(x["release.json"])["manifest"] for x in (files, members)]
+    assert manifests[0].pop("provenance") != manifests[1].pop("provenance")  # (the first export is an event)
+    if fmt == "native":  # (a native export stamps its own time: the same files and sizes)
+        assert [(f["path"], f["size"]) for f in manifests[0]["files"]] == [
+            (f["path"], f["size"]) for f in manifests[1]["files"]
+        ]
+    else:  # every file's hash and size: the same bytes
+        assert manifests[0] == manifests[1]
+        assert {k: v for k, v in members.items() if k != "release.json"} == {
+            k: v for k, v in files.items() if k != "release.json"
+        }
+    report = verify_release_export(pets, tmp_path / "v1.zip")
+    assert report.ok and report.trusted and report.labels == 4 and report.path == tmp_path / "v1.zip", report.problems
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
+
+
+def test_a_tampered_release_zip_does_not_verify(pets: Store, tmp_path: Path) -> None:
+    import zipfile
+
+    create_release(pets, "pets", "v1", "user:test")
+    export_release(pets, "pets", "v1", "csv", tmp_path / "v1.zip")
+    members = _zip_files(tmp_path / "v1.zip")
+    members["data/annotations.csv"] = members["data/annotations.csv"].replace(b"cat", b"dog")
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    report = verify_release_export(pets, tmp_path / "bad.zip")
+    assert not report.ok and "data/annotations.csv" in (report.first or ""), report.problems
+    with zipfile.ZipFile(tmp_path / "evil.zip", "w") as zf:
+        zf.writestr("../escape.txt", b"x")
+    report = verify_release_export(pets, tmp_path / "evil.zip")
+    assert not report.ok and "not a release zip" in (report.first or "")
+    assert not (tmp_path.parent / "escape.txt").exists()

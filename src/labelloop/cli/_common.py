@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -43,6 +44,30 @@ NoMedia = Annotated[
     ),
 ]
 """The ``--no-media`` option of the export commands."""
+
+ZipOut = Annotated[
+    bool,
+    typer.Option(
+        "--zip",
+        help="Write one .zip file instead of a folder (the same files; '.zip' is added to the name when missing). "
+        "A destination ending in .zip does the same.",
+    ),
+]
+"""The ``--zip`` option of the export commands."""
+
+
+def zip_target(out: Path, as_zip: bool) -> Path:
+    """``out`` with ``.zip`` added when ``as_zip`` asks for a zip and the name lacks it.
+
+    Example:
+        >>> zip_target(Path("out/coco"), True).name, zip_target(Path("out/c.zip"), True).name
+        ('coco.zip', 'c.zip')
+    """
+    if as_zip and out.suffix.lower() != ".zip":
+        return out.with_name(out.name + ".zip")
+    return out
+
+
 err_console = Console(stderr=True, highlight=False)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from labelloop.cli._common import LinkMedia, NoMedia, console, err_console, open_store, progress_bar
+from labelloop.cli._common import LinkMedia, NoMedia, ZipOut, console, err_console, open_store, progress_bar, zip_target
 from labelloop.core import Actor
 from labelloop.errors import InputRejected
 from labelloop.formats import takes_option
@@ -62,7 +62,7 @@ def import_cmd(
 def export_cmd(
     ctx: typer.Context,
     project: Annotated[str, typer.Argument(help="Project name or id.")],
-    out: Annotated[Path, typer.Argument(help="A new (or empty) folder.")],
+    out: Annotated[Path, typer.Argument(help="A new (or empty) folder, or a new .zip file.")],
     as_of: Annotated[
         datetime | None, typer.Option("--as-of", help="Export the state at this time (ISO 8601, UTC if no zone).")
     ] = None,
@@ -71,12 +71,16 @@ def export_cmd(
         str, typer.Option("--format", help="native (lossless), coco, yolo, voc, conll2003 or csv.")
     ] = "native",
     link_media: LinkMedia = False,
+    as_zip: ZipOut = False,
 ) -> None:
     """Export a project: losslessly (native JSONL + media) or in a training format.
 
     Example: ``labelloop export reviews backups/reviews-2026-11-23``;
-    ``labelloop export pets out/coco --format coco``
+    ``labelloop export pets out/coco --format coco``; ``labelloop export pets out/coco.zip --format coco``
     """
+    out = zip_target(out, as_zip)
+    if fmt == "native" and as_zip:
+        raise InputRejected("--zip", "a training format (a native export is a folder)", "--format native")
     if as_of is not None and as_of.tzinfo is None:
         as_of = as_of.replace(tzinfo=UTC)
     store = open_store(ctx)

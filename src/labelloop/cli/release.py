@@ -12,7 +12,17 @@ import orjson
 import typer
 from rich.table import Table
 
-from labelloop.cli._common import LinkMedia, NoMedia, console, err_console, open_store, progress_bar, settings
+from labelloop.cli._common import (
+    LinkMedia,
+    NoMedia,
+    ZipOut,
+    console,
+    err_console,
+    open_store,
+    progress_bar,
+    settings,
+    zip_target,
+)
 from labelloop.compliance.signing import TamperDetected, read_public_key, write_public_key
 from labelloop.core import Actor
 from labelloop.core.releases import Release
@@ -217,15 +227,17 @@ def export_cmd(
     ctx: typer.Context,
     project: Annotated[str, typer.Argument(help="Project name or id.")],
     name: Annotated[str, typer.Argument(help="Release name.")],
-    out: Annotated[Path, typer.Option("--out", help="A new (or empty) folder.")],
+    out: Annotated[Path, typer.Option("--out", help="A new (or empty) folder, or a new .zip file.")],
     fmt: Annotated[str, typer.Option("--format", help="native, coco, yolo, voc, label_studio, ...")] = "native",
     link_media: LinkMedia = False,
     no_media: NoMedia = False,
+    as_zip: ZipOut = False,
 ) -> None:
-    """Export a release (exactly its frozen label versions) as a signed folder.
+    """Export a release (exactly its frozen label versions) as a signed folder (or one zip file).
 
-    Example: ``labelloop release export pets v1 --format coco --out out/pets-v1``
+    Example: ``labelloop release export pets v1 --format coco --out out/pets-v1 --zip``
     """
+    out = zip_target(out, as_zip)
     store = open_store(ctx)
     try:
         key = signing_key(store, settings(ctx).release_key)
@@ -250,7 +262,7 @@ def export_cmd(
 @app.command("verify")
 def verify_cmd(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A folder written by 'labelloop release export'.")],
+    path: Annotated[Path, typer.Argument(help="A folder or .zip written by 'labelloop release export'.")],
     key: Annotated[
         Path | None, typer.Option("--key", help="The trusted public key (PEM); default this data dir's key.")
     ] = None,

@@ -1,7 +1,8 @@
 """Dataset formats: streaming exporters and safe importers, one module per format.
 
 * ``EXPORTERS[name](records, schema, out, media_path)`` writes a dataset folder atomically
-  and returns an :class:`ExportReport`.
+  (or, when ``out`` ends in ``.zip``, one zip file with the same files) and returns an
+  :class:`ExportReport`.
 * ``IMPORTERS[name](root, schema)`` yields :class:`ImportedItem` or
   :class:`~labelloop.core.ItemError` per item and never reads outside ``root``.
 

@@ -105,7 +105,7 @@ class ExportReport:
     """What an export wrote.
 
     Attributes:
-        path: The published artifact (folder).
+        path: The published artifact (a folder, or a zip file when its name ends in ``.zip``).
         items: Items written.
         regions: Regions written.
         suggestions: Suggestion regions written (formats with a predictions file).

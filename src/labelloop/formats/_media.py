@@ -14,9 +14,13 @@ import shutil
 import stat
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labelloop.core import Item, MediaRef
 from labelloop.formats._base import MediaPath
+
+if TYPE_CHECKING:
+    from labelloop.formats._output import ExportOutput
 
 __all__ = ["MediaWriter", "copy_file", "image_size", "probe_image", "write_new"]
 
@@ -68,8 +72,8 @@ def copy_file(src: str | Path, dest: str | Path) -> None:
         fout = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
             size, offset = os.fstat(fin).st_size, 0
-            while sent := os.sendfile(fout, fin, offset, max(size - offset, 1 << 20)):
-                offset += sent
+            while offset < size and (sent := os.sendfile(fout, fin, offset, size - offset)):
+                offset += sent  # stops at the size seen: no final zero-length read
         except BaseException:
             os.close(fout)
             os.unlink(dest)  # noqa: PTH108  (no partial copy is left behind; str paths, no pathlib cost)
@@ -124,7 +128,7 @@ def write_new(path: str | Path, data: bytes) -> None:
 
 
 class MediaWriter:
-    """Copies (or hard-links) media files into export sub-folders under unique names.
+    """Copies (or hard-links, or streams) media files into an export's sub-folders under unique names.
 
     Names come from the item's key (its stem, sanitised) so a re-import keeps recognisable
     keys; a clash appends the item id. Only the used stems are remembered (one short string
@@ -135,13 +139,13 @@ class MediaWriter:
     full export would, but no media file is written.
 
     Args:
-        root: The export's temporary folder.
+        root: The export's output (a temporary folder or a zip being written).
         media_path: Maps a SHA-256 to the blob's file.
         link: Hard-link instead of copying where the file system allows it.
         write: Write the media files at all.
     """
 
-    def __init__(self, root: Path, media_path: MediaPath, *, link: bool = False, write: bool = True) -> None:
+    def __init__(self, root: ExportOutput, media_path: MediaPath, *, link: bool = False, write: bool = True) -> None:
         self.root = root
         self.media_path = media_path
         self.link = link
@@ -183,22 +187,15 @@ class MediaWriter:
         return stem + ext
 
     def folder(self, subdir: str) -> str:
-        """``root/subdir`` with a trailing separator, created on first use (then cached)."""
+        """``subdir`` with a trailing ``/``, created in the output on first use (then cached)."""
         folder = self._folders.get(subdir)
         if folder is None:
-            (self.root / subdir).mkdir(parents=True, exist_ok=True)
-            folder = self._folders[subdir] = f"{self.root / subdir}{os.sep}"
+            self.root.makedirs(subdir)
+            folder = self._folders[subdir] = f"{subdir}/"
         return folder
 
     def place(self, src: Path, subdir: str, name: str) -> None:
-        """Copy or link ``src`` to ``subdir/name`` (nothing in a labels-only export)."""
+        """Copy, link or stream ``src`` to ``subdir/name`` (nothing in a labels-only export)."""
         if not self.write:
             return
-        dest = self.folder(subdir) + name
-        if self.link:
-            try:
-                os.link(src, dest)
-                return
-            except OSError:
-                pass
-        copy_file(src, dest)
+        self.root.place(src, self.folder(subdir) + name, link=self.link)

@@ -44,13 +44,13 @@ from labelloop.formats._base import (
     ExportReport,
     MediaPath,
     Value,
-    atomic_dir,
     check_problems,
     controls_of,
     image_ref,
 )
 from labelloop.formats._coco_read import import_coco
 from labelloop.formats._media import MediaWriter, image_size
+from labelloop.formats._output import ExportOutput, atomic_output
 
 __all__ = ["coco_categories", "export_coco", "import_coco"]
 
@@ -167,7 +167,7 @@ def export_coco(
     Args:
         records: The items to export, each with its chosen value (``None``: no annotations).
         schema: The project's label schema.
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps an image's SHA-256 to its file.
         field: The image field (default: the target of the first geometric control).
         link: Hard-link images instead of copying them.
@@ -184,21 +184,19 @@ def export_coco(
     cat_ids = {c["name"]: c["id"] for c in categories}
     kinds = {c.name: c.kind for c in controls_of(schema, GEOMETRY, field_name)}
     report = ExportReport(out)
-    with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link, write=with_media)
-        with (
-            (tmp / ".images.part").open("wb") as img_fh,
-            (tmp / ".annotations.part").open("wb") as ann_fh,
-            (tmp / "predictions.json").open("wb") as pred_fh,
-        ):
+    with atomic_output(out) as dest:
+        media = MediaWriter(dest, media_path, link=link, write=with_media)
+        # Part files are anonymous scratch files (not in the artifact), joined at the end.
+        with dest.scratch() as img_fh, dest.scratch() as ann_fh, dest.scratch() as pred_fh:
             images, anns, preds = _JsonArray(img_fh), _JsonArray(ann_fh), _JsonArray(pred_fh)
             pred_fh.write(b"[")
             for rec in records:
                 _export_one(rec, schema, field_name, kinds, cat_ids, media, images, anns, preds, report)
             pred_fh.write(b"\n]\n")
-        _assemble(tmp, categories)
-        if preds.count == 0:
-            (tmp / "predictions.json").unlink()
+            _assemble(dest, categories, {"images": img_fh, "annotations": ann_fh})
+            if preds.count:
+                pred_fh.seek(0)
+                dest.copy_in("predictions.json", pred_fh)
     return report
 
 
@@ -249,7 +247,7 @@ def _export_one(
     report.ignored_regions += ignored
 
 
-def _assemble(tmp: Path, categories: list[dict[str, Any]]) -> None:
+def _assemble(dest: ExportOutput, categories: list[dict[str, Any]], parts: dict[str, IO[bytes]]) -> None:
     now = datetime.now(UTC)
     head = {
         "info": {
@@ -263,13 +261,12 @@ def _assemble(tmp: Path, categories: list[dict[str, Any]]) -> None:
         "licenses": [],
         "categories": categories,
     }
-    with (tmp / "annotations.json").open("wb") as fh:
+    with dest.open("annotations.json") as fh:
         fh.write(orjson.dumps(head)[:-1])
         for key in ("images", "annotations"):
-            part = tmp / f".{key}.part"
+            part = parts[key]
             fh.write(f', "{key}": ['.encode())
-            with part.open("rb") as src:
-                shutil.copyfileobj(src, fh)
+            part.seek(0)
+            shutil.copyfileobj(part, fh, 1 << 20)
             fh.write(b"\n]")
-            part.unlink()
         fh.write(b"}\n")

@@ -36,12 +36,12 @@ from labelloop.formats._base import (
     ImportedItem,
     MediaPath,
     Value,
-    atomic_dir,
     check_problems,
     pick_control,
     resolve_inside,
     safe_split,
 )
+from labelloop.formats._output import atomic_output
 
 __all__ = ["export_conll2003", "import_conll2003", "iob2_tags", "tokenize"]
 
@@ -100,7 +100,7 @@ def export_conll2003(
     Args:
         records: The items to export (text items; ``split`` from the record or ``item.meta``).
         schema: The project's label schema.
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Unused (text is inline); accepted for the common exporter signature.
         control: The spans control (default: the first one).
 
@@ -113,7 +113,7 @@ def export_conll2003(
     del media_path
     ctl = _spans_control(schema, control)
     report = ExportReport(out)
-    with atomic_dir(out) as tmp:
+    with atomic_output(out) as dest:
         files: dict[str, IO[str]] = {}
         try:
             for rec in records:
@@ -133,7 +133,7 @@ def export_conll2003(
                     report.errors.append(ItemError(rec.where, str(exc), code="LL-FORMAT"))
                     continue
                 if split not in files:
-                    files[split] = (tmp / f"{split}.conll").open("w", encoding="utf-8")
+                    files[split] = dest.open_text(f"{split}.conll")
                 fh = files[split]
                 fh.write(f"{DOCSTART} -X- -X- O\n\n")
                 fh.writelines(f"{tok} -X- _ {tag}\n" for (tok, _s, _e), tag in zip(tokens, tags, strict=True))

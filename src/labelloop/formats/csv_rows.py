@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from labelloop.core import ControlKind, ItemError, LabelSchema, MediaRef
-from labelloop.formats._base import ExportRecord, ExportReport, MediaPath, Value, atomic_dir, fmt_num
+from labelloop.formats._base import ExportRecord, ExportReport, MediaPath, Value, fmt_num
+from labelloop.formats._output import atomic_output
 
 __all__ = ["COLUMNS", "escape_cell", "export_csv"]
 
@@ -124,7 +125,7 @@ def export_csv(
     del media_path
     kinds = {c.name: c.kind for c in schema.controls}
     report = ExportReport(out)
-    with atomic_dir(out) as tmp, (tmp / "annotations.csv").open("w", encoding="utf-8", newline="") as fh:
+    with atomic_output(out) as dest, dest.open_text("annotations.csv", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for rec in records:

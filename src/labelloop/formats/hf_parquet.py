@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -36,12 +36,12 @@ from labelloop.formats._base import (
     ExportRecord,
     ExportReport,
     MediaPath,
-    atomic_dir,
     check_problems,
     is_finite_number,
     safe_split,
 )
 from labelloop.formats._media import MediaWriter
+from labelloop.formats._output import ExportOutput, atomic_output
 
 if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped]
@@ -151,7 +151,7 @@ def export_hf_parquet(
     Args:
         records: The items to export (``split`` from the record or ``item.meta``).
         schema: The label schema (its media fields and controls give the columns).
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps a blob's SHA-256 to its file.
         row_group_size: Rows buffered per row group (the memory bound: images are embedded).
 
@@ -170,16 +170,18 @@ def export_hf_parquet(
     writers: dict[str, pq.ParquetWriter] = {}
     buffers: dict[str, list[dict[str, Any]]] = {}
     size = max(1, row_group_size)
-    with atomic_dir(out) as tmp:
-        (tmp / "data").mkdir()
-        media = MediaWriter(tmp, media_path)
+    sinks: list[IO[bytes]] = []
+    with atomic_output(out) as dest:
+        dest.makedirs("data")
+        media = MediaWriter(dest, media_path)
 
         def flush(split: str) -> None:
             rows = buffers.pop(split, [])
             if not rows:
                 return
             if split not in writers:
-                writers[split] = pq.ParquetWriter(tmp / "data" / f"{split}.parquet", arrow)
+                sinks.append(dest.open(f"data/{split}.parquet"))
+                writers[split] = pq.ParquetWriter(sinks[-1], arrow)
             writers[split].write_table(pa.Table.from_pylist(rows, schema=arrow), row_group_size=size)
 
         try:
@@ -202,12 +204,14 @@ def export_hf_parquet(
         finally:
             for w in writers.values():
                 w.close()
-        _readme(tmp, sorted(writers))
+            for sink in sinks:
+                sink.close()
+        _readme(dest, sorted(writers))
     return report
 
 
-def _readme(tmp: Path, splits: list[str]) -> None:
+def _readme(dest: ExportOutput, splits: list[str]) -> None:
     lines = ["---", "configs:", "- config_name: default", "  data_files:"]
     lines += [f"  - split: {s}\n    path: data/{s}.parquet" for s in splits]
     lines += ["---", "", "Exported by labelloop (one row per item; label columns are JSON).", ""]
-    (tmp / "README.md").write_text("\n".join(lines), encoding="utf-8")
+    dest.write("README.md", "\n".join(lines).encode())

@@ -42,14 +42,14 @@ from labelloop.formats._base import (
     ImportedItem,
     MediaPath,
     Value,
-    atomic_dir,
     check_problems,
     fmt_num,
     pick_control,
     resolve_inside,
     safe_split,
 )
-from labelloop.formats._media import MediaWriter, write_new
+from labelloop.formats._media import MediaWriter
+from labelloop.formats._output import atomic_output
 
 __all__ = ["KittiCalib", "cam_yaw", "export_kitti3d", "fmt_nums9", "import_kitti3d"]
 
@@ -271,7 +271,7 @@ def export_kitti3d(
     Args:
         records: Point cloud items (``split`` from the record or ``item.meta``).
         schema: The label schema (a cuboids control on a point cloud field).
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps a point cloud blob's SHA-256 to its file.
         calib: The sensor calibration (default: the identity calibration, see the module).
         control: The cuboids control (default: the first).
@@ -290,14 +290,14 @@ def export_kitti3d(
     proj = _Projection.of(calib)
     calib_bytes = calib.to_text().encode()
     report = ExportReport(out)
-    with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link, write=with_media)
+    with atomic_output(out) as dest:
+        media = MediaWriter(dest, media_path, link=link, write=with_media)
         label_dir, calib_dir = media.folder("label_2"), media.folder("calib")
         media.folder("velodyne")
         sets_dir = media.folder("ImageSets")
         sets: dict[str, IO[str]] = {}
         try:
-            with (tmp / "labelloop_keys.tsv").open("w", encoding="utf-8") as keys:
+            with dest.open_text("labelloop_keys.tsv") as keys:
                 for rec in records:
                     try:
                         split = safe_split(rec.split_name)
@@ -319,10 +319,10 @@ def export_kitti3d(
                     fid = f"{report.items:06d}"
                     ext = ".bin" if ref.media_type.endswith(("kitti-bin", "x-bin")) else (src.suffix or ".bin")
                     media.place(src, "velodyne", fid + ext)
-                    write_new(f"{label_dir}{fid}.txt", "".join(f"{ln}\n" for ln in lines).encode())
-                    write_new(f"{calib_dir}{fid}.txt", calib_bytes)
+                    dest.write(f"{label_dir}{fid}.txt", "".join(f"{ln}\n" for ln in lines).encode())
+                    dest.write(f"{calib_dir}{fid}.txt", calib_bytes)
                     if split not in sets:
-                        sets[split] = Path(f"{sets_dir}{split}.txt").open("w", encoding="utf-8")  # noqa: SIM115
+                        sets[split] = dest.open_text(f"{sets_dir}{split}.txt")
                     sets[split].write(fid + "\n")
                     keys.write(f"{fid}\t{(rec.item.key or '').replace(chr(9), ' ').replace(chr(10), ' ')}\n")
                     report.items += 1

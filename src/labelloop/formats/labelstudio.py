@@ -53,13 +53,13 @@ from labelloop.formats._base import (
     ExportReport,
     MediaPath,
     Value,
-    atomic_dir,
     check_problems,
     is_finite_number,
     safe_split,
 )
 from labelloop.formats._labelstudio_read import import_label_studio
 from labelloop.formats._media import MediaWriter, image_size
+from labelloop.formats._output import atomic_output
 
 __all__ = ["export_label_studio", "import_label_studio", "label_config", "to_percent"]
 
@@ -195,7 +195,7 @@ def export_label_studio(
     Args:
         records: The items to export; unannotated items get no annotation.
         schema: The project's label schema.
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps a blob's SHA-256 to its file.
         media_prefix: Put before ``media/...`` in ``data`` (e.g. ``/data/local-files/?d=``
             for a Label Studio local-storage root).
@@ -213,10 +213,10 @@ def export_label_studio(
     if not any(m.kind in _MEDIA_TAG for m in schema.media):
         raise FormatError("Label Studio export needs an image, text or audio media field")
     report = ExportReport(out)
-    with atomic_dir(out) as tmp:
-        (tmp / "config.xml").write_text(label_config(schema) + "\n", encoding="utf-8")
-        media = MediaWriter(tmp, media_path, link=link, write=with_media)
-        with (tmp / "tasks.json").open("wb") as fh:
+    with atomic_output(out) as dest:
+        dest.write("config.xml", (label_config(schema) + "\n").encode())
+        media = MediaWriter(dest, media_path, link=link, write=with_media)
+        with dest.open("tasks.json") as fh:
             fh.write(b"[")
             first = True
             for rec in records:

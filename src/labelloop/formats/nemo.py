@@ -35,12 +35,12 @@ from labelloop.formats._base import (
     ExportRecord,
     ExportReport,
     MediaPath,
-    atomic_dir,
     check_problems,
     pick_control,
     safe_split,
 )
 from labelloop.formats._media import MediaWriter
+from labelloop.formats._output import atomic_output
 
 __all__ = ["audio_duration", "export_nemo", "manifest_line"]
 
@@ -100,7 +100,7 @@ def export_nemo(
     Args:
         records: Audio items (``split`` from the record or ``item.meta``).
         schema: The label schema (a segments control, usually with ``transcript``).
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps an audio blob's SHA-256 to its file.
         per: ``"segment"`` (a line per segment, with ``offset``) or ``"item"``.
         control: The segments control (default: the first with transcripts).
@@ -122,8 +122,8 @@ def export_nemo(
         raise FormatError(f"NeMo needs an audio field; {ctl.target!r} is {schema.medium_of(ctl.target)}")
     report = ExportReport(out)
     handles: dict[str, IO[str]] = {}
-    with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link, write=with_media)
+    with atomic_output(out) as dest:
+        media = MediaWriter(dest, media_path, link=link, write=with_media)
         try:
             for rec in records:
                 try:
@@ -135,7 +135,7 @@ def export_nemo(
                 media.place(*place)
                 fh = handles.get(split)
                 if fh is None:
-                    fh = handles[split] = (tmp / f"{split}_manifest.json").open("w", encoding="utf-8")
+                    fh = handles[split] = dest.open_text(f"{split}_manifest.json")
                 fh.writelines(f"{ln}\n" for ln in lines)
                 report.items += 1
                 report.regions += written

@@ -44,11 +44,11 @@ from labelloop.formats._base import (
     ExportReport,
     MediaPath,
     Value,
-    atomic_dir,
     check_problems,
     safe_split,
 )
-from labelloop.formats._media import MediaWriter, _safe_stem, image_size, write_new
+from labelloop.formats._media import MediaWriter, _safe_stem, image_size
+from labelloop.formats._output import atomic_output
 
 __all__ = ["SCHEMA_VERSION", "cuboid_val", "export_openlabel", "openlabel_document"]
 
@@ -186,7 +186,7 @@ def export_openlabel(
     Args:
         records: The items to export (``split`` from the record or ``item.meta``).
         schema: The label schema (cuboids, boxes, polygons and links are carried).
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps a blob's SHA-256 to its file.
         link: Hard-link media instead of copying.
         with_media: Write the media files (False: a labels-only export whose label
@@ -202,8 +202,8 @@ def export_openlabel(
         raise FormatError("OpenLABEL export needs a cuboids, boxes or polygons control")
     report = ExportReport(out)
     used: set[str] = set()
-    with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link, write=with_media)
+    with atomic_output(out) as dest:
+        media = MediaWriter(dest, media_path, link=link, write=with_media)
         for rec in records:
             try:
                 split = safe_split(rec.split_name)
@@ -236,7 +236,7 @@ def export_openlabel(
             if f"{split}/{stem}" in used:
                 stem = f"{stem}-{rec.item.id}"
             used.add(f"{split}/{stem}")
-            write_new(f"{media.folder(split)}{stem}.json", data)
+            dest.write(f"{media.folder(split)}{stem}.json", data)
             report.items += 1
             n_links = sum(1 for r in value if schema.control(r["control"]).kind == ControlKind.LINKS)
             report.regions += carried + n_links

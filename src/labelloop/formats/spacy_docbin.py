@@ -40,12 +40,11 @@ from labelloop.formats._base import (
     ExportRecord,
     ExportReport,
     MediaPath,
-    atomic_dir,
     check_problems,
     controls_of,
     safe_split,
 )
-from labelloop.formats._media import write_new
+from labelloop.formats._output import ExportOutput, atomic_output
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -218,7 +217,7 @@ def _record_parts(nlp: Language, schema: LabelSchema, rec: ExportRecord, field_n
 class _Shards:
     """Per-split ``DocBin`` buffers flushed to ``NNNN.spacy`` every ``size`` docs."""
 
-    def __init__(self, root: Path, size: int) -> None:
+    def __init__(self, root: ExportOutput, size: int) -> None:
         self.root, self.size = root, size
         self.bins: dict[str, DocBinWriter] = {}
         self.counts: dict[str, int] = {}
@@ -238,9 +237,7 @@ class _Shards:
         if db is None or not len(db):
             return
         n = self.counts.get(split, 0)
-        folder = self.root / split
-        folder.mkdir(parents=True, exist_ok=True)
-        write_new(folder / f"{n:04d}.spacy", db.to_bytes())
+        self.root.write(f"{split}/{n:04d}.spacy", db.to_bytes())
         self.counts[split] = n + 1
 
     def close(self) -> None:
@@ -263,7 +260,7 @@ def export_spacy(
     Args:
         records: Text items (``split`` from the record or ``item.meta``).
         schema: The label schema (spans and/or classification controls on one text field).
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Unused (text is inline); accepted for the common exporter signature.
         lang: The ``spacy.blank`` language (``zh``: character segmentation).
         shard_size: Docs per ``.spacy`` file (memory bound of the export).
@@ -285,8 +282,8 @@ def export_spacy(
         raise FormatError("classification labels must be unique across controls to become doc.cats")
     plan = _Plan.of(schema, field_name)
     report = ExportReport(out)
-    with _pipeline(lang) as nlp, atomic_dir(out) as tmp:
-        shards = _Shards(tmp, max(1, shard_size))
+    with _pipeline(lang) as nlp, atomic_output(out) as dest:
+        shards = _Shards(dest, max(1, shard_size))
         for rec in records:
             try:
                 split = safe_split(rec.split_name)
@@ -299,11 +296,11 @@ def export_spacy(
             report.regions += parts.written
             report.ignored_regions += parts.ignored
         shards.close()
-        _write_meta(tmp, lang, field_name, spans, cats)
+        _write_meta(dest, lang, field_name, spans, cats)
     return report
 
 
-def _write_meta(tmp: Path, lang: str, field_name: str, spans: list[Control], cats: list[Control]) -> None:
+def _write_meta(dest: ExportOutput, lang: str, field_name: str, spans: list[Control], cats: list[Control]) -> None:
     import json
 
     meta: dict[str, Any] = {
@@ -314,4 +311,4 @@ def _write_meta(tmp: Path, lang: str, field_name: str, spans: list[Control], cat
         "ents_from": next((c.name for c in spans if not c.allow_overlap), None),
         "cats": [label for c in cats for label in c.labels],
     }
-    (tmp / "labelloop-spacy.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    dest.write("labelloop-spacy.json", (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode())

@@ -32,7 +32,6 @@ from labelloop.formats._base import (
     ImportedItem,
     MediaPath,
     Value,
-    atomic_dir,
     check_problems,
     fmt_num,
     image_ref,
@@ -41,7 +40,8 @@ from labelloop.formats._base import (
     resolve_inside,
     safe_split,
 )
-from labelloop.formats._media import MediaWriter, image_size, write_new
+from labelloop.formats._media import MediaWriter, image_size
+from labelloop.formats._output import ExportOutput, atomic_output
 
 __all__ = ["export_voc", "import_voc", "voc_corners"]
 
@@ -98,7 +98,7 @@ def export_voc(
     Args:
         records: The items to export (``split`` from the record or ``item.meta``).
         schema: The project's label schema.
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps an image's SHA-256 to its file.
         control: The boxes control (default: the first one).
         link: Hard-link images instead of copying them.
@@ -113,10 +113,10 @@ def export_voc(
     """
     ctl = _boxes(schema, control)
     report = ExportReport(out)
-    with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link, write=with_media)
+    with atomic_output(out) as dest:
+        media = MediaWriter(dest, media_path, link=link, write=with_media)
         annotations = media.folder("Annotations")
-        (tmp / "ImageSets" / "Main").mkdir(parents=True)
+        dest.makedirs("ImageSets/Main")
         lists: dict[str, IO[str]] = {}
         try:
             for rec in records:
@@ -136,9 +136,9 @@ def export_voc(
                 name = media.name_for(rec.item, ref, "JPEGImages", src)
                 media.place(src, "JPEGImages", name)
                 stem = name.rsplit(".", 1)[0]
-                write_new(f"{annotations}{stem}.xml", _xml(name, w, h, regions).encode())
+                dest.write(f"{annotations}{stem}.xml", _xml(name, w, h, regions).encode())
                 if split not in lists:
-                    lists[split] = (tmp / "ImageSets" / "Main" / f"{split}.txt").open("w", encoding="utf-8")
+                    lists[split] = dest.open_text(f"ImageSets/Main/{split}.txt")
                 lists[split].write(stem + "\n")
                 report.items += 1
                 report.regions += len(regions)
@@ -146,11 +146,11 @@ def export_voc(
         finally:
             for fh in lists.values():
                 fh.close()
-        _write_labelmap(tmp, ctl.labels)
+        _write_labelmap(dest, ctl.labels)
     return report
 
 
-def _write_labelmap(tmp: Path, labels: Iterable[str]) -> None:
+def _write_labelmap(dest: ExportOutput, labels: Iterable[str]) -> None:
     """Write ``labelmap.txt`` (``name:color:parts:actions``), the class list Datumaro and CVAT read.
 
     Without it Datumaro assumes the 20 VOC classes and refuses any other name. Skipped when a
@@ -161,7 +161,7 @@ def _write_labelmap(tmp: Path, labels: Iterable[str]) -> None:
         return
     lines = ["# label:color_rgb:parts:actions"]
     lines += [f"{x}:{(n * 67) % 256},{(n * 131) % 256},{(n * 197) % 256}::" for n, x in enumerate(names)]
-    (tmp / "labelmap.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    dest.write("labelmap.txt", ("\n".join(lines) + "\n").encode())
 
 
 # ---------------------------------------------------------------------- import

@@ -1,9 +1,10 @@
 """YOLO (Ultralytics) detect and segment: exporter and importer.
 
 Layout: ``images/<split>/<name>``, ``labels/<split>/<stem>.txt`` (same stem), ``data.yaml``
-with ``path`` (the published folder, absolute), ``train``, ``val`` (the train images when no
-record is in ``val``), ``test`` when present, and ``names`` (``{id: name}``, 0-based in label
-order of the exported control).
+with ``path`` (the published folder, absolute; left out of a ``.zip`` export, which has no
+folder yet: Ultralytics then takes the yaml's folder), ``train``, ``val`` (the train images
+when no record is in ``val``), ``test`` when present, and ``names`` (``{id: name}``, 0-based
+in label order of the exported control).
 
 One line per region: ``class cx cy w h`` (detect) or ``class x1 y1 ... xn yn`` (segment), all
 normalised by the image width/height and written with exact (shortest round-trip) decimals.
@@ -35,7 +36,6 @@ from labelloop.formats._base import (
     ImportedItem,
     MediaPath,
     Value,
-    atomic_dir,
     check_problems,
     controls_of,
     fmt_num,
@@ -43,7 +43,8 @@ from labelloop.formats._base import (
     resolve_inside,
     safe_split,
 )
-from labelloop.formats._media import MediaWriter, image_size, probe_image, write_new
+from labelloop.formats._media import MediaWriter, image_size, probe_image
+from labelloop.formats._output import atomic_output, is_zip_target
 
 __all__ = ["export_yolo", "import_yolo", "yolo_box_line"]
 
@@ -98,7 +99,7 @@ def export_yolo(
     Args:
         records: The items to export (``split`` from the record or ``item.meta``).
         schema: The project's label schema.
-        out: The folder to create (must not exist, or be empty).
+        out: The folder to create (must not exist, or be empty), or a new ``.zip`` file.
         media_path: Maps an image's SHA-256 to its file.
         task: ``detect`` (boxes) or ``segment`` (polygons); default from the schema.
         control: The control to export (default: the first of the task's kind).
@@ -118,8 +119,8 @@ def export_yolo(
     classes = {label: i for i, label in enumerate(ctl.labels)}
     report = ExportReport(out)
     splits: set[str] = set()
-    with atomic_dir(out) as tmp:
-        media = MediaWriter(tmp, media_path, link=link, write=with_media)
+    with atomic_output(out) as dest:
+        media = MediaWriter(dest, media_path, link=link, write=with_media)
         for rec in records:
             try:
                 split = safe_split(rec.split_name)
@@ -146,22 +147,20 @@ def export_yolo(
             name = media.name_for(rec.item, ref, f"images/{split}", src)
             media.place(src, f"images/{split}", name)
             label_file = media.folder(f"labels/{split}") + name.rsplit(".", 1)[0] + ".txt"
-            write_new(label_file, "".join(f"{ln}\n" for ln in lines).encode())
+            dest.write(label_file, "".join(f"{ln}\n" for ln in lines).encode())
             splits.add(split)
             report.items += 1
             report.regions += len(lines)
             report.ignored_regions += len(value) - len(lines)
         train = "train" if "train" in splits or not splits else sorted(splits)[0]
-        data: dict[str, Any] = {
-            "path": str(out.resolve()),
-            "train": f"images/{train}",
-            "val": f"images/{'val' if 'val' in splits else train}",
-        }
+        data: dict[str, Any] = {} if is_zip_target(out) else {"path": str(out.resolve())}
+        data["train"] = f"images/{train}"
+        data["val"] = f"images/{'val' if 'val' in splits else train}"
         if "test" in splits:
             data["test"] = "images/test"
         data["nc"] = len(ctl.labels)
         data["names"] = dict(enumerate(ctl.labels))
-        (tmp / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        dest.write("data.yaml", yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode())
     return report
 
 

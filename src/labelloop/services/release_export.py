@@ -7,7 +7,9 @@ release's), ``lineage.jsonl`` (who or what produced each label) and ``data/`` (t
 the chosen format: ``native`` is the lossless project export as it was at the release's
 moment; any other name is a registered exporter fed exactly the frozen annotation versions,
 whatever was edited since). Everything is written in a temporary folder and renamed into
-place when complete; reading is keyset-paged, so memory stays flat.
+place when complete; reading is keyset-paged, so memory stays flat. An ``out`` ending in
+``.zip`` gives one zip file with the same files instead (written in a temporary sibling,
+renamed when complete); :func:`verify_release_export` reads either.
 
 Example:
     >>> # export_release(store, "pets", "v1", "coco", Path("out/pets-v1"))
@@ -17,9 +19,13 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
 import orjson
@@ -40,8 +46,8 @@ from labelloop.compliance.signing import (
 )
 from labelloop.core import Actor
 from labelloop.errors import LabelloopError, NotFound
-from labelloop.formats import EXPORTERS, ExportRecord
-from labelloop.formats._base import atomic_dir
+from labelloop.formats import EXPORTERS, ExportRecord, UnsafePath, check_relative
+from labelloop.formats._output import ExportOutput, FolderOutput, ZipOutput, atomic_output, is_zip_target, nested
 from labelloop.services._gc import without_gc
 from labelloop.services.audit import missing_head
 from labelloop.services.native import export_native
@@ -116,13 +122,36 @@ class _Writer:
                 self.progress(self.tree.count, self.rel.items)
 
 
-def _file_list(root: Path) -> list[dict[str, Any]]:
-    out = []
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root).as_posix()
-        if p.is_file() and rel not in FILES_EXCLUDED:
-            out.append({"path": rel, "sha256": file_sha256(p), "size": p.stat().st_size})
-    return out
+def _hashes(dest: ExportOutput) -> dict[str, tuple[str, int]]:
+    """``{path: (sha256, size)}`` of every file written so far (a zip's, recorded as written)."""
+    if isinstance(dest, ZipOutput) and dest.hashes is not None:
+        return dest.hashes
+    assert isinstance(dest, FolderOutput)
+    return {
+        p.relative_to(dest.root).as_posix(): (file_sha256(p), p.stat().st_size)
+        for p in dest.root.rglob("*")
+        if p.is_file()
+    }
+
+
+def _root(dest: ExportOutput) -> Path:
+    assert isinstance(dest, FolderOutput)
+    return dest.root
+
+
+def _native_into(dest: ExportOutput, store: Store, project_id: int, **kwargs: Any) -> None:
+    """``export_native`` into ``data/`` of ``dest`` (a zip: through a scratch folder beside it)."""
+    if isinstance(dest, FolderOutput):
+        export_native(store, project_id, dest.root / DATA, **kwargs)
+        return
+    scratch = Path(tempfile.mkdtemp(prefix=".native-", dir=dest.out.parent))
+    try:
+        export_native(store, project_id, scratch / DATA, **kwargs)
+        for p in sorted((scratch / DATA).rglob("*")):
+            if p.is_file():
+                dest.place(p, f"{DATA}/{p.relative_to(scratch / DATA).as_posix()}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @without_gc
@@ -172,25 +201,26 @@ def export_release(
     """
     exporter = None if fmt == "native" else EXPORTERS[fmt]
     key = key or signing_key(store)
-    with atomic_dir(out) as tmp, store.read() as tx:
+    with atomic_output(out, hashes=True) as dest, store.read() as tx:
         proj = tx.projects.get(project)
         rel = tx.releases.get(proj.id, release)
         parent = None if rel.parent_id is None else tx.releases.by_id(rel.parent_id)
         chain = proj.id
         head_seq, head_hash = tx.provenance.head(chain)  # the log as this export saw it
-        writer = _Writer(tx, rel, tmp, batch, progress)
+        writer = _Writer(tx, rel, dest.out, batch, progress)
         report = ReleaseExport(out, rel.name, fmt)
-        with (tmp / LABELS).open("wb") as lf, (tmp / LABEL_HASHES).open("wb") as hf, (tmp / LINEAGE).open("wb") as gf:
+        with dest.open(LABELS) as lf, dest.open(LABEL_HASHES) as hf, dest.open(LINEAGE) as gf:
             records = writer.records(lf, hf, gf)
             if exporter is None:
                 for _ in records:
                     pass
-                export_native(
-                    store, proj.id, tmp / DATA, as_of=rel.as_of, actor=actor,
+                _native_into(
+                    dest, store, proj.id, as_of=rel.as_of, actor=actor,
                     include_media=bool(options.get("with_media", True)),
                 )  # fmt: skip
             else:
-                rep = exporter(records, proj.schema, tmp / DATA, store.blobs.path, **options)
+                with nested(dest, DATA) if is_zip_target(out) else nullcontext(_root(dest) / DATA) as data:
+                    rep = exporter(records, proj.schema, data, store.blobs.path, **options)
                 report.skipped = len(rep.errors)
                 for _ in records:  # an exporter that stopped early must not shorten the label files
                     pass
@@ -199,7 +229,12 @@ def export_release(
                 f"release {rel.name!r}: the stored labels give Merkle root {writer.tree.root_hex()[:16]}… over "
                 f"{writer.tree.count} items, the release says {str(rel.merkle_root)[:16]}… over {rel.items}"
             )
-        files = _file_list(tmp)
+        hashes = _hashes(dest)
+        files = [
+            {"path": path, "sha256": sha, "size": size}
+            for path, (sha, size) in sorted(hashes.items(), key=lambda kv: PurePosixPath(kv[0]))
+            if path not in FILES_EXCLUDED
+        ]
         manifest = {
             "format": MANIFEST_FORMAT,
             "version": 1,
@@ -214,11 +249,12 @@ def export_release(
             "release_signature": rel.signature,
             "quality_certificate": rel.quality,
             "export": {"format": fmt, "path": DATA, "skipped_items": report.skipped},
-            "labels": {"records": LABELS, "hashes": LABEL_HASHES, "hashes_sha256": file_sha256(tmp / LABEL_HASHES)},
+            "labels": {"records": LABELS, "hashes": LABEL_HASHES, "hashes_sha256": hashes[LABEL_HASHES][0]},
             "files": files,
             "provenance": {"chain": chain, "seq": head_seq, "hash": head_hash},
         }
-        (tmp / MANIFEST).write_bytes(orjson.dumps(sign_manifest(manifest, key), option=orjson.OPT_INDENT_2))
+        signed = orjson.dumps(sign_manifest(manifest, key), option=orjson.OPT_INDENT_2)
+        dest.write(MANIFEST, signed)
         report.items, report.regions, report.files = rel.items, writer.regions, len(files)
         report.merkle_root = rel.merkle_root or ""
     with store.transaction() as tx:
@@ -228,7 +264,7 @@ def export_release(
             payload={
                 "items": report.items, "regions": report.regions, "files": report.files,
                 "skipped_items": report.skipped, "merkle_root": report.merkle_root,
-                "manifest_sha256": file_sha256(out / MANIFEST),
+                "manifest_sha256": hashlib.sha256(signed).hexdigest(),
             },
         )  # fmt: skip
     return report
@@ -254,6 +290,40 @@ def verify_release_export(
     """
     if public_key is None and store is not None and default_key_path(store.data_dir).is_file():
         public_key = read_public_key(default_key_path(store.data_dir))
+    with ExitStack() as stack:
+        try:
+            folder = stack.enter_context(_unpacked(path)) if path.is_file() and is_zip_target(path) else path
+            if parent is not None and parent.is_file() and is_zip_target(parent):
+                parent = stack.enter_context(_unpacked(parent))
+        except (UnsafePath, zipfile.BadZipFile) as exc:
+            report = VerifyReport(path)
+            report.add(f"{path.name}: not a release zip ({exc})")
+            return report
+        report = _verify(store, folder, public_key, parent)
+    report.path = path
+    return report
+
+
+@contextmanager
+def _unpacked(path: Path) -> Iterator[Path]:
+    """A zipped release unpacked in a temporary folder beside it (names checked: nothing lands outside)."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".verify", dir=path.parent))
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                check_relative(info.filename)
+                if info.is_dir():
+                    continue
+                target = folder / info.filename
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, target.open("xb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _verify(store: Store | None, path: Path, public_key: Ed25519PublicKey | None, parent: Path | None) -> VerifyReport:
     report = verify_release_dir(path, trusted_key=public_key, parent=parent)
     if store is None or not report.manifest or not report.ok:
         return report

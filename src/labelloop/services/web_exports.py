@@ -1,14 +1,15 @@
 """Exports from the browser and the API: formats with their options, run as jobs into zips.
 
-An export job writes the project in a format into a temporary folder beside the published
-exports, packs it as a zip and renames the zip into place, so a download never sees half a
-file and a failed or cancelled export leaves nothing behind. Progress is the items the
-exporter has consumed, then the files packed.
+An export job writes the project in a format straight into a zip file beside the published
+exports (the exporters' zip output: one file on disk, media streamed into it) and renames the
+zip into place, so a download never sees half a file and a failed or cancelled export leaves
+nothing behind. Progress is the items the exporter has consumed, then the files packed. The
+``native`` format writes a folder, packed into the zip afterwards.
 
 Options are the keyword options of each exporter (YOLO ``task``, CoNLL ``control`` ...),
 read from its signature and checked here: an unknown name is refused with the names that
-are known. Media are always hard-linked into the export folder where the file system allows
-(the ``link`` option of the CLI's ``--link-media``): the zip holds the bytes either way.
+are known. Media are streamed into the zip (a ``native`` export hard-links them into its
+folder where the file system allows, the CLI's ``--link-media``): the zip holds the bytes either way.
 
 Example:
     >>> sorted(o["name"] for o in export_formats()["yolo"]["options"])
@@ -31,6 +32,7 @@ import tempfile
 import types
 import typing
 import uuid
+import zipfile
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -205,11 +207,8 @@ def _write(
 
         n = export_native(store, project_id, out, progress=step, actor=actor, **options)
         return {"items": n.items, "annotations": n.annotations, "suggestions": n.suggestions, "reviews": n.reviews}
-    from labelloop.formats import takes_option
     from labelloop.services.exports import export_dataset
 
-    if takes_option(fmt, "link"):
-        options = {**options, "link": True}
     rep = export_dataset(store, project_id, fmt, out, progress=step, actor=actor, **options)
     return {
         "items": rep.items, "regions": rep.regions, "suggestions": rep.suggestions,
@@ -251,16 +250,21 @@ def run_export(
             flag.raise_if_set()
             report(done, total, "exporting items")
 
-        summary = _write(store, project_id, fmt, options, work / "out", actor, step)
-
         def packed(done: int, total: int) -> None:
             flag.raise_if_set()
             report(done, total, "packing files")
 
         partial = work / "partial.zip"
-        with partial.open("wb") as f:
-            for chunk in iter_zip(work / "out", on_member=packed):
-                f.write(chunk)
+        if fmt == "native":
+            summary = _write(store, project_id, fmt, options, work / "out", actor, step)
+            with partial.open("wb") as f:
+                for chunk in iter_zip(work / "out", on_member=packed):
+                    f.write(chunk)
+        else:  # the exporter writes the zip itself: its files were packed as it went
+            summary = _write(store, project_id, fmt, options, partial, actor, step)
+            with zipfile.ZipFile(partial) as zf:
+                members = sum(not i.is_dir() for i in zf.infolist())
+            packed(members, members)
         name = f"{uuid.uuid4().hex}.zip"
         partial.replace(target / name)  # atomic: a download never sees half a file
     finally:

@@ -22,16 +22,9 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["STORED_SUFFIXES", "iter_zip", "zip_members"]
+from labelloop.formats._output import STORED_SUFFIXES
 
-STORED_SUFFIXES = frozenset(
-    {
-        ".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif", ".heic",
-        ".mp3", ".ogg", ".opus", ".flac", ".m4a", ".aac", ".mp4", ".webm",
-        ".zip", ".gz", ".bz2", ".xz", ".zst", ".7z", ".parquet", ".npz", ".spacy",
-    }
-)  # fmt: skip
-"""Suffixes of formats that are compressed already: deflating them again costs time for nothing."""
+__all__ = ["STORED_SUFFIXES", "iter_zip", "zip_members"]
 
 
 class _Sink:
