@@ -293,3 +293,31 @@ def test_a_tampered_release_zip_does_not_verify(pets: Store, tmp_path: Path) -> 
     report = verify_release_export(pets, tmp_path / "evil.zip")
     assert not report.ok and "not a release zip" in (report.first or "")
     assert not (tmp_path.parent / "escape.txt").exists()
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_unpacked(pets: Store, tmp_path: Path) -> None:
+    import zipfile
+
+    create_release(pets, "pets", "v1", "user:test")
+    export_release(pets, "pets", "v1", "csv", tmp_path / "v1.zip")
+    members = _zip_files(tmp_path / "v1.zip")
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        zf.writestr("data/zeros.bin", bytes(50 << 20))  # 50 MiB of zeros deflate about 1000:1
+    report = verify_release_export(pets, tmp_path / "bomb.zip")
+    assert not report.ok and "zip bomb" in (report.first or "") and "data/zeros.bin" in (report.first or "")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nothing was left unpacked
+
+
+def test_a_release_zip_of_ordinary_labels_compresses_within_the_limits(pets: Store, tmp_path: Path) -> None:
+    import zipfile
+
+    from labelloop.services.release_export import VERIFY_LIMITS
+
+    create_release(pets, "pets", "v1", "user:test")
+    export_release(pets, "pets", "v1", "native", tmp_path / "v1.zip")
+    with zipfile.ZipFile(tmp_path / "v1.zip") as zf:
+        ratios = [i.file_size / i.compress_size for i in zf.infolist() if i.compress_size]
+    assert ratios and max(ratios) < VERIFY_LIMITS.max_ratio
+    assert verify_release_export(pets, tmp_path / "v1.zip").ok

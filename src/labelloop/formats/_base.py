@@ -3,7 +3,6 @@
 * :class:`ExportRecord` — what an exporter consumes, one per item (streamed).
 * :class:`ImportedItem` — what an importer yields per item (or an :class:`ItemError`).
 * :class:`ExportReport` — what an exporter did, with one :class:`ItemError` per skipped item.
-* :func:`atomic_dir` — build an artifact in a temporary sibling folder, rename it into place.
 * :func:`resolve_inside` — resolve a dataset-relative path without ever leaving the root.
 
 Example:
@@ -20,12 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, Protocol
@@ -43,7 +38,6 @@ __all__ = [
     "MediaPath",
     "UnsafePath",
     "Value",
-    "atomic_dir",
     "check_problems",
     "check_relative",
     "controls_of",
@@ -232,37 +226,6 @@ def safe_split(name: str) -> str:
     if not _SPLIT.match(name):
         raise ValueError(f"split names are letters, digits, '_' or '-', got {name!r}")
     return name
-
-
-@contextmanager
-def atomic_dir(out: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside ``out``; on success rename it to ``out``.
-
-    Nothing is published when the body raises: the temporary folder is removed. ``out`` must
-    not exist or be an empty folder.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> out = pathlib.Path(tempfile.mkdtemp()) / "export"
-        >>> with atomic_dir(out) as tmp:
-        ...     _ = (tmp / "a.txt").write_text("x")
-        >>> sorted(p.name for p in out.iterdir())
-        ['a.txt']
-
-    Raises:
-        FormatError: when ``out`` already holds something.
-    """
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FormatError(f"{out}: the export destination already exists and is not empty")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        yield tmp
-        tmp.chmod(0o755)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # ---------------------------------------------------------------------- schema helpers

@@ -1,7 +1,7 @@
 r"""Where an exporter writes: a folder or one zip file, published atomically either way.
 
 :func:`atomic_output` yields an :class:`ExportOutput` for ``out``: a :class:`FolderOutput`
-(a temporary sibling folder renamed to ``out``, as :func:`~labelloop.formats._base.atomic_dir`)
+(a temporary sibling folder renamed to ``out``)
 or, when ``out`` ends in ``.zip``, a :class:`ZipOutput` (a temporary sibling file renamed to
 ``out``). Exporters name files by their ``/``-separated path relative to the artifact's root,
 so both give the same layout: a zip member for every file of the folder, byte for byte (YOLO's

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -45,11 +44,12 @@ from labelloop.compliance.signing import (
     verify_release_dir,
 )
 from labelloop.core import Actor
-from labelloop.errors import LabelloopError, NotFound
-from labelloop.formats import EXPORTERS, ExportRecord, UnsafePath, check_relative
+from labelloop.errors import InputRejected, LabelloopError, NotFound
+from labelloop.formats import EXPORTERS, ExportRecord
 from labelloop.formats._output import ExportOutput, FolderOutput, ZipOutput, atomic_output, is_zip_target, nested
 from labelloop.services._gc import without_gc
 from labelloop.services.audit import missing_head
+from labelloop.services.ingest.archive import ZipLimits, extract_zip
 from labelloop.services.native import export_native
 from labelloop.services.releases import (
     default_key_path,
@@ -64,11 +64,13 @@ if TYPE_CHECKING:
 
     from labelloop.core.releases import Release
 
-__all__ = ["LINEAGE", "ReleaseExport", "export_release", "verify_release_export"]
+__all__ = ["LINEAGE", "VERIFY_LIMITS", "ReleaseExport", "export_release", "verify_release_export"]
 
 LINEAGE = "lineage.jsonl"
 DATA = "data"
 ProgressFn = Callable[[int, int | None], None]
+VERIFY_LIMITS = ZipLimits()
+"""What a release zip may hold before verifying refuses to unpack it (zip bombs, hostile zips)."""
 
 
 @dataclass(slots=True)
@@ -295,9 +297,9 @@ def verify_release_export(
             folder = stack.enter_context(_unpacked(path)) if path.is_file() and is_zip_target(path) else path
             if parent is not None and parent.is_file() and is_zip_target(parent):
                 parent = stack.enter_context(_unpacked(parent))
-        except (UnsafePath, zipfile.BadZipFile) as exc:
+        except InputRejected as exc:
             report = VerifyReport(path)
-            report.add(f"{path.name}: not a release zip ({exc})")
+            report.add(f"not a release zip: {exc}")
             return report
         report = _verify(store, folder, public_key, parent)
     report.path = path
@@ -306,18 +308,14 @@ def verify_release_export(
 
 @contextmanager
 def _unpacked(path: Path) -> Iterator[Path]:
-    """A zipped release unpacked in a temporary folder beside it (names checked: nothing lands outside)."""
+    """A zipped release unpacked in a temporary folder beside it, under :data:`VERIFY_LIMITS`.
+
+    Unsafe names, links, duplicates, too many members or bytes and bomb-like compression
+    ratios refuse the zip before anything is written (:func:`extract_zip`).
+    """
     folder = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".verify", dir=path.parent))
     try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                check_relative(info.filename)
-                if info.is_dir():
-                    continue
-                target = folder / info.filename
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, target.open("xb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+        extract_zip(path, folder, name=path.name, limits=VERIFY_LIMITS)
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)

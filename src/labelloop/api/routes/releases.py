@@ -52,7 +52,10 @@ class ZipDownload(StreamingResponse):
         super().__init__(
             download.chunks(),
             media_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
+            headers={
+                "Content-Disposition": f'attachment; filename="{download.filename}"',
+                "Content-Length": str(download.size),
+            },
         )
         self.download = download
 
@@ -155,7 +158,7 @@ def export(
 ) -> StreamingResponse:
     """The release exported in ``format``, signed, as a zip named ``<project>-<release>-<format>.zip``.
 
-    The export is written to a temporary folder, streamed as a zip and removed; it is an
+    The export is written as a zip to a temporary folder, streamed and removed; it is an
     ``export`` event in the project's provenance log, recorded by the caller.
     """
     download = release_web.prepare_download(
