@@ -12,6 +12,7 @@ with markup stays text.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,4 +148,70 @@ def test_a_viewer_reads_but_cannot_start_or_stop(site: tuple[Site, Digits], brow
     assert page.locator("#exp-stop").count() == 0
     assert BAD in page.inner_text("#exp-arms")  # markup in an arm's guideline is text, not HTML
     assert page.locator("#exp-arms img").count() == 0
+    assert not errors, errors
+
+
+@pytest.fixture
+def two_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Site, Any]]:
+    """A threshold experiment (floors 0.5 / 0.99) during which two model versions were routed."""
+    from argon2 import PasswordHasher
+
+    from labelloop.services import accounts
+    from labelloop.services.experiments import create_experiment
+    from labelloop.services.live_routing import RoutePolicy, route_project
+    from labelloop.services.preannotate import preannotate
+    from tests.services.live_world import in_tier, label
+
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    data = tmp_path / "data"
+    store = Store.open(None, data)
+    w = digits_project(store)
+    route_project(store, "digits", "image.classify", policy=RoutePolicy(audit_rate=0.7))
+    label(store, w.pid, in_tier(store, w.pid, "audit"), w.truth)  # enough audits to certify a threshold
+    create_experiment(store, "digits", "floors", {"accept_threshold": 0.5}, {"accept_threshold": 0.99}, seed=4,
+                      scope="unlabelled")  # fmt: skip
+    first = route_project(store, "digits", "image.classify", policy=RoutePolicy(audit_rate=0.1))
+    label(store, w.pid, in_tier(store, w.pid, "audit"), w.truth)  # more labels: the model refits
+    newer = preannotate(store, "digits", "image.classify")
+    second = route_project(store, "digits", "image.classify", model_version=newer.model_version,
+                           policy=RoutePolicy(audit_rate=0.1))  # fmt: skip
+    assert first.model_version != newer.model_version
+    add_people(store, w.pid)
+    with serve_app(store, data) as url:
+        yield Site(url, store, {"digits": w.pid}), (first, second)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def test_the_readout_shows_each_models_latest_run_apart(two_models: tuple[Site, Any], browser: Any) -> None:
+    """Two model versions routed during one threshold experiment: a row per model, as the API says."""
+    s, (first, second) = two_models
+    pid = s.projects["digits"]
+    api = experiment_readout(s.store, pid, "floors").to_json()
+    by_model = api["auto_accept"]["by_model"]
+    assert len(by_model) == 2
+    errors: list[str] = []
+    page = login(browser, s, "vic", errors)  # a viewer reads the readout too
+    page.goto(f"{s.url}/#/p/{pid}/experiments")
+    page.wait_for_selector("#exp-list")
+    page.click(".exp-link")
+    page.wait_for_selector("#exp-auto-models")
+    rows = _rows(page, "#exp-auto-models")
+    assert [r[0] for r in rows] == list(by_model)  # oldest first
+    assert [r[1] for r in rows] == [f"#{first.run_id}", f"#{second.run_id}"]
+    for row, x in zip(rows, by_model.values(), strict=True):
+        for cell, arm in ((row[2], x["a"]), (row[3], x["b"])):
+            assert cell.startswith(_pct(arm["value"])) and f"(n={arm['n']})" in cell, (cell, arm)
+        p = x["test"]["fisher_p"]
+        if p is None:
+            assert row[4] == "—"
+        else:  # three decimals, or one significant digit below 0.001 (JavaScript's 1.2e-5)
+            assert row[4] == f"{p:.3f}" if p >= 0.001 else math.isclose(float(row[4]), p, rel_tol=0.05)
+    notes = page.inner_text("#exp-auto")
+    assert f"latest run ({second.run_id}" in notes  # which run the headline share comes from
+    headline = _rows(page, "#exp-auto-table")
+    assert headline[0][1].startswith(_pct(api["arms"]["a"]["auto_accept"]["share"]["value"]))
+    page.screenshot(path="/tmp/ui_experiment_by_model.png", full_page=True)
     assert not errors, errors
