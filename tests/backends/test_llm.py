@@ -165,6 +165,28 @@ def test_prompt_and_answer_helpers() -> None:
     assert len(three) == 3  # a third "a" has no free occurrence left: dropped, not an error
     with pytest.raises(ValueError, match="no key 'entities'"):
         to_regions({"sentiment": "pos"}, schema.controls, "x")
+
+
+def test_span_text_in_another_letter_case_is_placed_on_the_items_own_characters() -> None:
+    schema = LabelSchema.model_validate(TEXT_SCHEMA)
+    text = "Great battery life, said Anna in paris; PARIS again."
+    got = to_regions(
+        {"sentiment": "pos", "entities": [{"label": "LOC", "text": "Paris"}, {"label": "LOC", "text": "Paris"},
+                                          {"label": "PER", "text": "ANNA"}]},
+        schema.controls, text,
+    )  # fmt: skip
+    spans = [(r["start"], r["end"], r["text"], r["label"]) for r in got if r["control"] == "entities"]
+    assert spans == [(25, 29, "Anna", "PER"), (33, 38, "paris", "LOC"), (40, 45, "PARIS", "LOC")]
+    assert all(text[a:b] == t for a, b, t, _ in spans)  # offsets exact on the original text
+    exact = to_regions({"sentiment": "pos", "entities": [{"label": "LOC", "text": "PARIS"}]}, schema.controls, text)
+    assert (exact[1]["start"], exact[1]["text"]) == (40, "PARIS")  # an exact match wins over an earlier folded one
+    with pytest.raises(ValueError, match="'Lisbon' is not in the item's text"):  # invented text is still refused
+        to_regions({"sentiment": "pos", "entities": [{"label": "LOC", "text": "Lisbon"}]}, schema.controls, text)
+    turkish = "İstanbul ve Ankara"  # lower() lengthens İ: only exact matches then, offsets never shift
+    with pytest.raises(ValueError, match="not in the item's text"):
+        to_regions({"sentiment": "pos", "entities": [{"label": "LOC", "text": "ankara"}]}, schema.controls, turkish)
+    ok = to_regions({"sentiment": "pos", "entities": [{"label": "LOC", "text": "Ankara"}]}, schema.controls, turkish)
+    assert turkish[ok[1]["start"] : ok[1]["end"]] == "Ankara"
     picker = CharNgramPicker().fit(["北京烤鸭很好吃", "the room was noisy", "上海的天气"])
     assert picker.pick("北京的烤鸭", 1) == [0]
 

@@ -165,21 +165,39 @@ def to_regions(answer: Any, controls: Sequence[Control], text: str) -> list[dict
 
 
 def _spans(c: Control, spans: list[Any], text: str) -> list[dict[str, Any]]:
+    """Place each span the model named at its first free occurrence in ``text``.
+
+    An exact match is looked for first; failing that, one that differs only in letter case
+    (small models often title-case a phrase: "Great Battery Life" for "Great battery life"),
+    as spacy-llm's NER task does by default. The region keeps the item's own characters.
+
+    Example:
+        >>> from labelloop.core import Control
+        >>> ctl = Control(name="e", kind="spans", target="t", labels=["X"])
+        >>> [(r["start"], r["text"]) for r in _spans(ctl, [{"label": "X", "text": "Great Life"}], "a great life")]
+        [(2, 'great life')]
+    """
     out: list[dict[str, Any]] = []
     taken: list[tuple[int, int]] = []
+    folded = text.lower()
+    if len(folded) != len(text):  # a lower-casing that changes lengths would shift offsets
+        folded = text
     for k, s in enumerate(spans, 1):
         if not isinstance(s, dict) or not isinstance(s.get("text"), str) or not s["text"]:
             raise ValueError(f"{c.name!r}[{k - 1}]: expected {{'label', 'text'}}, got {s!r:.80}")
         needle = s["text"]
+        haystack = text
         if needle not in text:
-            raise ValueError(f"{c.name!r}[{k - 1}]: span text {needle!r:.60} is not in the item's text")
-        at = text.find(needle)
+            haystack, needle = folded, needle.lower()
+            if len(needle) != len(s["text"]) or needle not in folded:
+                raise ValueError(f"{c.name!r}[{k - 1}]: span text {s['text']!r:.60} is not in the item's text")
+        at = haystack.find(needle)
         while at >= 0 and not (c.allow_overlap or all(at + len(needle) <= a or at >= b for a, b in taken)):
-            at = text.find(needle, at + 1)
+            at = haystack.find(needle, at + 1)
         if at < 0:  # every occurrence is already marked: a repeated span, dropped
             continue
         end = at + len(needle)
         taken.append((at, end))
         out.append({"id": f"{c.name}-{k}", "control": c.name, "label": s.get("label"), "start": at, "end": end})
-        out[-1]["text"] = needle
+        out[-1]["text"] = text[at:end]
     return sorted(out, key=lambda r: (r["start"], r["end"]))
