@@ -76,3 +76,14 @@ def test_a_learning_round_is_a_background_job_with_progress(world: World) -> Non
     r = mgr.post(url, json={"backend": "image.faces", "batch": 4})
     failed = _wait(mgr, w.pid, r.json()["job"])
     assert failed["status"] == "failed" and "train" in failed["error"], failed
+
+
+def test_the_samplers_a_round_accepts_are_listed_for_any_user(world: World) -> None:
+    from labelloop.services.learning import SAMPLERS
+
+    got = world.client("viewer").get("/api/samplers")
+    assert got.status_code == 200, got.text
+    listed = got.json()["samplers"]
+    assert [s["name"] for s in listed] == list(SAMPLERS)  # every name a round accepts, in the menu's order
+    assert all(s["description"].strip() for s in listed)
+    assert world.client().get("/api/samplers").status_code == 401

@@ -30,6 +30,7 @@ USER_LEVEL = {
     ("GET", "/api/media/{sha256}"),
     ("GET", "/api/media/{sha256}/points"),
     ("GET", "/api/formats"),
+    ("GET", "/api/samplers"),
 }
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from labelloop.core import Actor
+from labelloop.services.learning import sampler_choices
 from labelloop.storage import Store
 from labelloop.storage.routing_repo import RoutingRepo
 from tests.services.live_world import digits_project, label
@@ -115,6 +116,8 @@ def test_certificate_routing_run_and_learning_round(site: Site, browser: Any) ->
     assert page.get_attribute("#learn-batch", "aria-invalid") == "true"
     page.fill("#learn-batch", "4")
     page.fill("#learn-audit_rate", "0")
+    options = page.eval_on_selector_all("#learn-sampler option", "os => os.map(o => [o.value, o.textContent])")
+    assert options == [[c["name"], c["description"]] for c in sampler_choices()]  # the server's list, not a copy
     page.select_option("#learn-sampler", "entropy")
     page.click("#learn-submit")
     page.wait_for_selector("#learn-status[data-status=done]", timeout=120_000)

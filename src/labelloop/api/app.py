@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(qc.router)
     app.include_router(corrections.router)
     app.include_router(routing.router)
+    app.include_router(routing.samplers_router)
     app.include_router(experiments.router)
     app.include_router(jobs.router)
 

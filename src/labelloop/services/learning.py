@@ -54,7 +54,7 @@ from labelloop.services.preannotate import StoreMedia, commit_batch, start_repor
 from labelloop.storage import Store
 from labelloop.storage.routing_repo import LearnRound, RoutingRepo
 
-__all__ = ["SAMPLERS", "RoundReport", "Sampler", "run_learning_round"]
+__all__ = ["SAMPLERS", "SAMPLER_NOTES", "RoundReport", "Sampler", "run_learning_round", "sampler_choices"]
 
 Sampler = Literal["margin", "entropy", "least", "kcenter", "random"]
 SAMPLERS: dict[str, str] = {
@@ -64,6 +64,14 @@ SAMPLERS: dict[str, str] = {
     "kcenter": "margin",
     "random": "random",
 }
+SAMPLER_NOTES: dict[str, str] = {
+    "margin": "margin: smallest gap between the two likeliest classes",
+    "entropy": "entropy: most uncertain overall",
+    "least": "least confidence",
+    "kcenter": "k-center (falls back to margin)",
+    "random": "random (a baseline)",
+}
+"""What each sampler of :data:`SAMPLERS` picks, in the words the browser's menu shows."""
 STOP_SET = 200
 ProgressFn = Callable[[int, int | None], None]
 
@@ -364,3 +372,13 @@ def _predict(
         report.cancelled, report.reason = True, f"cancelled after {pre.suggestions} suggestions, before routing"
         return False
     return True
+
+
+def sampler_choices() -> list[dict[str, str]]:
+    """The samplers a learning round accepts, each with what it picks (``GET /api/samplers``).
+
+    Example:
+        >>> [c["name"] for c in sampler_choices()]
+        ['margin', 'entropy', 'least', 'kcenter', 'random']
+    """
+    return [{"name": name, "description": SAMPLER_NOTES[name]} for name in SAMPLERS]

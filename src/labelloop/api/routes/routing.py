@@ -12,13 +12,21 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from labelloop.api.deps import JobsDep, ProjectAccess, StoreDep, action
+from labelloop.api.deps import JobsDep, ProjectAccess, StoreDep, UserAuth, action
 from labelloop.api.routes.jobs import job_json
 from labelloop.core import Actor
+from labelloop.services.learning import sampler_choices
 from labelloop.services.learning_jobs import MAX_BATCH, learn_job, route_job
 from labelloop.services.live_routing import RoutePolicy, current_certificate
 
 router = APIRouter(prefix="/api/projects/{pid}", tags=["routing"])
+samplers_router = APIRouter(prefix="/api", tags=["routing"])
+
+
+@samplers_router.get("/samplers")
+def samplers(_auth: UserAuth) -> dict[str, Any]:
+    """The samplers a learning round accepts (``sampler``), each with what it picks."""
+    return {"samplers": sampler_choices()}
 
 
 class PolicyIn(BaseModel):

@@ -6,14 +6,13 @@ import { certificateCard, facts, tierTable } from "./certificate.js";
 import { announceJob, errorLines, FINAL, jobStatus, watchJob } from "./jobs.js";
 
 const CAN_RUN = new Set(["manager", "admin"]);
-// the server's samplers (services/learning.py SAMPLERS); another name is refused with a 422
-const SAMPLERS = [
-  ["margin", "margin: smallest gap between the two likeliest classes"],
-  ["entropy", "entropy: most uncertain overall"],
-  ["least", "least confidence"],
-  ["kcenter", "k-center (falls back to margin)"],
-  ["random", "random (a baseline)"],
-];
+let samplersCache = null;
+
+/** The samplers a learning round accepts, with what each picks (GET /api/samplers, once). */
+async function samplers() {
+  if (!samplersCache) samplersCache = (await api("GET", "/api/samplers")).samplers;
+  return samplersCache;
+}
 
 function crumbs(pid, project) {
   return h("p.crumbs", null, h("a", { href: "#/projects" }, "Projects"), " / ",
@@ -140,6 +139,7 @@ export async function routingView(pid) {
   let forms = h("p.note", { id: "routing-readonly" }, `Your role (${role}) can read the certificate; managers start routing runs and learning rounds.`);
   if (CAN_RUN.has(role)) {
     const last = (cert.run && cert.run.backend) || "";
+    const choices = await samplers();
     forms = h("div.cards", { id: "routing-forms" },
       jobForm(pid, { prefix: "route", title: "Routing run", path: "routing/runs", submitLabel: "Start routing run",
         fields: [h("p.note", null, "Routes every unlabelled item with a scored suggestion into auto / review / manual / audit."),
@@ -149,7 +149,7 @@ export async function routingView(pid) {
         fields: [h("p.note", null, "Fits the backend on people's labels, predicts again, re-routes, and puts a batch first in the queue."),
           h("label.option", null, "Backend ", h("input", { id: "learn-backend", name: "backend", list: "backend-list", value: last, required: true, autocomplete: "off" })),
           numberField("learn", "batch", "Batch", 50, { min: 1, step: 1 }),
-          h("label.option", null, "Sampler ", h("select", { id: "learn-sampler", name: "sampler" }, SAMPLERS.map(([v, t]) => h("option", { value: v }, t))))],
+          h("label.option", null, "Sampler ", h("select", { id: "learn-sampler", name: "sampler" }, choices.map((c) => h("option", { value: c.name }, c.description))))],
         render: learnResult, onDone: reload }));
   }
   const el = h("section.routing", null, crumbs(pid, project), h("h1", null, "Routing & learning"),
