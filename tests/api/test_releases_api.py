@@ -18,6 +18,7 @@ from pycocotools.coco import COCO
 
 from labelloop.core import NewAnnotation, NewSuggestion
 from labelloop.core.accounts import Role
+from labelloop.errors import NotFound
 from labelloop.services import release_web
 from labelloop.services.accounts import add_member
 from labelloop.services.release_export import verify_release_export
@@ -335,3 +336,38 @@ def test_a_download_cut_off_by_the_client_still_removes_its_folder(world: World,
     anyio.run(call)
     assert started == [200]
     assert _leftovers(w, w.pb) == []
+
+
+def test_parallel_downloads_are_bounded_per_caller_and_refused_with_429(world: World) -> None:
+    """Each release download is an export made on request: a caller gets two at once, not twenty."""
+    from labelloop.services import release_web
+
+    w = world
+    _image_release(w)
+    m = w.client("manager")
+    held = [
+        release_web.prepare_download(w.store, w.pb, "b1", "csv", "user:manager", slots=release_web.SLOTS)
+        for _ in range(release_web.SLOTS.per_actor)
+    ]  # two downloads of the manager still streaming
+    try:
+        r = m.get(_url(w, "/b1/export", pid=w.pb), params={"format": "csv"})
+        assert r.status_code == 429 and r.headers["retry-after"] == "5", r.text
+        assert "already downloading" in r.json()["error"]["message"]
+        assert w.client("admin").get(_url(w, "/b1/export", pid=w.pb), params={"format": "csv"}).status_code == 200
+        assert len(_events(w, w.pb, "export")) == 3  # the refused one made no export
+    finally:
+        for d in held:
+            b"".join(d.chunks())  # streamed to the end: the folder goes and the slot is given back
+    assert m.get(_url(w, "/b1/export", pid=w.pb), params={"format": "csv"}).status_code == 200
+    assert _leftovers(w, w.pb) == [] and release_web.SLOTS._held.total() == 0
+
+
+def test_a_failed_download_gives_its_slot_back(world: World) -> None:
+    from labelloop.services import release_web
+
+    w = world
+    slots = release_web.DownloadSlots(per_actor=1, total=1)
+    with pytest.raises(NotFound):
+        release_web.prepare_download(w.store, w.pa, "nope", "csv", "user:manager", slots=slots)
+    slots.take("user:manager")  # free again: the failure gave it back
+    assert _leftovers(w, w.pa) == []

@@ -19,8 +19,10 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,7 @@ from labelloop.compliance.signing import read_public_key
 from labelloop.core.releases import Release
 from labelloop.errors import InputRejected
 from labelloop.formats import EXPORTERS
+from labelloop.services.accounts import RateLimited
 from labelloop.services.release_export import export_release
 from labelloop.services.releases import DiffReport, ReleaseInfo, iter_lineage, show_release, signing_key
 from labelloop.storage import Store
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LINEAGE_PAGE",
+    "DownloadSlots",
     "ReleaseDownload",
     "diff_json",
     "download_name",
@@ -54,6 +58,60 @@ LINEAGE_PAGE = 2000
 """Items per read when the whole lineage is streamed."""
 
 _CHUNK = 1 << 20
+
+
+class DownloadSlots:
+    """Bounds the release downloads being made or streamed at once, per caller and in all.
+
+    A release download is exported on request (each is a signed provenance event), so twenty
+    parallel requests would otherwise be twenty exports competing for the cores and the disk.
+    One more than the bound is refused with :class:`RateLimited` (HTTP 429, ``Retry-After``).
+    The bound holds per server process.
+
+    Example:
+        >>> slots = DownloadSlots(per_actor=1, total=2)
+        >>> slots.take("user:a")
+        >>> try:
+        ...     slots.take("user:a")
+        ... except RateLimited as exc:
+        ...     print(exc)
+        user:a is already downloading 1 release export(s); wait for it to finish
+        >>> slots.give("user:a"); slots.take("user:a")
+    """
+
+    def __init__(self, per_actor: int = 2, total: int = 4, retry_after: int = 5) -> None:
+        self.per_actor, self.total, self.retry_after = per_actor, total, retry_after
+        self._held: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def take(self, actor: str) -> None:
+        """Hold a slot for ``actor``.
+
+        Raises:
+            RateLimited: ``actor`` holds ``per_actor`` slots, or all ``total`` are held.
+        """
+        with self._lock:
+            if self._held[actor] >= self.per_actor:
+                raise RateLimited(
+                    f"{actor} is already downloading {self.per_actor} release export(s); wait for it to finish",
+                    self.retry_after,
+                )
+            if self._held.total() >= self.total:
+                raise RateLimited(
+                    f"{self.total} release exports are being made; try again in a few seconds", self.retry_after
+                )
+            self._held[actor] += 1
+
+    def give(self, actor: str) -> None:
+        """Give back a slot of ``actor``."""
+        with self._lock:
+            self._held[actor] -= 1
+            if self._held[actor] <= 0:
+                del self._held[actor]
+
+
+SLOTS = DownloadSlots()
+"""The process's bound on release downloads (:func:`prepare_download`)."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 
@@ -161,11 +219,13 @@ class ReleaseDownload:
         filename: The download's file name.
         folder: The temporary folder (removed by :meth:`cleanup`, and after :meth:`chunks`).
         export: What :func:`export_release` wrote (``export.path`` is the zip).
+        release_slot: Gives back the caller's download slot (once, on :meth:`cleanup`).
     """
 
     filename: str
     folder: Path
     export: ReleaseExport
+    release_slot: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
     def size(self) -> int:
@@ -182,22 +242,34 @@ class ReleaseDownload:
             self.cleanup()
 
     def cleanup(self) -> None:
-        """Remove the temporary folder (again is harmless)."""
+        """Remove the temporary folder and give back the slot (again is harmless)."""
         shutil.rmtree(self.folder, ignore_errors=True)
+        give, self.release_slot = self.release_slot, lambda: None
+        give()
 
 
 def prepare_download(
-    store: Store, project_id: int, name: str, fmt: str, actor: str, *, key_file: Path | None = None
+    store: Store,
+    project_id: int,
+    name: str,
+    fmt: str,
+    actor: str,
+    *,
+    key_file: Path | None = None,
+    slots: DownloadSlots = SLOTS,
 ) -> ReleaseDownload:
     """Export release ``name`` in ``fmt`` (signed) as a zip in a temporary folder, ready to stream.
 
     The folder is under ``<data dir>/exports``; nothing stays there when this raises. The export is a provenance
     event recorded by ``actor``.
 
+    ``actor`` holds one of ``slots`` from the start until the download is cleaned up.
+
     Raises:
         InputRejected: an unknown format (the message lists the known ones).
         NotFound: no such release in the project.
         TamperDetected: the stored labels no longer give the release's Merkle root.
+        RateLimited: ``actor`` (or everyone together) is downloading as many as ``slots`` allow.
 
     Example:
         >>> # d = prepare_download(store, 1, "v1", "coco", "user:alice"); b"".join(d.chunks())
@@ -205,9 +277,14 @@ def prepare_download(
     formats = export_formats()
     if fmt not in formats:
         raise InputRejected("format", f"one of {', '.join(formats)}", repr(fmt[:50]))
-    base = store.data_dir / "exports" / f"p{project_id}"
-    base.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=".release-", dir=base))
+    slots.take(actor)
+    try:
+        base = store.data_dir / "exports" / f"p{project_id}"
+        base.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=".release-", dir=base))
+    except BaseException:
+        slots.give(actor)
+        raise
     try:
         with store.read() as tx:
             project = tx.projects.get(project_id).name
@@ -219,5 +296,6 @@ def prepare_download(
         )  # fmt: skip
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
+        slots.give(actor)
         raise
-    return ReleaseDownload(filename, folder, report)
+    return ReleaseDownload(filename, folder, report, lambda: slots.give(actor))
