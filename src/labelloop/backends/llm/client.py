@@ -352,6 +352,74 @@ def find_smollm2_gguf() -> Path:
     )
 
 
+class _Logprobs:
+    """Log-probabilities of each generated token, read from the raw logits at every sampling step.
+
+    llama-cpp-python calls a logits processor with the tokens so far and the next token's raw
+    logits, before the grammar masks them (the distribution an OpenAI-compatible server reports).
+    The token a step chose is the last input of the next step, so each step keeps its
+    log-softmax only until then. The step that ends the answer (end of text) is not part of the
+    content and stays unresolved, as does a last token cut by ``max_tokens``. Each step lists its
+    ``top`` most likely tokens, and the chosen one when the grammar forced it from lower down.
+
+    Example:
+        >>> import numpy as np
+        >>> rec = _Logprobs(top=2)
+        >>> _ = rec([7], np.log(np.array([0.5, 0.3, 0.2], dtype=np.float32)))
+        >>> _ = rec([7, 1], np.log(np.array([0.1, 0.1, 0.8], dtype=np.float32)))
+        >>> [(t["token"], round(t["logprob"], 3)) for t in rec.content(lambda ids: b"abc"[ids[0] : ids[0] + 1])]
+        [('b', -1.204)]
+    """
+
+    def __init__(self, top: int) -> None:
+        self.top = top
+        self._pending: Any = None  # (input length, log-softmax) of the last step
+        self._steps: list[tuple[int, float, list[tuple[int, float]]]] = []
+
+    def __call__(self, input_ids: Any, logits: Any) -> Any:
+        """Record the step; the logits go on unchanged."""
+        import numpy as np
+
+        self._resolve(input_ids)
+        x = np.asarray(logits, dtype=np.float64)
+        m = float(x.max())
+        lp = x - (m + math.log(float(np.exp(x - m).sum())))
+        self._pending = (len(input_ids), lp)
+        return logits
+
+    def _resolve(self, input_ids: Any) -> None:
+        if self._pending is None:
+            return
+        n, lp = self._pending
+        if len(input_ids) == n + 1:  # the token the pending step chose is now the last input
+            import numpy as np
+
+            tok = int(input_ids[-1])
+            k = min(self.top, lp.size)
+            best = np.argpartition(-lp, k - 1)[:k]
+            best = best[np.argsort(-lp[best], kind="stable")]
+            top = [(int(i), float(lp[i])) for i in best]
+            if tok not in best:  # a token the grammar forced below the top ones is listed too
+                top.append((tok, float(lp[tok])))
+            self._steps.append((tok, float(lp[tok]), top))
+        self._pending = None
+
+    def content(self, detokenize: Any) -> list[dict[str, Any]]:
+        """The OpenAI ``logprobs.content`` list of the resolved steps (token texts via ``detokenize``)."""
+
+        def text(tok: int) -> str:
+            return bytes(detokenize([tok])).decode("utf-8", errors="ignore")
+
+        return [
+            {
+                "token": text(tok),
+                "logprob": lp,
+                "top_logprobs": [{"token": text(i), "logprob": v} for i, v in top],
+            }
+            for tok, lp, top in self._steps
+        ]
+
+
 class EmbeddedChatClient:
     """llama.cpp in-process (``llama-cpp-python``); the answer schema becomes a GBNF grammar."""
 
@@ -370,8 +438,12 @@ class EmbeddedChatClient:
         from llama_cpp.llama_grammar import LlamaGrammar
 
         self._grammar_cls: Any = LlamaGrammar
+        # logits_all stays off: llama-cpp-python's own log-probabilities need it, and it then keeps
+        # every prompt token's logits and takes a log-softmax and a sort of the whole vocabulary in
+        # Python per generated token (about 3x the time of a SmolLM2 answer); _Logprobs reads the
+        # same raw distribution at each sampling step instead
         self._llm: Any = llama_cpp.Llama(
-            model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, logits_all=True, verbose=False, seed=0
+            model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, logits_all=False, verbose=False, seed=0
         )
         self._grammars: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -384,17 +456,21 @@ class EmbeddedChatClient:
             if grammar is None:
                 grammar = self._grammar_cls.from_json_schema(key, verbose=False)
                 self._grammars[key] = grammar
+            recorder = _Logprobs(max(1, self.top_logprobs))
             try:
                 out = self._llm.create_chat_completion(
                     messages=list(messages),
                     grammar=grammar,
                     temperature=0.0,
                     max_tokens=self.max_tokens,
-                    logprobs=True,
-                    top_logprobs=max(1, self.top_logprobs),
+                    logits_processor=[recorder],
                 )
+                choice = out["choices"][0]
+                choice["logprobs"] = {"content": recorder.content(self._llm.detokenize)}
             except (RuntimeError, ValueError) as exc:
                 raise EndpointError(f"the embedded model failed: {type(exc).__name__}") from None
+            except (KeyError, IndexError, TypeError):
+                raise EndpointError("the embedded model's answer is not a chat completion") from None
         return parse_completion(out)
 
     def close(self) -> None:
