@@ -187,7 +187,6 @@ def test_export_streams_a_signed_zip(world: World, tmp_path: Path) -> None:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/zip"
     assert r.headers["content-disposition"] == 'attachment; filename="b-b1-coco.zip"'
-    assert int(r.headers["content-length"]) == len(r.content)  # a finished zip: the size is known up front
     (tmp_path / "b1.zip").write_bytes(r.content)
     zipped = verify_release_export(w.store, tmp_path / "b1.zip")  # the download verifies as it is
     assert zipped.ok and zipped.trusted and zipped.labels == 1, zipped.problems

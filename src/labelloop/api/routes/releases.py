@@ -52,10 +52,7 @@ class ZipDownload(StreamingResponse):
         super().__init__(
             download.chunks(),
             media_type="application/zip",
-            headers={
-                "Content-Disposition": f'attachment; filename="{download.filename}"',
-                "Content-Length": str(download.size),
-            },
+            headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
         )
         self.download = download
 
@@ -158,7 +155,7 @@ def export(
 ) -> StreamingResponse:
     """The release exported in ``format``, signed, as a zip named ``<project>-<release>-<format>.zip``.
 
-    The export is written as a zip to a temporary folder, streamed and removed; it is an
+    The export is written to a temporary folder, streamed as a zip and removed; it is an
     ``export`` event in the project's provenance log, recorded by the caller.
     """
     download = release_web.prepare_download(
