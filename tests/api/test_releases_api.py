@@ -20,7 +20,7 @@ from labelloop.core import NewAnnotation, NewSuggestion
 from labelloop.core.accounts import Role
 from labelloop.errors import NotFound
 from labelloop.services import release_web
-from labelloop.services.accounts import add_member
+from labelloop.services.accounts import RateLimited, add_member
 from labelloop.services.release_export import verify_release_export
 from tests.api.conftest import PASSWORD, World
 
@@ -370,3 +370,19 @@ def test_a_failed_download_gives_its_slot_back(world: World) -> None:
         release_web.prepare_download(w.store, w.pa, "nope", "csv", "user:manager", slots=slots)
     slots.take("user:manager")  # free again: the failure gave it back
     assert _leftovers(w, w.pa) == []
+
+
+def test_cleaning_a_download_up_twice_gives_back_one_slot(world: World) -> None:
+    from labelloop.services import release_web
+
+    w = world
+    _image_release(w)
+    slots = release_web.DownloadSlots(per_actor=2, total=4)
+    first, second = (release_web.prepare_download(w.store, w.pb, "b1", "csv", "user:m", slots=slots) for _ in range(2))
+    b"".join(first.chunks())  # the stream's end cleans up ...
+    first.cleanup()  # ... and so does the response's end
+    slots.take("user:m")  # one slot was free
+    with pytest.raises(RateLimited):  # the second download still holds the other
+        slots.take("user:m")
+    second.cleanup()
+    assert _leftovers(w, w.pb) == []

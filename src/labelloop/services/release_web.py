@@ -222,7 +222,7 @@ class ReleaseDownload:
         filename: The download's file name.
         folder: The temporary folder (removed by :meth:`cleanup`, and after :meth:`chunks`).
         export: What :func:`export_release` wrote.
-        release_slot: Gives back the caller's download slot (once, on :meth:`cleanup`).
+        release_slot: Gives back the caller's download slot (on :meth:`cleanup`; only the first call counts).
     """
 
     filename: str
@@ -240,8 +240,7 @@ class ReleaseDownload:
     def cleanup(self) -> None:
         """Remove the temporary folder and give back the slot (again is harmless)."""
         shutil.rmtree(self.folder, ignore_errors=True)
-        give, self.release_slot = self.release_slot, lambda: None
-        give()
+        self.release_slot()
 
 
 def prepare_download(
@@ -296,4 +295,10 @@ def prepare_download(
         shutil.rmtree(folder, ignore_errors=True)
         slots.give(actor)
         raise
-    return ReleaseDownload(filename, folder, report, lambda: slots.give(actor))
+    once = threading.Lock()  # the stream's end and the response's end may both clean up, in two threads
+
+    def give_back() -> None:
+        if once.acquire(blocking=False):
+            slots.give(actor)
+
+    return ReleaseDownload(filename, folder, report, give_back)
