@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -133,6 +134,10 @@ def test_demo_builds_all_four_media(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (tmp_path / "d" / "demo" / "reports" / "routing-certificate.json").is_file()
     assert re.search(r"text-demo: live routing of text\.classify@\S+: auto 0, review \d+, manual \d+", out)
     assert "clean audited items would unlock auto-accept" in out
+    if importlib.util.find_spec("llama_cpp") is not None:  # the embedded LLM labels a sample of the texts
+        assert "text-demo: llm → 5 suggestions on 5 items (0 already done, 0 refused;" in out
+    else:
+        assert "text-demo: llm skipped (" in out
     code = main(["--data-dir", str(tmp_path / "d"), "project", "list"])
     listing = capsys.readouterr().out
     for medium in ("text", "image", "audio", "pointcloud"):

@@ -91,6 +91,22 @@ def test_resume_skips_done_work(store: Store) -> None:
     assert sugg[0].value[0]["text"] == "北京" and sugg[0].value[0]["start"] == 1
 
 
+def test_a_limited_run_takes_the_first_items_and_the_next_run_goes_on(store: Store) -> None:
+    items = _texts(store, [f"去北京 {i}" for i in range(7)])
+    seen: list[tuple[int, int | None]] = []
+    r = preannotate(
+        store, "p", "text.rules", config=RULES, batch_size=3, limit=4, progress=lambda d, t: seen.append((d, t))
+    )
+    assert (r.todo, r.suggestions, r.batches, r.skipped) == (4, 4, 2, 0) and seen[-1] == (4, 4)  # batches of 3 and 1
+    with store.read() as tx:
+        done = sorted(s.item_id for s in tx.labels.for_items([it.id for it in items])[0])
+    assert done == [it.id for it in items[:4]]  # in id order
+    rest = preannotate(store, "p", "text.rules", config=RULES, limit=100)
+    assert (rest.todo, rest.suggestions, rest.skipped) == (3, 3, 4)
+    with pytest.raises(ValueError, match="limit must be >= 1"):
+        preannotate(store, "p", "text.rules", config=RULES, limit=0)
+
+
 def test_a_killed_run_keeps_finished_batches(store: Store) -> None:
     _texts(store, ["a", "b", "c", "interrupt", "d"])
     with pytest.raises(KeyboardInterrupt):
@@ -216,6 +232,18 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--data-dir", str(data), "preannotate", "p", "--backend", "text.rules", "--config", str(cfg)])
     out, err = capsys.readouterr()
     assert code == 0 and "text.rules@1.0: 2 suggestions, 0 failed, 0 already done" in out and "items/s" in out
+    store = Store.open(None, data)
+    try:
+        add_items(store, "p", "text", [text_ref(f"去北京 {i}") for i in range(3)])
+    finally:
+        store.close()
+    code = main(["--data-dir", str(data), "preannotate", "p", "--backend", "text.rules", "--config", str(cfg),
+                 "--limit", "2"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0 and "2 suggestions, 0 failed, 2 already done" in out
+    code = main(["--data-dir", str(data), "preannotate", "p", "--backend", "text.rules", "--limit", "0"])
+    out, err = capsys.readouterr()
+    assert code != 0 and "--limit" in err
     code = main(["--data-dir", str(data), "preannotate", "p", "--backend", "text.rulez"])
     out, err = capsys.readouterr()
     assert code == 6 and "error[LL-PLUGIN]: no backend 'text.rulez'; available:" in err

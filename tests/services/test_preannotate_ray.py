@@ -74,6 +74,15 @@ def test_same_suggestions_as_local_and_resume(sqlite_store: Store) -> None:
     assert (again.todo, again.skipped, again.suggestions) == (0, 10, 0)
 
 
+def test_a_limited_run_on_ray(sqlite_store: Store) -> None:
+    ids = _texts(sqlite_store, [f"去北京 {i}" for i in range(9)])
+    r = preannotate(sqlite_store, "p", "text.rules", config=RULES, batch_size=3, engine="ray", limit=5)
+    assert (r.todo, r.suggestions, r.batches) == (5, 5, 2)
+    with sqlite_store.read() as tx:
+        done = sorted(s.item_id for s in tx.labels.for_items(sorted(ids.values()))[0])
+    assert done == sorted(ids.values())[:5]
+
+
 def test_crash_hang_garbage_affect_only_their_batch(sqlite_store: Store) -> None:
     ids = _texts(sqlite_store, ["a", "die", "b", "c", "hang", "d", "raise", "e", "alien", "f"])
     r = preannotate(

@@ -42,10 +42,15 @@ def preannotate_cmd(
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="Ray cluster address (default: start a local one).")
     ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="At most N of the items still to do (try a slow backend on a sample)."),
+    ] = None,
 ) -> None:
     """Pre-annotate every item that has no suggestion from the backend's model version yet.
 
-    Re-running resumes: done items are skipped and failed ones retried.
+    Re-running resumes: done items are skipped and failed ones retried; with ``--limit N`` a run
+    stops after N items and the next run goes on from there.
 
     Example: ``labelloop preannotate reviews --backend text.rules --config rules.yaml``
     """
@@ -68,6 +73,7 @@ def preannotate_cmd(
                 engine="ray" if engine == "ray" else "local",
                 ray_address=ray_address,
                 options={"outbound_allow": allow},
+                limit=limit,
             )
     finally:
         store.close()

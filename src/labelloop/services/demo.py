@@ -91,6 +91,11 @@ TEXT_CLASSIFY: dict[str, Any] = {
     }
 }
 
+# The embedded LLM (SmolLM2-135M in-process, the `llm` extra) labels the sentiment of the first
+# few texts only: about a second per text on 2 cores, the rest is one command away
+DEMO_LLM: dict[str, Any] = {"controls": ["sentiment"]}
+DEMO_LLM_ITEMS = 5
+
 # (project, backend, config): every built-in that fits the demo's media
 # (image.ocr and multimodal.similarity are left out: the demo's pictures hold no text and its
 # captioned project has no alignment control)
@@ -98,6 +103,7 @@ DEMO_BACKENDS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("text-demo", "text.rules", TEXT_RULES),
     ("text-demo", "text.classify", TEXT_CLASSIFY),
     ("text-demo", "text.ner", None),
+    ("text-demo", "llm", DEMO_LLM),
     ("image-demo", "image.classify", None),
     ("image-demo", "image.faces", None),
     ("audio-demo", "audio.segments", None),
@@ -109,15 +115,17 @@ DEMO_BACKENDS: list[tuple[str, str, dict[str, Any] | None]] = [
 
 def _preannotate(store: Store, plugins: PluginManager, step: StepFn, report: DemoReport) -> None:
     for project, backend, config in DEMO_BACKENDS:
+        limit = DEMO_LLM_ITEMS if backend == "llm" else None
         try:
-            r = preannotate(store, project, backend, plugins=plugins, config=config)
+            r = preannotate(store, project, backend, plugins=plugins, config=config, limit=limit)
         except (BackendUnavailable, PluginError) as exc:  # an extra that is not installed
             step("pre-annotate", f"{project}: {backend} skipped ({exc})")
             continue
+        rest = "" if limit is None else f"; the rest: labelloop preannotate {project} --backend {backend}"
         step(
             "pre-annotate",
             f"{project}: {backend} → {r.suggestions} suggestions on {r.todo} items "
-            f"({r.skipped} already done, {len(r.errors)} refused)",
+            f"({r.skipped} already done, {len(r.errors)} refused{rest})",
         )
         report.problems.extend(f"{project}: {backend}: {e}" for e in r.errors)
 

@@ -148,6 +148,7 @@ def preannotate(
     engine: Engine = "local",
     ray_address: str | None = None,
     options: Mapping[str, Any] | None = None,
+    limit: int | None = None,
 ) -> PreannotateReport:
     """Pre-annotate every item of ``project`` that lacks a suggestion from the backend's version.
 
@@ -166,6 +167,8 @@ def preannotate(
         options: Run-time options for ``BackendContext.options`` (``outbound_allow``: the
             admin allow-list of :mod:`labelloop.net.ssrf`); ``cache_dir`` defaults to
             ``<data dir>/cache``.
+        limit: At most this many of the items still to do, in id order (a trial of a slow or
+            paid backend on a sample); a re-run goes on with the next ones.
 
     Returns:
         Counts, per-item errors and timing.
@@ -191,6 +194,8 @@ def preannotate(
     size = batch_size or backend.capabilities.batch_size
     if size < 1:
         raise ValueError(f"batch_size must be >= 1, got {size}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
     run_options = {"cache_dir": str(store.data_dir / "cache"), **dict(options or {})}
     if engine == "ray":
         from labelloop.services.preannotate_ray import run_on_ray
@@ -207,6 +212,7 @@ def preannotate(
             run_options,
             ray_address=ray_address,
             progress=progress,
+            limit=limit,
         )
     if engine != "local":
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
@@ -221,9 +227,9 @@ def preannotate(
             if not isinstance(backend, TrainableBackend):
                 raise PluginError(f"backend {backend.name!r} declares trainable but has no fit()")
             backend.fit(*labelled(store, proj.id), schema)
-        report = start_report(store, proj.id, backend, progress)
+        report = start_report(store, proj.id, backend, progress, limit)
         started, cpu_started = time.perf_counter(), time.process_time()
-        for batch in pending_batches(store, proj.id, backend, size):
+        for batch in pending_batches(store, proj.id, backend, size, limit):
             t0 = time.perf_counter()
             good, errors, retried = run_batch(backend, batch, schema, controls)
             report.predict_seconds += time.perf_counter() - t0
@@ -236,28 +242,40 @@ def preannotate(
     return report
 
 
-def start_report(store: Store, project_id: int, backend: Backend, progress: ProgressFn | None) -> PreannotateReport:
-    """A report with the to-do and skipped counts of ``backend``'s version."""
+def start_report(
+    store: Store, project_id: int, backend: Backend, progress: ProgressFn | None, limit: int | None = None
+) -> PreannotateReport:
+    """A report with the to-do (at most ``limit``) and skipped counts of ``backend``'s version."""
     report = PreannotateReport(backend.name, backend.model_version)
     with store.read() as tx:
-        report.todo = tx.labels.count_without_suggestion(project_id, backend.name, backend.model_version)
-        report.skipped = tx.projects.counts(project_id)["items"] - report.todo
+        pending = tx.labels.count_without_suggestion(project_id, backend.name, backend.model_version)
+        report.skipped = tx.projects.counts(project_id)["items"] - pending
+    report.todo = pending if limit is None else min(pending, limit)
     if progress:
         progress(0, report.todo)
     return report
 
 
-def pending_batches(store: Store, project_id: int, backend: Backend, size: int) -> Iterator[list[Item]]:
-    """Batches of items without a suggestion from ``backend``'s version, in id order (keyset pages)."""
+def pending_batches(
+    store: Store, project_id: int, backend: Backend, size: int, limit: int | None = None
+) -> Iterator[list[Item]]:
+    """Batches of items without a suggestion from ``backend``'s version, in id order (keyset pages).
+
+    With ``limit``, the batches stop after that many items.
+    """
     after = 0
-    while True:
+    left = limit
+    while left is None or left > 0:
+        take = size if left is None else min(size, left)
         with store.read() as tx:
             batch = tx.labels.items_without_suggestion(
-                project_id, backend.name, backend.model_version, after_id=after, limit=size
+                project_id, backend.name, backend.model_version, after_id=after, limit=take
             )
         if not batch:
             return
         after = batch[-1].id
+        if left is not None:
+            left -= len(batch)
         yield batch
 
 

@@ -69,12 +69,14 @@ def run_on_ray(
     *,
     ray_address: str | None = None,
     progress: ProgressFn | None = None,
+    limit: int | None = None,
 ) -> PreannotateReport:
     """Run the pre-annotation loop with ``backend`` in Ray actors (see the module docstring).
 
     ``options`` may hold ``ray_workers`` (default 2) and ``batch_timeout_s`` (default 600); the
     rest goes to the backends' ``setup``. The backend is rebuilt in each actor from
     ``backend_name`` and ``config`` when it is registered under that name, else pickled.
+    ``limit`` caps the items, as in ``preannotate``.
 
     Raises:
         BackendUnavailable: Ray is not installed, or the backend cannot set up in an actor.
@@ -116,10 +118,10 @@ def run_on_ray(
             raise BackendUnavailable(
                 f"backend {backend.name!r} failed to set up in a Ray actor: {type(cause).__name__}: {first[0][:300]}"
             ) from None
-        report = start_report(store, project_id, backend, progress)
+        report = start_report(store, project_id, backend, progress, limit)
         report.engine = "ray"
         started, cpu_started = time.perf_counter(), time.process_time()
-        batches = iter(pending_batches(store, project_id, backend, size))
+        batches = iter(pending_batches(store, project_id, backend, size, limit))
         idle = list(range(workers))
         inflight: dict[Any, tuple[int, list[Item], float]] = {}  # ref -> (actor slot, batch, deadline)
         exhausted = False
