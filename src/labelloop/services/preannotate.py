@@ -168,7 +168,8 @@ def preannotate(
             admin allow-list of :mod:`labelloop.net.ssrf`); ``cache_dir`` defaults to
             ``<data dir>/cache``.
         limit: At most this many of the items still to do, in id order (a trial of a slow or
-            paid backend on a sample); a re-run goes on with the next ones.
+            paid backend on a sample); a re-run goes on with those still to do (items that
+            failed come first again, as they have no suggestion yet).
 
     Returns:
         Counts, per-item errors and timing.
