@@ -345,3 +345,28 @@ def test_label_review_export_in_a_browser(site: Site, browser: Any) -> None:
     assert [50, 40, 170, 130] in boxes  # x, y, w, h of the reviewer's correction [50, 40, 220, 170]
     assert [50, 40, 100, 80] in boxes  # the accepted suggestion
     assert not errors, errors
+
+
+def test_a_session_that_ends_mid_task_is_renewed_in_place_and_the_work_saved(site: Site, browser: Any) -> None:
+    """security-tests 36: the session ends while labelling; the submit's 401 opens a log-in over the
+    page, and once the same user is back the submit goes through with what was on the page."""
+    from labelloop.services.accounts import change_password, user_id_by_name
+
+    errors: list[str] = []
+    page = login(browser, site, "ann", errors)
+    open_label(page, site, "text")
+    page.keyboard.press("1")  # a class picked: work that exists only on the page
+    change_password(site.store, user_id_by_name(site.store, "ann"), PASSWORD)  # every session revoked
+    page.keyboard.press("Enter")
+    page.wait_for_selector("dialog#relogin[open]")
+    assert "ann" in page.inner_text("#relogin") and annotations(site, "text") == []
+    page.fill("#relogin-password", "not the password")
+    page.click("#relogin-submit")
+    page.wait_for_selector("#relogin-error >> text=Wrong password.")
+    page.fill("#relogin-password", PASSWORD)
+    page.click("#relogin-submit")
+    page.wait_for_selector("#no-task")  # the submit was sent again and went through
+    assert page.locator("dialog#relogin").count() == 0
+    (ann,) = annotations(site, "text")
+    assert [r["labels"] for r in ann.value if r["control"] == "sentiment"] == [["pos"]]
+    assert not errors, errors

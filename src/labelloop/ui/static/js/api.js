@@ -2,6 +2,8 @@
 
 let csrfToken = null;
 let currentUser = null;
+let sessionLost = null; // (user) => Promise<boolean>: log the same user in again (see onSessionLost)
+let relogin = null; // the re-login under way, shared by every request that found the session gone
 
 export class ApiError extends Error {
   constructor(status, body, retryAfter = null) {
@@ -33,6 +35,29 @@ export function user() {
  * @returns {Promise<any>} the parsed JSON (null for 204)
  */
 export async function api(method, path, body, headers = {}, { keepalive = false } = {}) {
+  try {
+    return await send(method, path, body, headers, keepalive);
+  } catch (e) {
+    // the session ended (expired, revoked) while someone was working: log them in again in place
+    // and send the request once more, so the work on the page is saved rather than lost
+    if (!(e instanceof ApiError && e.status === 401) || !currentUser || !sessionLost || keepalive
+        || path.startsWith("/api/auth/")) throw e;
+    relogin = relogin || sessionLost(currentUser).finally(() => { relogin = null; });
+    if (!(await relogin)) throw e;
+    return send(method, path, body, headers, keepalive);
+  }
+}
+
+/**
+ * What to do when a request finds the session gone while a user is logged in: ``fn(user)`` logs
+ * the same user in again and resolves true (the request is then sent once more), or false.
+ * @param {(user: object) => Promise<boolean>} fn
+ */
+export function onSessionLost(fn) {
+  sessionLost = fn;
+}
+
+async function send(method, path, body, headers, keepalive) {
   const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin", keepalive };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";

@@ -2,7 +2,7 @@
 // #/p/ID/fix (the next correction task), #/p/ID/fix/TASK, #/p/ID/routing (certificate, routing and
 // learning), #/p/ID/experiments (A/B experiments), #/p/ID/experiments/EID (a readout), #/account
 // (password, API tokens).
-import { ApiError, loadSession, logout, user } from "./api.js";
+import { ApiError, loadSession, logout, onSessionLost, user } from "./api.js";
 import { h, replace, toast } from "./dom.js";
 import { loginView } from "./views/login.js";
 import { projectsView } from "./views/projects.js";
@@ -14,6 +14,7 @@ import { fixView } from "./views/fix.js";
 import { routingView } from "./views/routing.js";
 import { experimentsView, experimentView } from "./views/experiments.js";
 import { accountView } from "./views/account.js";
+import { reloginDialog } from "./views/relogin.js";
 
 const routes = [
   [/^#\/login$/, () => loginView()],
@@ -74,6 +75,7 @@ async function route() {
   replace(main, h("p.error", null, "Unknown page ", hash));
 }
 
+onSessionLost(reloginDialog);
 window.addEventListener("hashchange", route);
 // module scripts run after parsing, so the document is ready here
 route();
