@@ -3,6 +3,8 @@
 * ``EXPORTERS[name](records, schema, out, media_path)`` writes a dataset folder atomically
   (or, when ``out`` ends in ``.zip``, one zip file with the same files) and returns an
   :class:`ExportReport`.
+* :func:`atomic_output` (with :class:`ExportOutput`, :func:`nested`, :data:`STORED_SUFFIXES`) is
+  where an exporter writes: a folder or one zip file, published atomically.
 * ``IMPORTERS[name](root, schema)`` yields :class:`ImportedItem` or
   :class:`~labelloop.core.ItemError` per item and never reads outside ``root``.
 
@@ -41,6 +43,15 @@ from labelloop.formats._base import (
 from labelloop.formats._hf_parquet_read import import_hf_parquet
 from labelloop.formats._nemo_read import import_nemo
 from labelloop.formats._openlabel_read import import_openlabel
+from labelloop.formats._output import (
+    STORED_SUFFIXES,
+    ExportOutput,
+    FolderOutput,
+    ZipOutput,
+    atomic_output,
+    is_zip_target,
+    nested,
+)
 from labelloop.formats.coco import export_coco, import_coco
 from labelloop.formats.conll2003 import export_conll2003, import_conll2003
 from labelloop.formats.csv_rows import export_csv
@@ -56,14 +67,19 @@ from labelloop.formats.yolo import export_yolo, import_yolo
 __all__ = [
     "EXPORTERS",
     "IMPORTERS",
+    "STORED_SUFFIXES",
+    "ExportOutput",
     "ExportRecord",
     "ExportReport",
     "ExportSuggestion",
     "Exporter",
+    "FolderOutput",
     "ImportedItem",
     "Importer",
     "MediaPath",
     "UnsafePath",
+    "ZipOutput",
+    "atomic_output",
     "check_relative",
     "export_coco",
     "export_conll2003",
@@ -85,6 +101,8 @@ __all__ = [
     "import_openlabel",
     "import_voc",
     "import_yolo",
+    "is_zip_target",
+    "nested",
     "resolve_inside",
     "takes_option",
 ]

@@ -45,8 +45,16 @@ from labelloop.compliance.signing import (
 )
 from labelloop.core import Actor
 from labelloop.errors import InputRejected, LabelloopError, NotFound
-from labelloop.formats import EXPORTERS, ExportRecord
-from labelloop.formats._output import ExportOutput, FolderOutput, ZipOutput, atomic_output, is_zip_target, nested
+from labelloop.formats import (
+    EXPORTERS,
+    ExportOutput,
+    ExportRecord,
+    FolderOutput,
+    ZipOutput,
+    atomic_output,
+    is_zip_target,
+    nested,
+)
 from labelloop.services._gc import without_gc
 from labelloop.services.audit import missing_head
 from labelloop.services.ingest.archive import ZipLimits, extract_zip

@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from labelloop.formats._output import STORED_SUFFIXES
+from labelloop.formats import STORED_SUFFIXES
 
 __all__ = ["STORED_SUFFIXES", "iter_zip", "zip_members"]
 
