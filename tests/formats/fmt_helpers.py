@@ -126,3 +126,19 @@ def close(a: list[tuple[str, str, list[float]]], b: list[tuple[str, str, list[fl
         if any(abs(u - v) > tol for u, v in zip(x1, x2, strict=True)):
             return False
     return True
+
+
+def supervision_yolo(root: Path, split: str = "train") -> Any:
+    """``supervision.DetectionDataset.from_yolo`` over one split of a YOLO export (skips without it)."""
+    import warnings
+
+    import pytest
+
+    sv = pytest.importorskip("supervision")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # supervision's own deprecation warnings
+        return sv.DetectionDataset.from_yolo(
+            images_directory_path=str(root / "images" / split),
+            annotations_directory_path=str(root / "labels" / split),
+            data_yaml_path=str(root / "data.yaml"),
+        )

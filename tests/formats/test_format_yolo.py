@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,17 @@ import yaml
 from labelloop.core import ItemError
 from labelloop.formats._base import ExportRecord, ImportedItem
 from labelloop.formats.yolo import export_yolo, import_yolo
-from tests.formats.fmt_helpers import BOX_SCHEMA, POLY_SCHEMA, MediaStore, box, close, geometry, make_item, poly
+from tests.formats.fmt_helpers import (
+    BOX_SCHEMA,
+    POLY_SCHEMA,
+    MediaStore,
+    box,
+    close,
+    geometry,
+    make_item,
+    poly,
+    supervision_yolo,
+)
 
 
 def _records(store: MediaStore) -> list[ExportRecord]:
@@ -57,18 +66,11 @@ def test_round_trip_with_our_importer(tmp_path: Path) -> None:
 
 
 def test_supervision_reads_the_export(tmp_path: Path) -> None:
-    sv = pytest.importorskip("supervision")
     store = MediaStore(tmp_path / "blobs")
     records = _records(store)
     out = tmp_path / "yolo"
     export_yolo(records, BOX_SCHEMA, out, store)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = sv.DetectionDataset.from_yolo(
-            images_directory_path=str(out / "images" / "train"),
-            annotations_directory_path=str(out / "labels" / "train"),
-            data_yaml_path=str(out / "data.yaml"),
-        )
+    ds = supervision_yolo(out)
     assert ds.classes == ["cat", "dog", "bird"]
     assert len(ds) == 2
     dets = {Path(path).name: d for path, _img, d in ds}

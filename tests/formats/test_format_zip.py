@@ -7,7 +7,6 @@ import io
 import os
 import sys
 import tracemalloc
-import warnings
 import wave
 import zipfile
 from collections.abc import Iterator
@@ -20,11 +19,20 @@ import yaml
 
 from labelloop.core import LabelSchema, MediaRef, Medium
 from labelloop.errors import FormatError
-from labelloop.formats import EXPORTERS, ExportRecord, ExportSuggestion, takes_option
+from labelloop.formats import EXPORTERS, STORED_SUFFIXES, ExportRecord, ExportSuggestion, atomic_output, takes_option
 from labelloop.formats._media import copy_file
-from labelloop.formats._output import STORED_SUFFIXES, atomic_output
 from labelloop.formats.yolo import import_yolo
-from tests.formats.fmt_helpers import BOX_SCHEMA, DET_SCHEMA, NER_SCHEMA, MediaStore, box, make_item, span, text_item
+from tests.formats.fmt_helpers import (
+    BOX_SCHEMA,
+    DET_SCHEMA,
+    NER_SCHEMA,
+    MediaStore,
+    box,
+    make_item,
+    span,
+    supervision_yolo,
+    text_item,
+)
 
 AUDIO = LabelSchema.model_validate(
     {
@@ -207,14 +215,7 @@ def test_yolo_readers_read_the_unpacked_zip(tmp_path: Path) -> None:
     got = {x.key: x for x in import_yolo(root, BOX_SCHEMA) if not hasattr(x, "reason")}
     assert sorted(got) == ["images/train/a.png", "images/val/b.png"]
     assert [r["label"] for r in got["images/val/b.png"].regions] == ["bird"]  # type: ignore[attr-defined]
-    sv = pytest.importorskip("supervision")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = sv.DetectionDataset.from_yolo(
-            images_directory_path=str(root / "images" / "train"),
-            annotations_directory_path=str(root / "labels" / "train"),
-            data_yaml_path=str(root / "data.yaml"),
-        )
+    ds = supervision_yolo(root)
     (path, _img, dets) = next(iter(ds))
     assert Path(path).name == "a.png" and dets.class_id.tolist() == [1]
     assert dets.xyxy.round(3).tolist() == [[10, 5, 50, 45]]
