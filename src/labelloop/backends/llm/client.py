@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import numpy as np
+
 from labelloop.errors import BackendUnavailable
 from labelloop.net.calls import EndpointError, RetryPolicy
 
@@ -378,8 +380,6 @@ class _Logprobs:
 
     def __call__(self, input_ids: Any, logits: Any) -> Any:
         """Record the step; the logits go on unchanged."""
-        import numpy as np
-
         self._resolve(input_ids)
         x = np.asarray(logits, dtype=np.float64)
         m = float(x.max())
@@ -392,8 +392,6 @@ class _Logprobs:
             return
         n, lp = self._pending
         if len(input_ids) == n + 1:  # the token the pending step chose is now the last input
-            import numpy as np
-
             tok = int(input_ids[-1])
             k = min(self.top, lp.size)
             best = np.argpartition(-lp, k - 1)[:k]
