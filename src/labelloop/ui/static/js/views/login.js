@@ -1,6 +1,13 @@
 import { ApiError, login } from "../api.js";
 import { h } from "../dom.js";
 
+/** What a failed log-in says: ``wrong`` for a 401, a wait for a 429, else the error's message. */
+export function loginError(e, wrong) {
+  if (e instanceof ApiError && e.status === 401) return wrong;
+  if (e instanceof ApiError && e.status === 429) return "Too many attempts; wait a minute.";
+  return String(e.message);
+}
+
 export function loginView() {
   const err = h("p.error", { id: "login-error" });
   const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true });
@@ -16,8 +23,7 @@ export function loginView() {
         sessionStorage.removeItem("labelloop.returnTo");
         location.hash = back && back.startsWith("#/") && back !== "#/login" ? back : "#/projects";
       } catch (e) {
-        err.textContent = e instanceof ApiError && e.status === 401 ? "Wrong user name or password."
-          : e instanceof ApiError && e.status === 429 ? "Too many attempts; wait a minute." : String(e.message);
+        err.textContent = loginError(e, "Wrong user name or password.");
       }
     },
   },

@@ -1,7 +1,8 @@
 // The session ended while someone was working (it expired, or a password change revoked it): a
 // dialog logs the same user in again over the page, so what they were doing is saved, not lost.
-import { ApiError, login } from "../api.js";
+import { login } from "../api.js";
 import { h } from "../dom.js";
+import { loginError } from "./login.js";
 
 /**
  * Ask for the password of ``who`` and log them in again.
@@ -21,8 +22,7 @@ export function reloginDialog(who) {
           await login(who.username, pass.value);
           done(true);
         } catch (e) {
-          err.textContent = e instanceof ApiError && e.status === 401 ? "Wrong password."
-            : e instanceof ApiError && e.status === 429 ? "Too many attempts; wait a minute." : String(e.message);
+          err.textContent = loginError(e, "Wrong password.");
         }
       },
     },
